@@ -1,0 +1,261 @@
+/**
+ * Schemas for the records of the Task History API: executions, pages of executions, and the
+ * single-execution and step-execution shapes documented by Paragon.
+ *
+ * Records are open: fields the contract does not list are kept, and a decoded record is the very
+ * object that arrived, so it can be written back out exactly as received.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+/**
+ * The statuses the API is known to return. The API may add more: see {@link ExecutionStatus}.
+ *
+ * @since 0.1.0
+ */
+export const KnownStatuses = ["SUCCEEDED", "FAILED", "EXECUTING", "DELAYED"] as const
+
+/**
+ * A known execution status.
+ *
+ * @since 0.1.0
+ */
+export type KnownStatus = (typeof KnownStatuses)[number]
+
+/**
+ * The known statuses as a schema (used for filters, where an unknown value is a user error).
+ *
+ * @since 0.1.0
+ */
+export const KnownStatus = Schema.Literal(...KnownStatuses)
+
+/**
+ * A status as found in a record: typed for the known values, open to new ones.
+ *
+ * @since 0.1.0
+ */
+export const ExecutionStatus = Schema.Union(KnownStatus, Schema.String)
+
+/**
+ * A status as found in a record.
+ *
+ * @since 0.1.0
+ */
+export type ExecutionStatus = KnownStatus | (string & {})
+
+/**
+ * A date-time string that `Date` can parse (the API sends `2023-02-20T06:21:42.274Z`).
+ *
+ * @since 0.1.0
+ */
+export const DateTimeString = Schema.String.pipe(
+  Schema.filter((s) => !Number.isNaN(Date.parse(s)), {
+    message: (issue) => `expected an ISO 8601 date-time, got ${JSON.stringify(issue.actual)}`
+  })
+)
+
+const NonNegativeNumber = Schema.Number.pipe(Schema.nonNegative())
+
+/**
+ * The fields of an execution that the contract and the documentation name. `id`, `status` and
+ * `dateStarted` are required (every consumer keys, filters or partitions on them); the rest are
+ * optional because executions still running have no end date.
+ *
+ * @since 0.1.0
+ */
+export const WorkflowExecutionFields = Schema.Struct({
+  id: Schema.NonEmptyString,
+  userId: Schema.optional(Schema.String),
+  workflowId: Schema.optional(Schema.String),
+  status: ExecutionStatus,
+  taskCount: Schema.optional(NonNegativeNumber),
+  runDuration: Schema.optional(Schema.NullOr(NonNegativeNumber)),
+  dateStarted: DateTimeString,
+  dateEnded: Schema.optional(Schema.NullOr(DateTimeString))
+})
+
+/**
+ * One workflow execution: the known fields, plus every other field the API sent.
+ *
+ * @since 0.1.0
+ */
+export const WorkflowExecution = Schema.Struct(
+  WorkflowExecutionFields.fields,
+  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+)
+
+/**
+ * One workflow execution: the known fields, plus every other field the API sent.
+ *
+ * @since 0.1.0
+ */
+export type WorkflowExecution = typeof WorkflowExecution.Type
+
+const validateExecution = Schema.validateEither(WorkflowExecution, { errors: "first" })
+
+/**
+ * Checks that an unknown value is a valid execution and returns the same object (key order and
+ * unknown fields untouched), or the parse error.
+ *
+ * @since 0.1.0
+ */
+export const decodeExecution = (input: unknown) => {
+  return validateExecution(input)._tag === "Right"
+    ? ({ _tag: "Right", right: input as WorkflowExecution } as const)
+    : ({ _tag: "Left", left: describeInvalid(input) } as const)
+}
+
+/**
+ * A one-line description of why a value is not a valid execution (the first failing field).
+ *
+ * @since 0.1.0
+ */
+export const describeInvalid = (input: unknown): string => {
+  const result = validateExecution(input)
+  if (result._tag === "Right") return "valid"
+  return firstIssue(result.left.message)
+}
+
+/** @internal */
+const firstIssue = (message: string): string =>
+  message
+    .split("\n")
+    .map((l) => l.trim().replace(/^└─ |^├─ /, ""))
+    .filter((l) => l.length > 0)
+    .slice(-2)
+    .join(": ")
+
+/**
+ * A step of an execution, as listed in a single execution's `stepExecutions`.
+ *
+ * @since 0.1.0
+ */
+export const StepExecutionSummary = Schema.Struct(
+  { id: Schema.NonEmptyString },
+  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+)
+
+/**
+ * A step of an execution, as listed in a single execution's `stepExecutions`.
+ *
+ * @since 0.1.0
+ */
+export type StepExecutionSummary = typeof StepExecutionSummary.Type
+
+/**
+ * One execution with its step executions (`GET .../workflow-executions/{executionId}`).
+ *
+ * @since 0.1.0
+ */
+export const WorkflowExecutionDetail = Schema.Struct(
+  {
+    ...WorkflowExecutionFields.fields,
+    stepExecutions: Schema.optionalWith(Schema.Array(StepExecutionSummary), { default: () => [] })
+  },
+  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+)
+
+/**
+ * One execution with its step executions.
+ *
+ * @since 0.1.0
+ */
+export type WorkflowExecutionDetail = typeof WorkflowExecutionDetail.Type
+
+/**
+ * One step's input and output (`GET .../workflow-executions/{executionId}/step-executions/{stepExecutionId}`).
+ *
+ * @since 0.1.0
+ */
+export const StepExecution = Schema.Struct(
+  {
+    id: Schema.NonEmptyString,
+    input: Schema.optional(Schema.Unknown),
+    output: Schema.optional(Schema.Unknown),
+    isLargeInput: Schema.optional(Schema.Boolean),
+    isLargeOutput: Schema.optional(Schema.Boolean)
+  },
+  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+)
+
+/**
+ * One step's input and output.
+ *
+ * @since 0.1.0
+ */
+export type StepExecution = typeof StepExecution.Type
+
+/**
+ * The raw shape of a page as the API sends it: the records under `data` (the OpenAPI file) or
+ * `workflowExecutions` (Paragon's documentation), `total` optional, `nextLink` null or absent.
+ * Records are left unknown here; each is checked on its own so one bad record does not hide the
+ * others (see `ExecutionPage`).
+ *
+ * @since 0.1.0
+ */
+export const RawExecutionPage = Schema.Union(
+  Schema.Struct({
+    data: Schema.Array(Schema.Unknown),
+    total: Schema.optional(Schema.NullOr(Schema.Number)),
+    nextLink: Schema.optional(Schema.NullOr(Schema.String))
+  }),
+  Schema.Struct({
+    workflowExecutions: Schema.Array(Schema.Unknown),
+    total: Schema.optional(Schema.NullOr(Schema.Number)),
+    nextLink: Schema.optional(Schema.NullOr(Schema.String))
+  })
+)
+
+/**
+ * A record of a page that is not a valid execution, kept with the reason (for quarantine).
+ *
+ * @since 0.1.0
+ */
+export interface InvalidRecord {
+  readonly raw: unknown
+  readonly reason: string
+  /** Position of the record in its page. */
+  readonly index: number
+}
+
+/**
+ * One decoded page.
+ *
+ * @since 0.1.0
+ */
+export interface ExecutionPage {
+  /** The valid records, in the order the API sent them. */
+  readonly records: ReadonlyArray<WorkflowExecution>
+  /** Records that failed validation, with the reason. */
+  readonly invalid: ReadonlyArray<InvalidRecord>
+  /** `total` when the API sent it. */
+  readonly total: number | undefined
+  /** `nextLink` as the API sent it (never followed as is: see `TaskHistoryClient`). */
+  readonly nextLink: string | undefined
+  /** The offset this page was requested at. */
+  readonly offset: number
+}
+
+/**
+ * Splits a raw page into valid and invalid records.
+ *
+ * @since 0.1.0
+ */
+export const toExecutionPage = (raw: typeof RawExecutionPage.Type, offset: number): ExecutionPage => {
+  const items = "data" in raw ? raw.data : raw.workflowExecutions
+  const records: Array<WorkflowExecution> = []
+  const invalid: Array<InvalidRecord> = []
+  items.forEach((item, index) => {
+    const result = decodeExecution(item)
+    if (result._tag === "Right") records.push(result.right)
+    else invalid.push({ raw: item, reason: result.left, index })
+  })
+  return {
+    records,
+    invalid,
+    total: raw.total ?? undefined,
+    nextLink: raw.nextLink ?? undefined,
+    offset
+  }
+}
