@@ -1,1 +1,8 @@
-export {}
+/**
+ * @since 0.1.0
+ */
+export * as ExporterMetrics from "./ExporterMetrics.js"
+/**
+ * @since 0.1.0
+ */
+export * as RunSchedule from "./RunSchedule.js"
