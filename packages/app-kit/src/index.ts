@@ -1,1 +1,12 @@
-export {}
+/**
+ * @since 0.1.0
+ */
+export * as ConnectionOptions from "./ConnectionOptions.js"
+/**
+ * @since 0.1.0
+ */
+export * as FilterOptions from "./FilterOptions.js"
+/**
+ * @since 0.1.0
+ */
+export * as Main from "./Main.js"

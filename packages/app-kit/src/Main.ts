@@ -1,0 +1,215 @@
+/**
+ * Runs an `@effect/cli` command as a process: Node context, logs on stderr, colour only when
+ * wanted (`NO_COLOR`), secrets scrubbed from everything printed, and every failure turned into
+ * one or two plain lines on stderr and the exit code of the contract:
+ *
+ * | code | meaning |
+ * |---|---|
+ * | 0 | success (also `--help`, `--version`, `--completions`) |
+ * | 1 | unexpected failure: a bug, and the message says so |
+ * | 2 | invalid input: flags, dates, config, or a flag that would carry a secret |
+ * | 3 | authentication failed |
+ * | 4 | not found |
+ * | 5 | rate limited and the retry budget ran out |
+ * | 6 | upstream or network failure after retries, or an undecodable response |
+ * | 7 | a replay whose outcome is unknown |
+ *
+ * @since 0.1.0
+ */
+import { Command, Options, ValidationError } from "@effect/cli"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import * as TaskHistoryError from "@taskhistory/core/TaskHistoryError"
+import { Cause, Console, Data, Effect, Exit, Logger, Option, Predicate } from "effect"
+import * as Output from "./internal/output.js"
+import * as Secrets from "./internal/secrets.js"
+
+/**
+ * An application-level failure with its own exit code and message (e.g. a sink that cannot be
+ * written: 6; a missing `--yes`: 2). Library errors of the core need no wrapping.
+ *
+ * @since 0.1.0
+ */
+export class CliError extends Data.TaggedError("@taskhistory/app-kit/CliError")<{
+  readonly exitCode: number
+  readonly text: string
+}> {
+  override get message() {
+    return this.text
+  }
+}
+
+/**
+ * `--verbose` (stack traces and causes on failure) and `--quiet` (no progress, no notices):
+ * add them to every command.
+ *
+ * @since 0.1.0
+ */
+export const commonOptions = Options.all({
+  verbose: Options.boolean("verbose").pipe(
+    Options.withDescription("On failure, print the full cause (never the API key).")
+  ),
+  quiet: Options.boolean("quiet").pipe(
+    Options.withAlias("q"),
+    Options.withDescription("No progress bar and no notices on stderr.")
+  )
+})
+
+const SECRET_FLAGS = /^--(?:api-?key|key|token|api-?token|secret|password|bearer)(?:=.*)?$/i
+
+/**
+ * The first flag of `args` that would carry a secret directly (`--api-key`, `--token`, ...),
+ * if any. `--api-key-file` is fine. Arguments after `--` are not flags.
+ *
+ * @since 0.1.0
+ */
+export const findSecretFlag = (args: ReadonlyArray<string>): string | undefined => {
+  for (const arg of args) {
+    if (arg === "--") return undefined
+    if (SECRET_FLAGS.test(arg)) return arg.split("=")[0]
+  }
+  return undefined
+}
+
+/**
+ * The message printed for a refused secret flag.
+ *
+ * @since 0.1.0
+ */
+export const secretFlagMessage = (flag: string): string =>
+  `${flag} is refused: a key on the command line leaks into shell history and process lists.\nPut the key in PARAGON_API_KEY, or in a file and pass --api-key-file PATH.`
+
+const hasExitCode = (u: unknown): u is { readonly exitCode: number; readonly message: string } =>
+  Predicate.hasProperty(u, "exitCode") &&
+  typeof u.exitCode === "number" &&
+  Predicate.hasProperty(u, "message")
+
+const messageOf = (u: unknown): string =>
+  Predicate.hasProperty(u, "message") && typeof u.message === "string" && u.message !== ""
+    ? u.message
+    : Predicate.hasProperty(u, "_tag") && typeof u._tag === "string"
+      ? u._tag
+      : String(u)
+
+/**
+ * What a failed run prints and exits with.
+ *
+ * @since 0.1.0
+ */
+export interface Failure {
+  readonly exitCode: number
+  /** Lines for stderr, already scrubbed; empty when `@effect/cli` printed the error itself. */
+  readonly lines: ReadonlyArray<string>
+}
+
+/**
+ * Maps the cause of a failed run to its exit code and message (see the table above).
+ *
+ * @since 0.1.0
+ */
+export const describeFailure = (cause: Cause.Cause<unknown>, verbose = false): Failure => {
+  const detail = verbose ? [Secrets.scrub(Cause.pretty(cause))] : []
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure)) {
+    const error = failure.value
+    if (ValidationError.isValidationError(error)) {
+      // @effect/cli already printed the problem (it names the flag and the value).
+      return { exitCode: 2, lines: detail }
+    }
+    if (TaskHistoryError.isTaskHistoryError(error)) {
+      return {
+        exitCode: TaskHistoryError.exitCode(error),
+        lines: [`error: ${Secrets.scrub(error.message)}`, ...detail]
+      }
+    }
+    if (hasExitCode(error)) {
+      return { exitCode: error.exitCode, lines: [`error: ${Secrets.scrub(error.message)}`, ...detail] }
+    }
+    return bug(messageOf(error), verbose, detail)
+  }
+  const defect = Cause.dieOption(cause)
+  if (Option.isSome(defect)) return bug(messageOf(defect.value), verbose, detail)
+  if (Cause.isInterruptedOnly(cause)) return { exitCode: 130, lines: ["interrupted"] }
+  return bug("unknown failure", verbose, detail)
+}
+
+const bug = (message: string, verbose: boolean, detail: ReadonlyArray<string>): Failure => ({
+  exitCode: 1,
+  lines: [
+    `error: unexpected failure (this is a bug, please report it): ${Secrets.scrub(message)}`,
+    ...(verbose ? detail : ["run again with --verbose for the full cause"])
+  ]
+})
+
+/**
+ * How to run a command.
+ *
+ * @since 0.1.0
+ */
+export interface MainOptions {
+  /** The binary's name, as shown in help. */
+  readonly name: string
+  readonly version: string
+  /** The full argv (default `process.argv`: runtime and script first). */
+  readonly argv?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * Runs a command and returns the exit code instead of exiting (for tests and embedding). Prints
+ * errors on stderr.
+ *
+ * @since 0.1.0
+ */
+export const run = <Name extends string, E, A>(
+  command: Command.Command<Name, NodeContext.NodeContext, E, A>,
+  options: MainOptions
+): Effect.Effect<number, never, NodeContext.NodeContext> =>
+  Effect.suspend(() => {
+    const argv = options.argv ?? process.argv
+    const args = argv.slice(2)
+    const apiKey = process.env.PARAGON_API_KEY
+    if (apiKey !== undefined) Secrets.register(apiKey)
+    const verbose = args.slice(0, args.includes("--") ? args.indexOf("--") : undefined).includes("--verbose")
+    const secretFlag = findSecretFlag(args)
+    if (secretFlag !== undefined) {
+      return Console.error(secretFlagMessage(secretFlag)).pipe(Effect.as(2))
+    }
+    return Command.run(command, { name: options.name, version: options.version })(argv).pipe(
+      Effect.as(0),
+      Effect.catchAllCause((cause) => {
+        if (Cause.isInterruptedOnly(cause)) return Effect.interrupt
+        const failure = describeFailure(cause, verbose)
+        return Effect.as(
+          Effect.forEach(failure.lines, (line) => Console.error(line), { discard: true }),
+          failure.exitCode
+        )
+      })
+    )
+  }).pipe(
+    Effect.withConsole(Output.makeConsole()),
+    Effect.provide(Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger)))
+  )
+
+/**
+ * Runs a command as the process: parses `process.argv`, provides the Node context, prints
+ * failures and exits with the contract's code. Writing to a closed stdout (`| head`) ends the
+ * process quietly with 0.
+ *
+ * @example
+ * Main.runMain(command, { name: "taskhistory", version: "0.1.0" })
+ *
+ * @since 0.1.0
+ */
+export const runMain = <Name extends string, E, A>(
+  command: Command.Command<Name, NodeContext.NodeContext, E, A>,
+  options: MainOptions
+): void => {
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(0)
+  })
+  NodeRuntime.runMain(run(command, options).pipe(Effect.provide(NodeContext.layer)), {
+    disableErrorReporting: true,
+    teardown: (exit, onExit) => {
+      onExit(Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : 130)
+    }
+  })
+}

@@ -1,0 +1,111 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { NodeContext } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { ConfigProvider, Duration, Effect, Option, Redacted } from "effect"
+import * as ConnectionOptions from "../src/ConnectionOptions.js"
+
+const dir = mkdtempSync(join(tmpdir(), "app-kit-"))
+const keyFile = join(dir, "key")
+writeFileSync(keyFile, "file-key-123456\n")
+const emptyFile = join(dir, "empty")
+writeFileSync(emptyFile, "\n")
+process.on("exit", () => rmSync(dir, { recursive: true, force: true }))
+
+const withEnv = (env: Record<string, string>) =>
+  Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+
+const env = {
+  PARAGON_API_KEY: "env-key-abcdef",
+  PARAGON_PROJECT_ID: "env-project",
+  PARAGON_BASE_URL: "http://127.0.0.1:9",
+  PARAGON_RATE_LIMIT: "40/4s",
+  TASKHISTORY_MAX_RETRIES: "3"
+}
+
+describe("ConnectionOptions.resolve", () => {
+  it.effect("takes everything from the environment when no flag is given", () =>
+    Effect.gen(function* () {
+      const options = yield* ConnectionOptions.resolve(ConnectionOptions.emptyFlags).pipe(withEnv(env))
+      expect(Redacted.value(Redacted.make(options.apiKey as Redacted.Redacted<string>))).toBeDefined()
+      expect(Redacted.isRedacted(options.apiKey)).toBe(true)
+      expect(Redacted.value(options.apiKey as Redacted.Redacted<string>)).toBe("env-key-abcdef")
+      expect(options.projectId).toBe("env-project")
+      expect(options.baseUrl).toBe("http://127.0.0.1:9")
+      expect(options.rateLimit).toEqual({ limit: 40, window: Duration.seconds(4) })
+      expect(options.retry).toEqual({ maxRetries: 3 })
+    }).pipe(Effect.provide(NodeContext.layer))
+  )
+
+  it.effect("flags win over the environment, and the key file is read minus one newline", () =>
+    Effect.gen(function* () {
+      const options = yield* ConnectionOptions.resolve({
+        apiKeyFile: Option.some(keyFile),
+        projectId: Option.some("flag-project"),
+        baseUrl: Option.some("http://localhost:1"),
+        rateLimit: Option.some("10/1s"),
+        rateLimitRedis: Option.none(),
+        maxRetries: Option.some(0)
+      }).pipe(withEnv(env))
+      expect(Redacted.value(options.apiKey as Redacted.Redacted<string>)).toBe("file-key-123456")
+      expect(options.projectId).toBe("flag-project")
+      expect(options.baseUrl).toBe("http://localhost:1")
+      expect(options.rateLimit).toEqual({ limit: 10, window: Duration.seconds(1) })
+      expect(options.retry).toEqual({ maxRetries: 0 })
+    }).pipe(Effect.provide(NodeContext.layer))
+  )
+
+  it.effect("fails with InvalidInput naming the missing or bad value", () =>
+    Effect.gen(function* () {
+      const noKey = yield* ConnectionOptions.resolve(ConnectionOptions.emptyFlags).pipe(
+        withEnv({ PARAGON_PROJECT_ID: "p" }),
+        Effect.flip
+      )
+      expect(noKey.message).toContain("PARAGON_API_KEY")
+      const noProject = yield* ConnectionOptions.resolve(ConnectionOptions.emptyFlags).pipe(
+        withEnv({ PARAGON_API_KEY: "k-123456" }),
+        Effect.flip
+      )
+      expect(noProject.message).toContain("PARAGON_PROJECT_ID")
+      const missingFile = yield* ConnectionOptions.resolve({
+        ...ConnectionOptions.emptyFlags,
+        apiKeyFile: Option.some(join(dir, "nope"))
+      }).pipe(withEnv(env), Effect.flip)
+      expect(missingFile.message).toContain("--api-key-file")
+      expect(missingFile.message).toContain(join(dir, "nope"))
+      const empty = yield* ConnectionOptions.resolve({
+        ...ConnectionOptions.emptyFlags,
+        apiKeyFile: Option.some(emptyFile)
+      }).pipe(withEnv(env), Effect.flip)
+      expect(empty.message).toContain("empty")
+      const badRate = yield* ConnectionOptions.resolve({
+        ...ConnectionOptions.emptyFlags,
+        rateLimit: Option.some("lots")
+      }).pipe(withEnv(env), Effect.flip)
+      expect(badRate.message).toContain('--rate-limit "lots"')
+      const badEnvRate = yield* ConnectionOptions.resolve(ConnectionOptions.emptyFlags).pipe(
+        withEnv({ ...env, PARAGON_RATE_LIMIT: "5 per minute" }),
+        Effect.flip
+      )
+      expect(badEnvRate.message).toContain('PARAGON_RATE_LIMIT "5 per minute"')
+      const badRetries = yield* ConnectionOptions.resolve(ConnectionOptions.emptyFlags).pipe(
+        withEnv({ ...env, TASKHISTORY_MAX_RETRIES: "many" }),
+        Effect.flip
+      )
+      expect(badRetries.message).toContain('"many"')
+    }).pipe(Effect.provide(NodeContext.layer))
+  )
+
+  it.effect("configLayer validates through the core and never shows the key", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.void.pipe(
+        Effect.provide(ConnectionOptions.configLayer(ConnectionOptions.emptyFlags)),
+        withEnv({ ...env, PARAGON_BASE_URL: "ftp://example.com" }),
+        Effect.flip
+      )
+      expect(error.message).toContain("ftp://example.com")
+      expect(error.message).not.toContain("env-key-abcdef")
+    }).pipe(Effect.provide(NodeContext.layer))
+  )
+})
