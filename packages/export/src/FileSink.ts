@@ -1,0 +1,134 @@
+/**
+ * File sinks: NDJSON, CSV and Parquet files partitioned by start day.
+ *
+ * Layout of a sink directory `DIR`:
+ *
+ * ```text
+ * DIR/date=YYYY-MM-DD/part.ndjson     (NDJSON: one execution per line, the record as received)
+ * DIR/date=YYYY-MM-DD/part.csv        (CSV: header + one row per execution)
+ * DIR/date=YYYY-MM-DD/part.parquet    (Parquet: typed columns + raw record)
+ * DIR/date=YYYY-MM-DD/.part.ndjson    (Parquet only: the rows the Parquet file is rebuilt from)
+ * DIR/_state.json                     (export states, row counts per day, rejects count)
+ * DIR/_rejects.ndjson                 (quarantined records, one JSON object per line)
+ * DIR/_lock                           (the pid of the process writing DIR)
+ * ```
+ *
+ * Each day file holds every execution that started that UTC day exactly once (upsert by `id`),
+ * sorted by `(dateStarted, id)`. Every file is replaced atomically (temp file, fsync, rename,
+ * fsync of the directory), and `_state.json` moves forward only after the data files it
+ * describes are durable: a crash at any instant leaves each file in its old or its new version,
+ * and re-sending the batch is idempotent.
+ *
+ * @since 0.1.0
+ */
+import { type Effect, Layer, type Scope } from "effect"
+import { csv, type FileFormatName, formats, ndjson, parquet } from "./internal/fileFormat.js"
+import * as internal from "./internal/fileSink.js"
+import { Sink, type SinkError, type SinkShape } from "./Sink.js"
+
+/**
+ * Options of a file sink.
+ *
+ * @since 0.1.0
+ */
+export interface FileSinkOptions {
+  /** The directory of the export (created if missing). */
+  readonly dir: string
+  /**
+   * How many day files are kept in memory (parsed, indexed by id) between batches; older days are
+   * dropped and read again if a later batch touches them. Default 4.
+   */
+  readonly maxOpenDays?: number | undefined
+}
+
+/**
+ * The file formats.
+ *
+ * @since 0.1.0
+ */
+export type FileSinkFormat = FileFormatName
+
+/**
+ * The CSV and Parquet columns, in order (NDJSON lines are the records as received).
+ *
+ * @since 0.1.0
+ */
+export const columns = [
+  "id",
+  "user_id",
+  "workflow_id",
+  "status",
+  "task_count",
+  "run_duration_ms",
+  "date_started",
+  "date_ended",
+  "exported_at",
+  "raw"
+] as const
+
+/**
+ * Opens a file sink in `options.dir`: takes the directory's lock (a lock left by a dead process is
+ * taken over), removes temp files left by a crash and reconciles `_state.json` with the files.
+ * The lock is released when the scope closes.
+ *
+ * @since 0.1.0
+ */
+export const make = (
+  format: FileSinkFormat,
+  options: FileSinkOptions
+): Effect.Effect<SinkShape, SinkError, Scope.Scope> => internal.make(formats[format], options)
+
+/**
+ * A `Sink` that writes `DIR/date=YYYY-MM-DD/part.<format>`.
+ *
+ * @since 0.1.0
+ */
+export const layer = (format: FileSinkFormat, options: FileSinkOptions): Layer.Layer<Sink, SinkError> =>
+  Layer.scoped(Sink, make(format, options))
+
+/**
+ * A `Sink` that writes `DIR/date=YYYY-MM-DD/part.ndjson`: one line per execution, the record
+ * exactly as received (unknown fields and key order kept).
+ *
+ * @example
+ * ```ts
+ * import { layerNdjson } from "@taskhistory/export/FileSink"
+ * const SinkLive = layerNdjson({ dir: "./export" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerNdjson = (options: FileSinkOptions): Layer.Layer<Sink, SinkError> =>
+  Layer.scoped(Sink, internal.make(ndjson, options))
+
+/**
+ * A `Sink` that writes `DIR/date=YYYY-MM-DD/part.csv`: a header row, then the columns of
+ * {@link columns} (RFC 4180 quoting, CRLF line ends; `raw` is the record as JSON text).
+ *
+ * @since 0.1.0
+ */
+export const layerCsv = (options: FileSinkOptions): Layer.Layer<Sink, SinkError> =>
+  Layer.scoped(Sink, internal.make(csv, options))
+
+/**
+ * A `Sink` that writes `DIR/date=YYYY-MM-DD/part.parquet` (typed columns: strings, INT64 counts and
+ * durations, TIMESTAMP(ms) dates, `raw` as a string), rebuilt whole from the hidden
+ * `.part.ndjson` beside it whenever the day changes.
+ *
+ * @since 0.1.0
+ */
+export const layerParquet = (options: FileSinkOptions): Layer.Layer<Sink, SinkError> =>
+  Layer.scoped(Sink, internal.make(parquet, options))
+
+/**
+ * Whether a sink URI names a file sink (`ndjson:DIR`, `csv:DIR`, `parquet:DIR`), and which.
+ *
+ * @since 0.1.0
+ */
+export const parseUri = (
+  uri: string
+): { readonly format: FileSinkFormat; readonly dir: string } | undefined => {
+  const match = /^(ndjson|csv|parquet):(.+)$/.exec(uri)
+  if (match === null) return undefined
+  return { format: match[1] as FileSinkFormat, dir: match[2]! }
+}

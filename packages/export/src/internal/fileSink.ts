@@ -1,0 +1,554 @@
+/**
+ * The file sinks: one directory, one file per start day, atomic rewrites (temp file, fsync,
+ * rename, fsync of the directory), a manifest (`_state.json`) that moves forward only after the
+ * data it describes is durable, an append-only rejects file, and a single-writer lock.
+ *
+ * @internal
+ */
+import { randomUUID } from "node:crypto"
+import { constants as fsConstants } from "node:fs"
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
+import { Clock, Effect, Option, Schema } from "effect"
+import type { Batch, BatchResult, ExportState, SinkShape, SinkStatus } from "../Sink.js"
+import { SinkError } from "../Sink.js"
+import type { FileFormat, FileFormatName } from "./fileFormat.js"
+import { assignRow, compareRows, dayOf, type FileRow, makeRow } from "./fileRow.js"
+
+/** Options shared by the three file sinks. */
+export interface FileSinkOptions {
+  readonly dir: string
+  readonly maxOpenDays?: number | undefined
+}
+
+const STATE_FILE = "_state.json"
+const REJECTS_FILE = "_rejects.ndjson"
+const LOCK_FILE = "_lock"
+const TMP_PREFIX = ".tmp-"
+const DAY_DIR = /^date=(\d{4}-\d{2}-\d{2})$/
+
+// ---------------------------------------------------------------------------------------------
+// manifest
+
+const FileStat = Schema.Struct({ ino: Schema.Number, size: Schema.Number, mtimeMs: Schema.Number })
+type FileStat = typeof FileStat.Type
+
+const StoredState = Schema.Struct({
+  streamKey: Schema.String,
+  highWaterMark: Schema.optional(Schema.String),
+  longestRunMs: Schema.Number,
+  lastRunAt: Schema.optional(Schema.String),
+  cursor: Schema.optional(Schema.Unknown)
+})
+
+const DayEntry = Schema.Struct({
+  rows: Schema.Number,
+  source: FileStat,
+  derived: Schema.optional(FileStat)
+})
+type DayEntry = typeof DayEntry.Type
+
+const ManifestJson = Schema.parseJson(
+  Schema.Struct({
+    version: Schema.Literal(1),
+    format: Schema.Literal("ndjson", "csv", "parquet"),
+    states: Schema.Record({ key: Schema.String, value: StoredState }),
+    days: Schema.Record({ key: Schema.String, value: DayEntry }),
+    rejects: Schema.Struct({ count: Schema.Number, bytes: Schema.Number })
+  })
+)
+const decodeManifest = Schema.decodeUnknownEither(ManifestJson)
+
+interface Manifest {
+  readonly states: Map<string, ExportState>
+  readonly days: Map<string, DayEntry>
+  rejects: { count: number; bytes: number }
+}
+
+const encodeManifest = (format: FileFormatName, manifest: Manifest): string =>
+  JSON.stringify(
+    {
+      version: 1,
+      format,
+      states: Object.fromEntries(manifest.states),
+      days: Object.fromEntries([...manifest.days].sort(([a], [b]) => (a < b ? -1 : 1))),
+      rejects: manifest.rejects
+    },
+    null,
+    1
+  ) + "\n"
+
+// ---------------------------------------------------------------------------------------------
+// small fs helpers
+
+const errorCode = (e: unknown): string | undefined =>
+  typeof e === "object" && e !== null && "code" in e && typeof e.code === "string" ? e.code : undefined
+
+const describeError = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+
+/** Resolves to `undefined` when the promise fails with ENOENT. */
+const orMissing = <A>(promise: Promise<A>): Promise<A | undefined> =>
+  promise.catch((e: unknown) => (errorCode(e) === "ENOENT" ? undefined : Promise.reject(e)))
+
+const statOf = (s: { ino: number; size: number; mtimeMs: number }): FileStat => ({
+  ino: s.ino,
+  size: s.size,
+  mtimeMs: s.mtimeMs
+})
+
+const sameStat = (a: FileStat | undefined, b: FileStat | undefined): boolean =>
+  a !== undefined && b !== undefined && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs
+
+const fsyncDir = async (dir: string): Promise<void> => {
+  const handle = await fs.open(dir, "r")
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Writes `data` to a fresh temp file in `dir`, fsyncs it and renames it over `dir/name`. */
+const writeAtomic = async (dir: string, name: string, data: string | Uint8Array): Promise<void> => {
+  const tmp = path.join(dir, `${TMP_PREFIX}${randomUUID()}-${name}`)
+  const handle = await fs.open(tmp, "wx")
+  try {
+    await handle.writeFile(data)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  await fs.rename(tmp, path.join(dir, name))
+}
+
+/** Copies `dir/name` to a temp file, appends `data`, fsyncs, renames over `dir/name`. */
+const appendAtomic = async (dir: string, name: string, data: string): Promise<void> => {
+  const tmp = path.join(dir, `${TMP_PREFIX}${randomUUID()}-${name}`)
+  await fs.copyFile(path.join(dir, name), tmp, fsConstants.COPYFILE_EXCL | fsConstants.COPYFILE_FICLONE)
+  const handle = await fs.open(tmp, "a")
+  try {
+    await handle.appendFile(data)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  await fs.rename(tmp, path.join(dir, name))
+}
+
+/** Removes the `.tmp-*` files left in `dir` by a crash. */
+const removeTemps = async (dir: string): Promise<void> => {
+  const names = (await orMissing(fs.readdir(dir))) ?? []
+  for (const name of names) {
+    if (name.startsWith(TMP_PREFIX)) await orMissing(fs.unlink(path.join(dir, name)))
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// lock
+
+const heldLocks = new Set<string>()
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return errorCode(e) === "EPERM"
+  }
+}
+
+type LockResult =
+  | { readonly _tag: "Acquired"; readonly token: string }
+  | { readonly _tag: "Held"; readonly by: string }
+
+const acquireLock = async (dir: string): Promise<LockResult> => {
+  const file = path.join(dir, LOCK_FILE)
+  const key = path.resolve(file)
+  if (heldLocks.has(key)) return { _tag: "Held", by: "this process" }
+  const token = randomUUID()
+  const content = JSON.stringify({ pid: process.pid, token, since: new Date().toISOString() }) + "\n"
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const created = await fs.writeFile(file, content, { flag: "wx" }).then(
+      () => true,
+      (e: unknown) => (errorCode(e) === "EEXIST" ? false : Promise.reject(e))
+    )
+    if (created) {
+      await fsyncDir(dir)
+      heldLocks.add(key)
+      return { _tag: "Acquired", token }
+    }
+    const existing = await orMissing(fs.readFile(file, "utf8"))
+    if (existing === undefined) continue
+    const pid = Number(/"pid":(\d+)/.exec(existing)?.[1] ?? Number.NaN)
+    // Our own pid in a lock we do not hold: a previous process that had the same pid.
+    if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid))
+      return { _tag: "Held", by: `pid ${pid}` }
+    // Stale: move it aside (only if it is still the same file) and try again.
+    const aside = path.join(dir, `${TMP_PREFIX}${randomUUID()}-stale-lock`)
+    const moved = await orMissing(fs.rename(file, aside).then(() => true))
+    if (moved === true) {
+      const movedContent = await orMissing(fs.readFile(aside, "utf8"))
+      if (movedContent !== existing) {
+        // Someone replaced the stale lock between our read and our rename: put theirs back.
+        await fs.link(aside, file).catch(() => undefined)
+        await orMissing(fs.unlink(aside))
+        return { _tag: "Held", by: "another process (taking over a stale lock)" }
+      }
+      await orMissing(fs.unlink(aside))
+    }
+  }
+  return { _tag: "Held", by: "another process (lock keeps changing)" }
+}
+
+const releaseLock = async (dir: string, token: string): Promise<void> => {
+  const file = path.join(dir, LOCK_FILE)
+  heldLocks.delete(path.resolve(file))
+  const content = await orMissing(fs.readFile(file, "utf8"))
+  if (content?.includes(token)) await orMissing(fs.unlink(file))
+}
+
+// ---------------------------------------------------------------------------------------------
+// days
+
+interface Day {
+  readonly day: string
+  readonly rows: Map<string, FileRow>
+  order: Array<FileRow>
+  sorted: boolean
+  /** Whether `date=DAY/<source>` exists on disk. */
+  exists: boolean
+}
+
+const dayDir = (dir: string, day: string) => path.join(dir, `date=${day}`)
+
+const lastRow = (day: Day): FileRow | undefined => (day.sorted ? day.order[day.order.length - 1] : undefined)
+
+const sortDay = (day: Day): ReadonlyArray<FileRow> => {
+  if (!day.sorted) {
+    day.order = Array.from(day.rows.values()).sort(compareRows)
+    day.sorted = true
+  }
+  return day.order
+}
+
+// ---------------------------------------------------------------------------------------------
+// the sink
+
+/** Builds a file sink in `options.dir`; the lock is released when the scope closes. */
+export const make = (format: FileFormat, options: FileSinkOptions) =>
+  Effect.gen(function* () {
+    const dir = path.resolve(options.dir)
+    const name = `${format.name}:${options.dir}`
+    const maxOpenDays = Math.max(1, options.maxOpenDays ?? 4)
+
+    const io = <A>(operation: string, f: () => Promise<A>): Effect.Effect<A, SinkError> =>
+      Effect.tryPromise({
+        try: f,
+        catch: (e) => new SinkError({ sink: name, operation, detail: describeError(e) })
+      })
+    const fail = (operation: string, detail: string) =>
+      Effect.fail(new SinkError({ sink: name, operation, detail }))
+
+    yield* io("open", () => fs.mkdir(dir, { recursive: true }))
+    const lock = yield* Effect.acquireRelease(
+      io("lock", () => acquireLock(dir)),
+      (result) =>
+        result._tag === "Acquired"
+          ? Effect.promise(() => releaseLock(dir, result.token).catch(() => undefined))
+          : Effect.void
+    )
+    if (lock._tag === "Held") {
+      return yield* fail("lock", `${dir} is locked by ${lock.by} (${path.join(dir, LOCK_FILE)})`)
+    }
+
+    // -- manifest ------------------------------------------------------------------------------
+    const manifestText = yield* io("open", () => orMissing(fs.readFile(path.join(dir, STATE_FILE), "utf8")))
+    const manifest: Manifest = { states: new Map(), days: new Map(), rejects: { count: 0, bytes: 0 } }
+    if (manifestText !== undefined) {
+      const decoded = decodeManifest(manifestText)
+      if (decoded._tag === "Left") return yield* fail("open", `${STATE_FILE} is not a valid state file`)
+      const m = decoded.right
+      if (m.format !== format.name) {
+        return yield* fail("open", `${dir} holds a ${m.format} export, not ${format.name}`)
+      }
+      for (const [key, s] of Object.entries(m.states)) {
+        manifest.states.set(key, {
+          streamKey: s.streamKey,
+          highWaterMark: s.highWaterMark,
+          longestRunMs: s.longestRunMs,
+          lastRunAt: s.lastRunAt,
+          cursor: s.cursor
+        })
+      }
+      for (const [day, entry] of Object.entries(m.days)) manifest.days.set(day, entry)
+      manifest.rejects = { ...m.rejects }
+    }
+
+    const writeManifest = io("write state", async () => {
+      await writeAtomic(dir, STATE_FILE, encodeManifest(format.name, manifest))
+      await fsyncDir(dir)
+    })
+
+    // -- days ----------------------------------------------------------------------------------
+    const cache = new Map<string, Day>()
+
+    const readDay = (day: string) =>
+      Effect.gen(function* () {
+        const file = path.join(dayDir(dir, day), format.sourceFile)
+        const text = yield* io("read day", () => orMissing(fs.readFile(file, "utf8")))
+        const loaded: Day = { day, rows: new Map(), order: [], sorted: true, exists: text !== undefined }
+        if (text === undefined) return loaded
+        const rows = format.decode(text)
+        if (typeof rows === "string") return yield* fail("read day", `${file}: ${rows}`)
+        for (const row of rows) loaded.rows.set(row.id, row)
+        loaded.sorted = false
+        sortDay(loaded)
+        return loaded
+      })
+
+    const getDay = (day: string) =>
+      Effect.gen(function* () {
+        const cached = cache.get(day)
+        if (cached !== undefined) {
+          cache.delete(day)
+          cache.set(day, cached)
+          return cached
+        }
+        const loaded = yield* readDay(day)
+        cache.set(day, loaded)
+        return loaded
+      })
+
+    /** Makes the day durable; `appended` (rows sorting after all others) allows a copy+append. */
+    const writeDay = (day: Day, appended: ReadonlyArray<FileRow> | undefined) =>
+      io("write day", async () => {
+        const ddir = dayDir(dir, day.day)
+        if (!day.exists) {
+          await fs.mkdir(ddir, { recursive: true })
+          await fsyncDir(dir)
+        }
+        if (appended !== undefined && day.exists) {
+          await appendAtomic(ddir, format.sourceFile, appended.map(format.encode).join(""))
+        } else {
+          await writeAtomic(ddir, format.sourceFile, format.header + sortDay(day).map(format.encode).join(""))
+        }
+        if (format.derived !== undefined) {
+          await writeAtomic(ddir, format.derived.file, format.derived.encode(sortDay(day)))
+        }
+        await fsyncDir(ddir)
+        day.exists = true
+        const source = statOf(await fs.stat(path.join(ddir, format.sourceFile)))
+        const entry: DayEntry =
+          format.derived === undefined
+            ? { rows: day.rows.size, source }
+            : {
+                rows: day.rows.size,
+                source,
+                derived: statOf(await fs.stat(path.join(ddir, format.derived.file)))
+              }
+        return entry
+      })
+
+    // -- recovery: temp files, days and rejects changed by a crash ------------------------------
+    const recover = Effect.gen(function* () {
+      cache.clear()
+      let changed = false
+      const names = yield* io("recover", async () => {
+        await removeTemps(dir)
+        return fs.readdir(dir)
+      })
+      const onDisk = new Set<string>()
+      for (const entryName of names) {
+        const day = DAY_DIR.exec(entryName)?.[1]
+        if (day === undefined) continue
+        const ddir = dayDir(dir, day)
+        const stats = yield* io("recover", async () => {
+          await removeTemps(ddir)
+          const source = await orMissing(fs.stat(path.join(ddir, format.sourceFile)))
+          const derived =
+            format.derived === undefined
+              ? undefined
+              : await orMissing(fs.stat(path.join(ddir, format.derived.file)))
+          return { source: source && statOf(source), derived: derived && statOf(derived) }
+        })
+        if (stats.source === undefined) continue
+        onDisk.add(day)
+        const known = manifest.days.get(day)
+        const sourceOk = sameStat(known?.source, stats.source)
+        const derivedOk = format.derived === undefined || sameStat(known?.derived, stats.derived)
+        if (sourceOk && derivedOk) continue
+        const loaded = yield* readDay(day)
+        const entry =
+          format.derived === undefined
+            ? { rows: loaded.rows.size, source: stats.source }
+            : yield* writeDay(loaded, undefined)
+        manifest.days.set(day, entry)
+        changed = true
+      }
+      for (const day of [...manifest.days.keys()]) {
+        if (!onDisk.has(day)) {
+          manifest.days.delete(day)
+          changed = true
+        }
+      }
+      const rejectsFile = path.join(dir, REJECTS_FILE)
+      const rejectsSize = (yield* io("recover", () => orMissing(fs.stat(rejectsFile))))?.size ?? 0
+      if (rejectsSize > manifest.rejects.bytes) {
+        // Rejects appended by a batch whose state was never written: that batch will be re-sent.
+        yield* io("recover", async () => {
+          const handle = await fs.open(rejectsFile, "r+")
+          try {
+            await handle.truncate(manifest.rejects.bytes)
+            await handle.sync()
+          } finally {
+            await handle.close()
+          }
+        })
+      } else if (rejectsSize < manifest.rejects.bytes) {
+        const text = (yield* io("recover", () => orMissing(fs.readFile(rejectsFile, "utf8")))) ?? ""
+        manifest.rejects = {
+          count: text.split("\n").filter((l) => l.length > 0).length,
+          bytes: Buffer.byteLength(text)
+        }
+        changed = true
+      }
+      if (changed || manifestText === undefined) yield* writeManifest
+    })
+
+    yield* recover
+
+    // -- writeBatch ----------------------------------------------------------------------------
+    let needsRecovery = false
+    const semaphore = yield* Effect.makeSemaphore(1)
+
+    const writeBatchUnsafe = (batch: Batch) =>
+      Effect.gen(function* () {
+        if (needsRecovery) {
+          yield* recover
+          needsRecovery = false
+        }
+        const result = { inserted: 0, updated: 0, unchanged: 0, rejected: batch.rejects.length }
+        if (batch.records.length === 0 && batch.rejects.length === 0 && batch.state === undefined)
+          return result
+        const exportedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
+
+        const byDay = new Map<string, Map<string, FileRow>>()
+        for (const record of batch.records) {
+          const row = makeRecordRow(record, exportedAt)
+          if (typeof row === "string") return yield* fail("write batch", row)
+          const day = dayOf(row.startedMs)
+          let rows = byDay.get(day)
+          if (rows === undefined) {
+            rows = new Map()
+            byDay.set(day, rows)
+          }
+          rows.delete(row.id)
+          rows.set(row.id, row)
+        }
+
+        for (const dayName of [...byDay.keys()].sort()) {
+          const incoming = byDay.get(dayName)!
+          const day = yield* getDay(dayName)
+          const before = lastRow(day)
+          let changed = false
+          let appendOnly = day.exists
+          const inserted: Array<FileRow> = []
+          for (const row of incoming.values()) {
+            const existing = day.rows.get(row.id)
+            if (existing === undefined) {
+              inserted.push(row)
+              day.rows.set(row.id, row)
+              result.inserted++
+              changed = true
+            } else if (existing.rawText === row.rawText) {
+              result.unchanged++
+            } else {
+              if (existing.startedMs !== row.startedMs) day.sorted = false
+              assignRow(existing, row)
+              result.updated++
+              changed = true
+              appendOnly = false
+            }
+          }
+          if (!changed) continue
+          inserted.sort(compareRows)
+          const first = inserted[0]
+          if (first !== undefined) {
+            if (before === undefined ? day.order.length > 0 : compareRows(before, first) > 0) {
+              day.sorted = false
+              appendOnly = false
+            }
+            if (day.sorted) for (const row of inserted) day.order.push(row)
+          }
+          const entry = yield* writeDay(day, appendOnly ? inserted : undefined)
+          manifest.days.set(dayName, entry)
+        }
+
+        if (batch.rejects.length > 0) {
+          const text = batch.rejects
+            .map(
+              (r) =>
+                JSON.stringify({ id: r.id ?? null, reason: r.reason, seenAt: r.seenAt, raw: r.raw }) + "\n"
+            )
+            .join("")
+          yield* io("write rejects", async () => {
+            const file = path.join(dir, REJECTS_FILE)
+            const handle = await fs.open(file, "a")
+            try {
+              await handle.appendFile(text)
+              await handle.sync()
+            } finally {
+              await handle.close()
+            }
+            if (manifest.rejects.bytes === 0) await fsyncDir(dir)
+          })
+          manifest.rejects = {
+            count: manifest.rejects.count + batch.rejects.length,
+            bytes: manifest.rejects.bytes + Buffer.byteLength(text)
+          }
+        }
+        if (batch.state !== undefined) manifest.states.set(batch.state.streamKey, batch.state)
+        yield* writeManifest
+
+        while (cache.size > maxOpenDays) {
+          const oldest = cache.keys().next().value
+          if (oldest === undefined) break
+          cache.delete(oldest)
+        }
+        return result
+      })
+
+    const writeBatch = (batch: Batch): Effect.Effect<BatchResult, SinkError> =>
+      semaphore.withPermits(1)(
+        Effect.uninterruptible(
+          writeBatchUnsafe(batch).pipe(
+            Effect.onExit((exit) =>
+              Effect.sync(() => {
+                if (exit._tag === "Failure") {
+                  // Memory may be ahead of the disk: rebuild it from the files before the next batch.
+                  needsRecovery = true
+                  cache.clear()
+                }
+              })
+            )
+          )
+        )
+      )
+
+    const loadState = (streamKey: string) =>
+      Effect.sync(() => Option.fromNullable(manifest.states.get(streamKey)))
+
+    const status: Effect.Effect<SinkStatus, SinkError> = semaphore.withPermits(1)(
+      Effect.sync(() => {
+        let rows = 0
+        for (const entry of manifest.days.values()) rows += entry.rows
+        return { sink: name, rows, rejects: manifest.rejects.count, states: [...manifest.states.values()] }
+      })
+    )
+
+    const sink: SinkShape = { name, loadState, writeBatch, status }
+    return sink
+  })
+
+const makeRecordRow = (record: Batch["records"][number], exportedAt: string): FileRow | string =>
+  makeRow(record, JSON.stringify(record), exportedAt)
