@@ -8,7 +8,9 @@
  *
  * @since 0.1.0
  */
-import { Context, Duration, type Effect } from "effect"
+import { Context, Duration, Effect, Layer } from "effect"
+import * as internal from "./internal/rateLimiter.js"
+import { type RateLimit, TaskHistoryConfig } from "./TaskHistoryConfig.js"
 
 /**
  * @since 0.1.0
@@ -40,3 +42,38 @@ export class RateLimiter extends Context.Tag("@taskhistory/core/RateLimiter")<
  * @since 0.1.0
  */
 export const defaultPause = Duration.seconds(30)
+
+/**
+ * Builds an in-memory sliding-log limiter: at most `rate.limit` requests in any window of
+ * `rate.window`, where a request holds its slot from the moment it is granted until
+ * `rate.window` after it completed. Callers are served first come, first served; `pause`
+ * blocks every caller until now + the duration (a later pause extends it, never shortens it).
+ * Time is read from Effect's `Clock`, so `TestClock` drives it.
+ *
+ * Memory: one timestamp per request of the last window.
+ *
+ * @example
+ * const limiter = yield* RateLimiter.makeMemory({ limit: 40, window: Duration.seconds(4) })
+ * yield* limiter.withPermit(sendRequest)
+ *
+ * @since 0.1.0
+ */
+export const makeMemory: (rate: RateLimit) => Effect.Effect<RateLimiterShape> = internal.makeMemory
+
+/**
+ * An in-memory limiter for one process.
+ *
+ * @since 0.1.0
+ */
+export const layerMemory = (rate: RateLimit): Layer.Layer<RateLimiter> =>
+  Layer.effect(RateLimiter, makeMemory(rate))
+
+/**
+ * An in-memory limiter with the configured rate limit (`PARAGON_RATE_LIMIT`, `--rate-limit`).
+ *
+ * @since 0.1.0
+ */
+export const layerFromConfig: Layer.Layer<RateLimiter, never, TaskHistoryConfig> = Layer.effect(
+  RateLimiter,
+  Effect.flatMap(TaskHistoryConfig, (config) => makeMemory(config.rateLimit))
+)

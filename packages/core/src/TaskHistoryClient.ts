@@ -3,9 +3,19 @@
  *
  * @since 0.1.0
  */
-import { Context, type Duration, type Effect, type Stream } from "effect"
+import type { HttpClient } from "@effect/platform"
+import { Context, type Duration, type Effect, Layer, type Stream } from "effect"
+import type { ConfigError } from "effect/ConfigError"
 import type { ExecutionQuery } from "./ExecutionQuery.js"
-import type { InvalidRecordError, ReplayOutcomeUnknown, RequestError } from "./TaskHistoryError.js"
+import * as internal from "./internal/client.js"
+import * as RateLimiter from "./RateLimiter.js"
+import * as TaskHistoryConfig from "./TaskHistoryConfig.js"
+import type {
+  InvalidInput,
+  InvalidRecordError,
+  ReplayOutcomeUnknown,
+  RequestError
+} from "./TaskHistoryError.js"
 import type {
   ExecutionPage,
   StepExecution,
@@ -35,8 +45,18 @@ export interface StreamOptions {
  * @since 0.1.0
  */
 export interface CostPlan {
+  /** `total` of the first page, when the API sent it. */
   readonly total: number | undefined
+  /**
+   * Requests a full read needs: `max(1, ceil(total / 100))`. Without `total`, a lower bound
+   * (1 when the first page is the last, else 2).
+   */
   readonly requests: number
+  /**
+   * `floor((requests - 1) / N) * W + requests * 250ms / pageConcurrency` for a limit of N
+   * requests per W: every N requests after the first batch wait for a window to pass, plus an
+   * assumed 250 ms per request.
+   */
   readonly estimatedDuration: Duration.Duration
 }
 
@@ -81,3 +101,62 @@ export class TaskHistoryClient extends Context.Tag("@taskhistory/core/TaskHistor
   TaskHistoryClient,
   TaskHistoryClientShape
 >() {}
+
+/**
+ * Records per page. The API has no parameter to change it.
+ *
+ * @since 0.1.0
+ */
+export const pageSize: number = internal.pageSize
+
+/**
+ * Builds the client. Every request goes through one pipeline: base URL and bearer auth, status
+ * to typed error, retry (a `Schedule` from `config.retry`), then the `RateLimiter` (each attempt
+ * takes a permit; a 429 pauses every caller).
+ *
+ * @example
+ * const client = yield* TaskHistoryClient.make
+ * const n = yield* client.count(query)
+ *
+ * @since 0.1.0
+ */
+export const make: Effect.Effect<
+  TaskHistoryClientShape,
+  never,
+  TaskHistoryConfig.TaskHistoryConfig | RateLimiter.RateLimiter | HttpClient.HttpClient
+> = internal.make
+
+/**
+ * The client as a Layer. The limiter stays a separate requirement, so it can be the in-memory
+ * one (`RateLimiter.layerFromConfig`) or one shared by processes (Redis).
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<
+  TaskHistoryClient,
+  never,
+  TaskHistoryConfig.TaskHistoryConfig | RateLimiter.RateLimiter | HttpClient.HttpClient
+> = Layer.effect(TaskHistoryClient, make)
+
+/**
+ * The client configured from the environment (`PARAGON_API_KEY`, `PARAGON_PROJECT_ID`, ...; see
+ * `TaskHistoryConfig.layerConfig`) with the in-memory limiter at the configured rate. Also
+ * provides the config and the limiter. Still needs an `HttpClient`, e.g.
+ * `NodeHttpClient.layerUndici` or `FetchHttpClient.layer`.
+ *
+ * @example
+ * Effect.provide(program, TaskHistoryClient.layerConfig().pipe(Layer.provide(NodeHttpClient.layerUndici)))
+ *
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  overrides: Partial<TaskHistoryConfig.Options> = {}
+): Layer.Layer<
+  TaskHistoryClient | TaskHistoryConfig.TaskHistoryConfig | RateLimiter.RateLimiter,
+  InvalidInput | ConfigError,
+  HttpClient.HttpClient
+> =>
+  layer.pipe(
+    Layer.provideMerge(RateLimiter.layerFromConfig),
+    Layer.provideMerge(TaskHistoryConfig.layerConfig(overrides))
+  )

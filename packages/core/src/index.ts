@@ -21,6 +21,10 @@ export * as TaskHistoryError from "./TaskHistoryError.js"
 /**
  * @since 0.1.0
  */
+export * as TaskHistoryMetrics from "./TaskHistoryMetrics.js"
+/**
+ * @since 0.1.0
+ */
 export * as Usage from "./Usage.js"
 /**
  * @since 0.1.0

@@ -1,0 +1,298 @@
+import { HttpClient } from "@effect/platform"
+import { Chunk, Duration, Effect, Either, Option, Predicate, type Schema, Stream } from "effect"
+import { type ExecutionQuery, toUrlParams } from "../ExecutionQuery.js"
+import { RateLimiter } from "../RateLimiter.js"
+import type { CostPlan, StreamOptions, TaskHistoryClientShape } from "../TaskHistoryClient.js"
+import { TaskHistoryConfig } from "../TaskHistoryConfig.js"
+import { InvalidRecordError, type InvalidResponse, type RequestError } from "../TaskHistoryError.js"
+import {
+  type ExecutionPage,
+  RawExecutionPage,
+  StepExecution,
+  toExecutionPage,
+  WorkflowExecution,
+  WorkflowExecutionDetail
+} from "../WorkflowExecution.js"
+import {
+  type Answer,
+  decorate,
+  isRetryableGet,
+  isRetryableReplay,
+  parseJson,
+  type RequestSpec,
+  replayUnknown,
+  send,
+  shapeError,
+  validateAt,
+  withRetry
+} from "./http.js"
+
+/** Records per page: the API has no parameter to change it. */
+export const pageSize = 100
+
+/** The time one request is assumed to take in a cost plan. */
+export const estimatedRequestTime = Duration.millis(250)
+
+/** The `offset` query parameter of a `nextLink` (absolute or relative), if it is a usable one. */
+export const offsetOfLink = (link: string | undefined): number | undefined => {
+  if (link === undefined || link.trim() === "") return undefined
+  const parsed = Either.try(() => new URL(link, "http://nextlink.invalid"))
+  if (Either.isLeft(parsed)) return undefined
+  const raw = parsed.right.searchParams.get("offset")
+  if (raw === null || !/^\d+$/.test(raw)) return undefined
+  const offset = Number(raw)
+  return Number.isSafeInteger(offset) ? offset : undefined
+}
+
+const isEmpty = (page: ExecutionPage) => page.records.length === 0 && page.invalid.length === 0
+
+/**
+ * The request count and duration of a full read of `total` records at N requests per W:
+ * `requests = max(1, ceil(total / 100))` and
+ * `duration = floor((requests - 1) / N) * W + requests * 250ms / pageConcurrency`.
+ */
+export const planFor = (
+  total: number | undefined,
+  pagesSeen: number,
+  rate: { readonly limit: number; readonly window: Duration.Duration },
+  concurrency: number
+): CostPlan => {
+  const requests = total === undefined ? Math.max(1, pagesSeen) : Math.max(1, Math.ceil(total / pageSize))
+  const windows = Math.floor((requests - 1) / rate.limit)
+  const perRequest = (Duration.toMillis(estimatedRequestTime) * requests) / Math.max(1, concurrency)
+  return {
+    total,
+    requests,
+    estimatedDuration: Duration.millis(windows * Duration.toMillis(rate.window) + perRequest)
+  }
+}
+
+/** Builds the client from its three requirements. */
+export const make = Effect.gen(function* () {
+  const config = yield* TaskHistoryConfig
+  const limiter = yield* RateLimiter
+  const http = decorate(yield* HttpClient.HttpClient, config)
+  const secret = config.apiKey
+
+  const get = <A>(
+    spec: Omit<RequestSpec, "method">,
+    decode: (answer: Answer) => Either.Either<A, InvalidResponse>
+  ): Effect.Effect<A, RequestError> =>
+    withRetry(send(http, config, { ...spec, method: "GET" }), limiter, config.retry, isRetryableGet).pipe(
+      Effect.flatMap(decode)
+    )
+
+  /** Validates `json` and returns it unchanged (key order and unknown fields kept). */
+  const keep =
+    <A, I>(schema: Schema.Schema<A, I>, fill?: (json: object) => object) =>
+    (answer: Answer): Either.Either<A, InvalidResponse> =>
+      Either.flatMap(parseJson(answer, secret), (json) =>
+        Either.map(validateAt(answer, secret, schema, json), () => {
+          const value = Predicate.isObject(json) && fill !== undefined ? fill(json) : json
+          return value as A
+        })
+      )
+
+  const [DataPage, ExecutionsPage] = RawExecutionPage.members
+
+  const decodePage =
+    (offset: number) =>
+    (answer: Answer): Either.Either<ExecutionPage, InvalidResponse> =>
+      Either.flatMap(parseJson(answer, secret), (json) => {
+        if (!Predicate.isRecord(json) || Array.isArray(json)) {
+          return Either.left(
+            shapeError(answer, secret, "", "expected an object holding a page of executions")
+          )
+        }
+        const raw: Either.Either<typeof RawExecutionPage.Type, InvalidResponse> =
+          "data" in json
+            ? validateAt(answer, secret, DataPage, json)
+            : "workflowExecutions" in json
+              ? validateAt(answer, secret, ExecutionsPage, json)
+              : Either.left(
+                  shapeError(
+                    answer,
+                    secret,
+                    "data",
+                    "expected an array of executions under data or workflowExecutions"
+                  )
+                )
+        return Either.map(raw, (page) => toExecutionPage(page, offset))
+      })
+
+  const listPage: TaskHistoryClientShape["listPage"] = (query, offset = 0) =>
+    get(
+      {
+        path: "/workflow-executions",
+        params: offset > 0 ? [...toUrlParams(query), ["offset", String(offset)]] : toUrlParams(query),
+        resource: "the project's workflow executions (check PARAGON_PROJECT_ID)"
+      },
+      decodePage(offset)
+    ).pipe(
+      Effect.annotateLogs("offset", offset),
+      Effect.withSpan("TaskHistory.listPage", { attributes: { offset } })
+    )
+
+  /** The pages after `first`, in order. */
+  const pagesAfter = (
+    query: ExecutionQuery,
+    first: ExecutionPage,
+    concurrency: number
+  ): Stream.Stream<ExecutionPage, RequestError> => {
+    const firstNext = offsetOfLink(first.nextLink)
+    if (isEmpty(first) || firstNext === undefined || firstNext === first.offset) return Stream.empty
+    const step = firstNext - first.offset
+    if (first.total !== undefined && concurrency > 1 && step > 0) {
+      // `total` known: fetch the following offsets concurrently (bounded), yielded in order.
+      const offsets: Array<number> = []
+      for (let offset = firstNext; offset < first.total; offset += step) offsets.push(offset)
+      return Stream.fromIterable(offsets).pipe(
+        Stream.mapEffect((offset) => listPage(query, offset), { concurrency }),
+        Stream.takeWhile((page) => !isEmpty(page)),
+        Stream.takeUntil((page) => offsetOfLink(page.nextLink) === undefined)
+      )
+    }
+    // Sequential: follow each nextLink by its offset only, until null, empty or repeated.
+    const seen = new Set<number>([first.offset])
+    return Stream.paginateChunkEffect(firstNext, (offset) => {
+      seen.add(offset)
+      return Effect.map(listPage(query, offset), (page) => {
+        const next = offsetOfLink(page.nextLink)
+        const more = !isEmpty(page) && next !== undefined && !seen.has(next)
+        return [
+          isEmpty(page) ? Chunk.empty<ExecutionPage>() : Chunk.of(page),
+          more ? Option.some(next) : Option.none()
+        ] as const
+      })
+    })
+  }
+
+  const pagesWithFirst = (query: ExecutionQuery, concurrency: number) =>
+    Stream.unwrap(
+      Effect.map(listPage(query, 0), (first) =>
+        isEmpty(first)
+          ? Stream.empty
+          : Stream.concat(Stream.make(first), pagesAfter(query, first, concurrency))
+      )
+    )
+
+  const pages: TaskHistoryClientShape["pages"] = (query, options) =>
+    pagesWithFirst(query, options?.concurrency ?? config.pageConcurrency)
+
+  const executions: TaskHistoryClientShape["executions"] = (query, options: StreamOptions = {}) =>
+    Stream.suspend(() => {
+      const dedupe = options.dedupe ?? true
+      const onInvalid = options.onInvalid ?? "fail"
+      // One string per distinct id (tens of bytes each), for the life of the stream.
+      const seen = new Set<string>()
+      const records = pages(query, { concurrency: options.concurrency }).pipe(
+        Stream.flatMap((page) => {
+          const firstInvalid = onInvalid === "fail" ? page.invalid[0] : undefined
+          const batch = firstInvalid === undefined ? page.records : page.records.slice(0, firstInvalid.index)
+          const kept = dedupe
+            ? batch.filter((record) => {
+                if (seen.has(record.id)) return false
+                seen.add(record.id)
+                return true
+              })
+            : batch
+          if (firstInvalid !== undefined) {
+            return Stream.concat(
+              Stream.fromIterable(kept),
+              Stream.fail(
+                new InvalidRecordError({
+                  raw: firstInvalid.raw,
+                  reason: firstInvalid.reason,
+                  position: page.offset + firstInvalid.index
+                })
+              )
+            )
+          }
+          const skipped =
+            page.invalid.length > 0
+              ? Stream.execute(
+                  Effect.logWarning(`skipped ${page.invalid.length} invalid execution record(s)`).pipe(
+                    Effect.annotateLogs("offset", page.offset)
+                  )
+                )
+              : Stream.empty
+          return Stream.concat(skipped, Stream.fromIterable(kept))
+        })
+      )
+      return options.limit === undefined ? records : Stream.take(records, Math.max(0, options.limit))
+    })
+
+  const count: TaskHistoryClientShape["count"] = (query) =>
+    Effect.flatMap(listPage(query, 0), (first) => {
+      if (first.total !== undefined) return Effect.succeed(first.total)
+      const ids = new Set<string>()
+      let anonymous = 0
+      const add = (page: ExecutionPage) => {
+        for (const record of page.records) ids.add(record.id)
+        for (const bad of page.invalid) {
+          if (Predicate.hasProperty(bad.raw, "id") && typeof bad.raw.id === "string") ids.add(bad.raw.id)
+          else anonymous++
+        }
+      }
+      add(first)
+      return Stream.runForEach(pagesAfter(query, first, 1), (page) => Effect.sync(() => add(page))).pipe(
+        Effect.map(() => ids.size + anonymous)
+      )
+    })
+
+  const execPath = (executionId: string) => `/workflow-executions/${encodeURIComponent(executionId)}`
+
+  const getExecution: TaskHistoryClientShape["get"] = (executionId) =>
+    get(
+      { path: execPath(executionId), resource: `execution ${executionId}` },
+      keep(WorkflowExecutionDetail, (json) =>
+        "stepExecutions" in json ? json : { ...json, stepExecutions: [] }
+      )
+    )
+
+  const step: TaskHistoryClientShape["step"] = (executionId, stepExecutionId) =>
+    get(
+      {
+        path: `${execPath(executionId)}/step-executions/${encodeURIComponent(stepExecutionId)}`,
+        resource: `step execution ${stepExecutionId} of execution ${executionId}`
+      },
+      keep(StepExecution)
+    )
+
+  const replay: TaskHistoryClientShape["replay"] = (executionId) =>
+    withRetry(
+      send(http, config, {
+        method: "POST",
+        path: `${execPath(executionId)}/replay`,
+        resource: `execution ${executionId}`
+      }),
+      limiter,
+      config.retry,
+      isRetryableReplay
+    ).pipe(
+      Effect.flatMap(keep(WorkflowExecution)),
+      Effect.mapError((error) => replayUnknown(executionId, error)),
+      Effect.withSpan("TaskHistory.replay")
+    )
+
+  const costPlan: TaskHistoryClientShape["costPlan"] = (query) =>
+    Effect.map(listPage(query, 0), (first) =>
+      planFor(
+        first.total,
+        offsetOfLink(first.nextLink) === undefined ? 1 : 2,
+        config.rateLimit,
+        config.pageConcurrency
+      )
+    )
+
+  return {
+    listPage,
+    pages,
+    executions,
+    count,
+    get: getExecution,
+    step,
+    replay,
+    costPlan
+  } satisfies TaskHistoryClientShape
+})

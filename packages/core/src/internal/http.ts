@@ -1,0 +1,341 @@
+/**
+ * The HTTP pipeline: one decoration of `@effect/platform`'s HttpClient, in small steps.
+ *
+ * 1. `decorate`: base URL + `/projects/<id>/task-history`, bearer auth, JSON, User-Agent.
+ * 2. `send`: one attempt with a timeout; transport failures classified; status -> typed error.
+ * 3. `decodeJson`: body -> JSON -> schema, or `InvalidResponse` naming the field.
+ * 4. `withRetry`: every attempt through `RateLimiter.withPermit`; a 429 pauses the limiter;
+ *    retried on a `Schedule` (GETs: 429, 5xx, transport; replays: only 429 and refused).
+ */
+import { HttpClient, HttpClientRequest, UrlParams } from "@effect/platform"
+import type { HttpClientError } from "@effect/platform/HttpClientError"
+import {
+  Clock,
+  Duration,
+  Effect,
+  Either,
+  Metric,
+  ParseResult,
+  Predicate,
+  Redacted,
+  Schedule,
+  type Schema
+} from "effect"
+import type { RateLimiterShape } from "../RateLimiter.js"
+import { defaultPause } from "../RateLimiter.js"
+import type { RetryOptions, TaskHistoryConfigShape } from "../TaskHistoryConfig.js"
+import {
+  ClientError,
+  excerpt,
+  InvalidResponse,
+  NotFound,
+  RateLimited,
+  ReplayOutcomeUnknown,
+  type RequestError,
+  type RequestInfo,
+  ServerError,
+  TransportError,
+  Unauthorized
+} from "../TaskHistoryError.js"
+import * as metrics from "./metrics.js"
+import { version } from "./version.js"
+
+/** The `User-Agent` this client sends. */
+export const userAgent = `taskhistory/${version}`
+
+/** The path prefix of every request, below the base URL. */
+export const rootPath = (projectId: string) => `/projects/${encodeURIComponent(projectId)}/task-history`
+
+/** Step 1: base URL, auth and headers. The key is unwrapped only by `bearerToken`. */
+export const decorate = (
+  client: HttpClient.HttpClient,
+  config: TaskHistoryConfigShape
+): HttpClient.HttpClient =>
+  HttpClient.mapRequest(client, (request) =>
+    request.pipe(
+      HttpClientRequest.prependUrl(`${config.baseUrl}${rootPath(config.projectId)}`),
+      HttpClientRequest.bearerToken(config.apiKey),
+      HttpClientRequest.acceptJson,
+      HttpClientRequest.setHeader("User-Agent", userAgent)
+    )
+  )
+
+/** What a request asks for, relative to the task-history root. */
+export interface RequestSpec {
+  readonly method: "GET" | "POST"
+  /** Path below `/projects/<id>/task-history`, starting with `/`. */
+  readonly path: string
+  readonly params?: ReadonlyArray<readonly [string, string]> | undefined
+  /** What a 404 means, for the error message ("execution abc"). */
+  readonly resource: string
+}
+
+/** A completed answer with a 2xx status. */
+export interface Answer {
+  readonly status: number
+  readonly body: string
+  readonly contentType: string
+  readonly request: RequestInfo
+}
+
+/** Removes every occurrence of the secret from a text meant for an error message. */
+export const scrub = (secret: Redacted.Redacted<string>, text: string): string => {
+  const value = Redacted.value(secret)
+  return value.length === 0 ? text : text.split(value).join("<redacted>")
+}
+
+/**
+ * Parses `Retry-After`: delta-seconds or an HTTP date (a date in the past means now).
+ * Returns `undefined` for a missing or unusable value.
+ */
+export const parseRetryAfter = (value: string | undefined, nowMs: number): Duration.Duration | undefined => {
+  if (value === undefined) return undefined
+  const text = value.trim()
+  if (/^\d+(\.\d+)?$/.test(text)) return Duration.millis(Math.round(Number(text) * 1000))
+  const at = Date.parse(text)
+  if (Number.isNaN(at)) return undefined
+  return Duration.millis(Math.max(0, at - nowMs))
+}
+
+const TRANSPORT_RESET = /ECONNRESET|EPIPE|socket hang up|other side closed|UND_ERR_SOCKET|ECONNABORTED/i
+
+/** Walks an error's `cause` chain (and `errors` of an AggregateError) for codes and messages. */
+const causeTexts = (cause: unknown): Array<string> => {
+  const out: Array<string> = []
+  const seen = new Set<unknown>()
+  const queue: Array<unknown> = [cause]
+  while (queue.length > 0 && out.length < 32) {
+    const current = queue.shift()
+    if (current === undefined || current === null || seen.has(current)) continue
+    seen.add(current)
+    if (Predicate.hasProperty(current, "code") && typeof current.code === "string") out.push(current.code)
+    if (Predicate.hasProperty(current, "name") && typeof current.name === "string") out.push(current.name)
+    if (Predicate.hasProperty(current, "message") && typeof current.message === "string")
+      out.push(current.message)
+    if (typeof current === "string") out.push(current)
+    if (Predicate.hasProperty(current, "cause")) queue.push(current.cause)
+    if (Predicate.hasProperty(current, "errors") && Array.isArray(current.errors))
+      queue.push(...current.errors)
+  }
+  return out
+}
+
+/** Classifies a failure below HTTP by the underlying cause code. */
+export const classifyTransport = (cause: unknown): { reason: TransportError["reason"]; detail: string } => {
+  const texts = causeTexts(cause)
+  const detail = excerpt(
+    texts.filter((t) => t !== "Error" && t !== "TypeError" && t !== "fetch failed").join(": ") || "unknown",
+    160
+  )
+  if (texts.some((t) => t.includes("ECONNREFUSED"))) return { reason: "ConnectionRefused", detail }
+  if (texts.some((t) => TRANSPORT_RESET.test(t))) return { reason: "Reset", detail }
+  return { reason: "Other", detail }
+}
+
+const describeUrl = (url: string, params: ReadonlyArray<readonly [string, string]> | undefined) => {
+  const query =
+    params === undefined || params.length === 0 ? "" : `?${UrlParams.toString(UrlParams.fromInput(params))}`
+  return `${url}${query}`
+}
+
+const statusError = (
+  status: number,
+  headers: Readonly<Record<string, string | undefined>>,
+  body: string,
+  spec: RequestSpec,
+  info: RequestInfo,
+  nowMs: number,
+  secret: Redacted.Redacted<string>
+): RequestError => {
+  const text = excerpt(scrub(secret, body))
+  if (status === 401) return new Unauthorized({ request: info })
+  if (status === 404) return new NotFound({ resource: spec.resource, request: info })
+  if (status === 429) {
+    return new RateLimited({ retryAfter: parseRetryAfter(headers["retry-after"], nowMs), request: info })
+  }
+  if (status >= 500) return new ServerError({ status, excerpt: text, request: info })
+  return new ClientError({ status, excerpt: text, request: info })
+}
+
+/**
+ * Step 2: one attempt. The timeout covers the whole answer, body included. Non-2xx statuses
+ * become typed errors; failures below HTTP are classified by their cause.
+ */
+export const send = (
+  client: HttpClient.HttpClient,
+  config: TaskHistoryConfigShape,
+  spec: RequestSpec
+): Effect.Effect<Answer, RequestError> => {
+  const info: RequestInfo = {
+    method: spec.method,
+    url: describeUrl(`${config.baseUrl}${rootPath(config.projectId)}${spec.path}`, spec.params)
+  }
+  const request = (
+    spec.method === "GET" ? HttpClientRequest.get(spec.path) : HttpClientRequest.post(spec.path)
+  ).pipe(HttpClientRequest.setUrlParams(spec.params ?? []))
+  const transport = (cause: unknown) => {
+    const { reason, detail } = classifyTransport(cause)
+    return new TransportError({ reason, detail: scrub(config.apiKey, detail), request: info })
+  }
+  return Effect.gen(function* () {
+    yield* Metric.increment(metrics.requests)
+    const response = yield* client.execute(request)
+    const body = yield* response.text
+    return { status: response.status, headers: response.headers, body }
+  }).pipe(
+    Effect.catchAll((error: HttpClientError) => Effect.fail(transport(error.cause ?? error))),
+    Effect.timeoutFail({
+      duration: config.requestTimeout,
+      onTimeout: () =>
+        new TransportError({
+          reason: "Timeout",
+          detail: `no complete answer within ${Duration.format(config.requestTimeout)}`,
+          request: info
+        })
+    }),
+    Effect.flatMap(({ status, headers, body }) =>
+      status >= 200 && status < 300
+        ? Effect.succeed<Answer>({ status, body, contentType: headers["content-type"] ?? "", request: info })
+        : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            Effect.fail(statusError(status, headers, body, spec, info, now, config.apiKey))
+          )
+    ),
+    Effect.tap((answer) =>
+      Effect.logDebug("Task History answer").pipe(Effect.annotateLogs("status", answer.status))
+    ),
+    Effect.tapError((error) =>
+      Effect.logDebug("Task History request failed").pipe(Effect.annotateLogs("error", error._tag))
+    ),
+    Effect.annotateLogs({ method: spec.method, path: spec.path }),
+    Effect.withSpan("TaskHistory.request", {
+      kind: "client",
+      attributes: { "http.request.method": spec.method, "url.path": spec.path }
+    })
+  )
+}
+
+const HTML = /^\s*<(!doctype\s+html|html|head|body)\b/i
+
+const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
+  path
+    .map((key, i) => (typeof key === "number" ? `[${key}]` : i === 0 ? String(key) : `.${String(key)}`))
+    .join("")
+
+/** Parses a body as JSON: `NotJson` or `Html` when it is not. */
+export const parseJson = (
+  answer: Answer,
+  secret: Redacted.Redacted<string>
+): Either.Either<unknown, InvalidResponse> => {
+  const fail = (reason: "NotJson" | "Html", detail?: string) =>
+    new InvalidResponse({
+      reason,
+      status: answer.status,
+      detail,
+      excerpt: excerpt(scrub(secret, answer.body)),
+      request: answer.request
+    })
+  if (HTML.test(answer.body) || /text\/html/i.test(answer.contentType)) return Either.left(fail("Html"))
+  return Either.try({
+    try: (): unknown => JSON.parse(answer.body),
+    catch: (e) => fail("NotJson", e instanceof Error ? excerpt(scrub(secret, e.message), 100) : undefined)
+  })
+}
+
+/** A `Shape` error naming the first failing field and showing an excerpt. */
+export const shapeError = (
+  answer: Answer,
+  secret: Redacted.Redacted<string>,
+  path: string,
+  detail: string
+): InvalidResponse =>
+  new InvalidResponse({
+    reason: "Shape",
+    status: answer.status,
+    path: path === "" ? "(root)" : path,
+    detail: excerpt(scrub(secret, detail), 160),
+    excerpt: excerpt(scrub(secret, answer.body)),
+    request: answer.request
+  })
+
+/**
+ * Step 3: body -> JSON -> schema. Only checks the value against `schema` and returns the value
+ * itself (key order and unknown fields untouched) unless `transform` says otherwise.
+ */
+export const decodeJson = <A, I>(
+  answer: Answer,
+  secret: Redacted.Redacted<string>,
+  schema: Schema.Schema<A, I>,
+  prefix: ReadonlyArray<PropertyKey> = []
+): Either.Either<A, InvalidResponse> =>
+  Either.flatMap(parseJson(answer, secret), (json) => validateAt(answer, secret, schema, json, prefix))
+
+/** Checks `json` against `schema`; on failure, a `Shape` error whose path is `prefix` + the issue's path. */
+export const validateAt = <A, I>(
+  answer: Answer,
+  secret: Redacted.Redacted<string>,
+  schema: Schema.Schema<A, I>,
+  json: unknown,
+  prefix: ReadonlyArray<PropertyKey> = []
+): Either.Either<A, InvalidResponse> =>
+  Either.mapLeft(ParseResult.decodeUnknownEither(schema, { errors: "first" })(json), (issue) => {
+    const first = ParseResult.ArrayFormatter.formatIssueSync(issue)[0]
+    const path = formatPath([...prefix, ...(first?.path ?? [])])
+    return shapeError(answer, secret, path, first?.message ?? "unexpected value")
+  })
+
+/** The retry schedule: exponential from `base` with jitter, capped, bounded by count and time. */
+export const retrySchedule = (options: RetryOptions): Schedule.Schedule<unknown, unknown> =>
+  Schedule.exponential(options.base).pipe(
+    Schedule.jittered,
+    Schedule.modifyDelay((delay) => Duration.min(delay, options.cap)),
+    Schedule.intersect(Schedule.recurs(options.maxRetries)),
+    Schedule.upTo(options.maxElapsed)
+  )
+
+/** Which failures of a GET are retried: 429, 5xx and transport errors. */
+export const isRetryableGet = (error: RequestError): boolean =>
+  error._tag === "RateLimited" || error._tag === "ServerError" || error._tag === "TransportError"
+
+/** Which failures of a replay are retried: only those that provably never reached the server. */
+export const isRetryableReplay = (error: RequestError): boolean =>
+  error._tag === "RateLimited" || (error._tag === "TransportError" && error.reason === "ConnectionRefused")
+
+/**
+ * Step 4: retry over rate limit. Every attempt waits for a permit; a 429 pauses every caller
+ * for its Retry-After (or `RateLimiter.defaultPause`) before the schedule retries.
+ */
+export const withRetry = <A, E extends RequestError>(
+  attempt: Effect.Effect<A, E>,
+  limiter: RateLimiterShape,
+  options: RetryOptions,
+  retryable: (error: E) => boolean
+): Effect.Effect<A, E> =>
+  Effect.suspend(() => {
+    let attempts = 0
+    const once = Effect.suspend(() => {
+      attempts++
+      return attempts > 1 ? Effect.zipRight(Metric.increment(metrics.retries), attempt) : attempt
+    }).pipe(
+      limiter.withPermit,
+      Effect.tapError((error) =>
+        error._tag === "RateLimited"
+          ? Effect.zipRight(
+              Metric.increment(metrics.rateLimited),
+              limiter.pause((error as RateLimited).retryAfter ?? defaultPause)
+            )
+          : Effect.void
+      )
+    )
+    return Effect.retry(once, { schedule: retrySchedule(options), while: retryable })
+  })
+
+/** A replay failure after the request may have reached the server. */
+export const replayUnknown = (
+  executionId: string,
+  error: RequestError
+): RequestError | ReplayOutcomeUnknown =>
+  error._tag === "ServerError" ||
+  error._tag === "InvalidResponse" ||
+  (error._tag === "TransportError" && error.reason !== "ConnectionRefused")
+    ? new ReplayOutcomeUnknown({ executionId, cause: error })
+    : error
