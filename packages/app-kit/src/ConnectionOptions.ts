@@ -11,10 +11,14 @@
  */
 import { Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
+import type { HttpClient } from "@effect/platform/HttpClient"
+import * as RateLimiter from "@taskhistory/core/RateLimiter"
+import * as TaskHistoryClient from "@taskhistory/core/TaskHistoryClient"
 import * as TaskHistoryConfig from "@taskhistory/core/TaskHistoryConfig"
 import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
 import { Config, Effect, Either, Layer, Option, Redacted } from "effect"
 import * as Secrets from "./internal/secrets.js"
+import { CliError } from "./Main.js"
 
 /**
  * The parsed connection flags, before the environment is consulted.
@@ -240,4 +244,62 @@ export const configLayer = (
     Effect.flatMap(resolve(flags), (options) =>
       Either.match(TaskHistoryConfig.make(options), { onLeft: Effect.fail, onRight: Effect.succeed })
     )
+  )
+
+/**
+ * The rate limiter the config asks for: in-process, or shared through Redis when
+ * `rateLimitRedis` is set. Redis is loaded only when used. A bad Redis URL is exit code 2, an
+ * unreachable Redis 6.
+ *
+ * @since 0.1.0
+ */
+export const rateLimiterLayer: Layer.Layer<
+  RateLimiter.RateLimiter,
+  CliError,
+  TaskHistoryConfig.TaskHistoryConfig
+> = Layer.unwrapEffect(
+  Effect.gen(function* () {
+    const config = yield* TaskHistoryConfig.TaskHistoryConfig
+    if (Option.isNone(config.rateLimitRedis)) return RateLimiter.layerFromConfig
+    const Redis = yield* Effect.promise(() => import("@taskhistory/redis/RedisRateLimiter"))
+    return Layer.mapError(
+      Redis.layerFromConfig,
+      (error) =>
+        new CliError({
+          exitCode: error.reason === "InvalidUrl" || error.reason === "InvalidOptions" ? 2 : 6,
+          text: Secrets.scrub(error.message)
+        })
+    )
+  })
+)
+
+/**
+ * The HTTP client the binaries use (undici), loaded only when a command needs it.
+ *
+ * @since 0.1.0
+ */
+export const httpClientLayer: Layer.Layer<HttpClient> = Layer.unwrapEffect(
+  Effect.promise(() => import("@effect/platform-node/NodeHttpClient")).pipe(Effect.map((m) => m.layerUndici))
+)
+
+/**
+ * Everything a command that talks to the API needs: `TaskHistoryConfig`, `RateLimiter` (memory,
+ * or Redis with `--rate-limit-redis`) and `TaskHistoryClient` over undici.
+ *
+ * @example
+ * program.pipe(Effect.provide(ConnectionOptions.layer(connection)))
+ *
+ * @since 0.1.0
+ */
+export const layer = (
+  flags: ConnectionFlags
+): Layer.Layer<
+  TaskHistoryClient.TaskHistoryClient | RateLimiter.RateLimiter | TaskHistoryConfig.TaskHistoryConfig,
+  InvalidInput | CliError,
+  FileSystem.FileSystem
+> =>
+  TaskHistoryClient.layer.pipe(
+    Layer.provideMerge(rateLimiterLayer),
+    Layer.provideMerge(configLayer(flags)),
+    Layer.provide(httpClientLayer)
   )

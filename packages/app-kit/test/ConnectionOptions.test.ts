@@ -3,6 +3,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
+import { TaskHistoryClient } from "@taskhistory/core/TaskHistoryClient"
+import { Simulator } from "@taskhistory/simulator"
 import { ConfigProvider, Duration, Effect, Option, Redacted } from "effect"
 import * as ConnectionOptions from "../src/ConnectionOptions.js"
 
@@ -106,6 +108,32 @@ describe("ConnectionOptions.resolve", () => {
       )
       expect(error.message).toContain("ftp://example.com")
       expect(error.message).not.toContain("env-key-abcdef")
+    }).pipe(Effect.provide(NodeContext.layer))
+  )
+})
+
+describe("ConnectionOptions.layer", () => {
+  it.scopedLive("builds a working client from the flags (key from a file) and the environment", () =>
+    Effect.gen(function* () {
+      const sim = yield* Simulator.start({ records: 250, seed: 7 })
+      const simKeyFile = join(dir, "sim-key")
+      writeFileSync(simKeyFile, `${sim.apiKey}\n`)
+      const flags: ConnectionOptions.ConnectionFlags = {
+        ...ConnectionOptions.emptyFlags,
+        apiKeyFile: Option.some(simKeyFile),
+        baseUrl: Option.some(sim.url)
+      }
+      const count = yield* Effect.flatMap(TaskHistoryClient, (client) => client.count({})).pipe(
+        Effect.provide(ConnectionOptions.layer(flags)),
+        withEnv({ PARAGON_PROJECT_ID: sim.projectId, PARAGON_API_KEY: "wrong-key-000000" })
+      )
+      expect(count).toBe(250)
+      const refused = yield* Effect.flatMap(TaskHistoryClient, (client) => client.count({})).pipe(
+        Effect.provide(ConnectionOptions.layer({ ...flags, apiKeyFile: Option.none() })),
+        withEnv({ PARAGON_PROJECT_ID: sim.projectId, PARAGON_API_KEY: "wrong-key-000000" }),
+        Effect.flip
+      )
+      expect(refused._tag).toBe("Unauthorized")
     }).pipe(Effect.provide(NodeContext.layer))
   )
 })
