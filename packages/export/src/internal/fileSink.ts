@@ -371,7 +371,15 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
               : await orMissing(fs.stat(path.join(ddir, format.derived.file)))
           return { source: source && statOf(source), derived: derived && statOf(derived) }
         })
-        if (stats.source === undefined) continue
+        if (stats.source === undefined) {
+          // A day directory created by a batch that crashed before its first file was renamed.
+          yield* io("recover", () =>
+            fs
+              .rmdir(ddir)
+              .catch((e: unknown) => (errorCode(e) === "ENOTEMPTY" ? undefined : Promise.reject(e)))
+          )
+          continue
+        }
         onDisk.add(day)
         const known = manifest.days.get(day)
         const sourceOk = sameStat(known?.source, stats.source)
