@@ -3,7 +3,18 @@
  * created), an `order` array of the visible serials sorted by (dateStarted, id), and lazily
  * rendered records. Ids embed their serial, so a lookup by id needs no map.
  */
-import { hash3, hex8, makeRng, normal, type Rng, sampleCdf, unit3, zipfCdf } from "./random.js"
+import {
+  hash3,
+  hex2,
+  hex8,
+  isoString,
+  makeRng,
+  normal,
+  type Rng,
+  sampleCdf,
+  unit3,
+  zipfCdf
+} from "./random.js"
 
 export const STATUSES = ["SUCCEEDED", "FAILED", "EXECUTING", "DELAYED"] as const
 export type StatusName = (typeof STATUSES)[number]
@@ -37,6 +48,9 @@ const STEP_NAMES = [
   "Upsert",
   "Notify"
 ] as const
+
+const HEX1 = "0123456789abcdef"
+const VARIANT = "89ab"
 
 /** Record states. */
 const VISIBLE = 0
@@ -94,6 +108,7 @@ const grow = <A extends Float64Array | Uint32Array | Uint16Array | Uint8Array | 
 export class Dataset {
   readonly seed: number
   readonly projectId: string
+  private readonly projectIdJson: string
   count = 0
   private cap: number
   start: Float64Array
@@ -129,6 +144,7 @@ export class Dataset {
   constructor(options: DatasetOptions) {
     this.seed = options.seed | 0
     this.projectId = options.projectId
+    this.projectIdJson = JSON.stringify(options.projectId)
     const n = Math.max(0, Math.floor(options.records))
     const extra = options.lateArrivals + (options.sameStartDate?.count ?? 0)
     this.cap = Math.max(16, n + extra + 64)
@@ -210,9 +226,25 @@ export class Dataset {
   /** An uuid-like id whose last 8 hex digits are `serial`. */
   uuid(salt: number, serial: number, k: number): string {
     const a = hash3(this.seed ^ salt, serial, k)
-    const b = hex8(hash3(this.seed ^ salt, serial, k + 0x100))
-    const c = hex8(hash3(this.seed ^ salt, serial, k + 0x200))
-    return `${hex8(a)}-${b.slice(0, 4)}-4${b.slice(4, 7)}-${"89ab"[a & 3]}${c.slice(0, 3)}-${c.slice(3, 7)}${hex8(serial)}`
+    const b = hash3(this.seed ^ salt, serial, k + 0x100)
+    const c = hash3(this.seed ^ salt, serial, k + 0x200)
+    return (
+      hex8(a) +
+      "-" +
+      hex2(b >>> 24) +
+      hex2(b >>> 16) +
+      "-4" +
+      hex2(b >>> 8) +
+      HEX1[b & 15] +
+      "-" +
+      VARIANT[a & 3] +
+      HEX1[(c >>> 20) & 15] +
+      hex2(c >>> 12) +
+      "-" +
+      hex2(c >>> 4) +
+      hex2(c) +
+      hex8(serial)
+    )
   }
 
   id(serial: number): string {
@@ -470,8 +502,8 @@ export class Dataset {
       status: STATUSES[status],
       taskCount: this.tasks[s],
       runDuration: done ? this.duration[s] : null,
-      dateStarted: new Date(start).toISOString(),
-      dateEnded: done ? new Date(start + this.duration[s]!).toISOString() : null,
+      dateStarted: isoString(start),
+      dateEnded: done ? isoString(start + this.duration[s]!) : null,
       attempt: this.attempt[s]
     }
     const origin = this.replayOf[s]!
@@ -491,6 +523,40 @@ export class Dataset {
         break
     }
     return rec
+  }
+
+  /** The record of a serial as JSON text: the same as `JSON.stringify(record(s))`, built faster. */
+  json(s: number): string {
+    if (this.malformed[s] !== 0 || this.replayOf[s] !== -1) return JSON.stringify(this.record(s))
+    const status = this.status[s]!
+    const done = status === S_SUCCEEDED || status === S_FAILED
+    const start = this.start[s]!
+    const w = this.workflow[s]!
+    return (
+      '{"id":"' +
+      this.id(s) +
+      '","projectId":' +
+      this.projectIdJson +
+      ',"workflowId":"' +
+      this.workflows[w] +
+      '","userId":"' +
+      this.users[this.user[s]!] +
+      '","integration":"' +
+      INTEGRATIONS[this.workflowIntegration[w]!] +
+      '","status":"' +
+      STATUSES[status] +
+      '","taskCount":' +
+      this.tasks[s] +
+      ',"runDuration":' +
+      (done ? this.duration[s] : "null") +
+      ',"dateStarted":"' +
+      isoString(start) +
+      '","dateEnded":' +
+      (done ? '"' + isoString(start + this.duration[s]!) + '"' : "null") +
+      ',"attempt":' +
+      this.attempt[s] +
+      "}"
+    )
   }
 
   /** Step executions of an execution: deterministic from its serial. */

@@ -40,6 +40,9 @@ export const normal = (u1: number, u2: number): number =>
 
 const HEX: ReadonlyArray<string> = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"))
 
+/** Two lower-case hex digits of a byte. */
+export const hex2 = (n: number): string => HEX[n & 255]!
+
 /** Eight lower-case hex digits of a 32-bit unsigned integer. */
 export const hex8 = (n: number): string =>
   HEX[(n >>> 24) & 255]! + HEX[(n >>> 16) & 255]! + HEX[(n >>> 8) & 255]! + HEX[n & 255]!
@@ -66,4 +69,28 @@ export const sampleCdf = (cdf: Float64Array, u: number): number => {
     else lo = mid + 1
   }
   return lo
+}
+
+const PAD2: ReadonlyArray<string> = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, "0"))
+const PAD3: ReadonlyArray<string> = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, "0"))
+const DAY_MS = 86_400_000
+const dayCache = new Map<number, string>()
+
+/** `new Date(ms).toISOString()`, several times faster (the date part is cached per day). */
+export const isoString = (ms: number): string => {
+  const day = Math.floor(ms / DAY_MS)
+  let prefix = dayCache.get(day)
+  if (prefix === undefined) {
+    prefix = new Date(day * DAY_MS).toISOString().slice(0, 11)
+    if (prefix.length !== 11 || dayCache.size > 100_000) return new Date(ms).toISOString()
+    dayCache.set(day, prefix)
+  }
+  let rest = ms - day * DAY_MS
+  const h = Math.floor(rest / 3_600_000)
+  rest -= h * 3_600_000
+  const m = Math.floor(rest / 60_000)
+  rest -= m * 60_000
+  const sec = Math.floor(rest / 1000)
+  const milli = Math.floor(rest - sec * 1000)
+  return prefix + PAD2[h]! + ":" + PAD2[m]! + ":" + PAD2[sec]! + "." + PAD3[milli]! + "Z"
 }

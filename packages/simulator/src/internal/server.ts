@@ -585,7 +585,7 @@ export class SimulatorServer {
     const end = Math.min(size, offset + PAGE_SIZE)
     const items: Array<string> = []
     for (let i = offset; i < end; i++) {
-      items.push(JSON.stringify(this.dataset.record(matches.at(desc ? size - 1 - i : i))))
+      items.push(this.dataset.json(matches.at(desc ? size - 1 - i : i)))
     }
     let nextLink: string | null = null
     if (end < size) {
