@@ -17,7 +17,7 @@
  *
  * @since 0.1.0
  */
-import { RateLimiter } from "@taskhistory/core/RateLimiter"
+import { RateLimiter, type RateLimiterShape } from "@taskhistory/core/RateLimiter"
 import { type RateLimit, TaskHistoryConfig } from "@taskhistory/core/TaskHistoryConfig"
 import { type Duration, Effect, Layer, type Redacted, type Scope } from "effect"
 import * as internal from "./internal/redisRateLimiter.js"
@@ -73,7 +73,7 @@ export const keyPrefixFor: (projectId: string, baseUrl: string) => string = inte
  *
  * @since 0.1.0
  */
-export const make: (options: Options) => Effect.Effect<RateLimiter["Type"], RedisLimiterError, Scope.Scope> =
+export const make: (options: Options) => Effect.Effect<RateLimiterShape, RedisLimiterError, Scope.Scope> =
   internal.make
 
 /**

@@ -45,6 +45,8 @@ local window = tonumber(ARGV[3])
 local lease = tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+-- Already granted (a retry after a reply was lost): keep the slot, take no other.
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 local pause = tonumber(redis.call('GET', KEYS[3]) or '0')
 if pause > now then return pause - now end
 if redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2]) < limit then
