@@ -39,7 +39,21 @@ export interface FileSinkOptions {
    * dropped and read again if a later batch touches them. Default 4.
    */
   readonly maxOpenDays?: number | undefined
+  /**
+   * Parquet only. `false` (default): each batch rebuilds the Parquet file of every day it changed
+   * before the state moves forward, so `part.parquet` is always up to date. `true`: the hidden
+   * `.part.ndjson` (the source of truth) is still made durable before the state moves, but a day's
+   * `part.parquet` is rebuilt only when the day leaves memory, when the sink closes, or (after a
+   * crash) when the sink opens again: one rebuild per day instead of one per batch, for backfills.
+   */
+  readonly deferParquet?: boolean | undefined
 }
+
+const toInternal = (options: FileSinkOptions): internal.FileSinkOptions => ({
+  dir: options.dir,
+  maxOpenDays: options.maxOpenDays,
+  deferDerived: options.deferParquet
+})
 
 /**
  * The file formats.
@@ -76,7 +90,7 @@ export const columns = [
 export const make = (
   format: FileSinkFormat,
   options: FileSinkOptions
-): Effect.Effect<SinkShape, SinkError, Scope.Scope> => internal.make(formats[format], options)
+): Effect.Effect<SinkShape, SinkError, Scope.Scope> => internal.make(formats[format], toInternal(options))
 
 /**
  * A `Sink` that writes `DIR/date=YYYY-MM-DD/part.<format>`.
@@ -99,7 +113,7 @@ export const layer = (format: FileSinkFormat, options: FileSinkOptions): Layer.L
  * @since 0.1.0
  */
 export const layerNdjson = (options: FileSinkOptions): Layer.Layer<Sink, SinkError> =>
-  Layer.scoped(Sink, internal.make(ndjson, options))
+  Layer.scoped(Sink, internal.make(ndjson, toInternal(options)))
 
 /**
  * A `Sink` that writes `DIR/date=YYYY-MM-DD/part.csv`: a header row, then the columns of
@@ -108,7 +122,7 @@ export const layerNdjson = (options: FileSinkOptions): Layer.Layer<Sink, SinkErr
  * @since 0.1.0
  */
 export const layerCsv = (options: FileSinkOptions): Layer.Layer<Sink, SinkError> =>
-  Layer.scoped(Sink, internal.make(csv, options))
+  Layer.scoped(Sink, internal.make(csv, toInternal(options)))
 
 /**
  * A `Sink` that writes `DIR/date=YYYY-MM-DD/part.parquet` (typed columns: strings, INT64 counts and
@@ -118,7 +132,7 @@ export const layerCsv = (options: FileSinkOptions): Layer.Layer<Sink, SinkError>
  * @since 0.1.0
  */
 export const layerParquet = (options: FileSinkOptions): Layer.Layer<Sink, SinkError> =>
-  Layer.scoped(Sink, internal.make(parquet, options))
+  Layer.scoped(Sink, internal.make(parquet, toInternal(options)))
 
 /**
  * Whether a sink URI names a file sink (`ndjson:DIR`, `csv:DIR`, `parquet:DIR`), and which.

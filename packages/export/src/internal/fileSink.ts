@@ -19,6 +19,7 @@ import { assignRow, compareRows, dayOf, type FileRow, makeRow } from "./fileRow.
 export interface FileSinkOptions {
   readonly dir: string
   readonly maxOpenDays?: number | undefined
+  readonly deferDerived?: boolean | undefined
 }
 
 const STATE_FILE = "_state.json"
@@ -44,7 +45,9 @@ const StoredState = Schema.Struct({
 const DayEntry = Schema.Struct({
   rows: Schema.Number,
   source: FileStat,
-  derived: Schema.optional(FileStat)
+  derived: Schema.optional(FileStat),
+  /** The derived file (Parquet) is older than the source file: rebuild it. */
+  stale: Schema.optional(Schema.Literal(true))
 })
 type DayEntry = typeof DayEntry.Type
 
@@ -217,6 +220,8 @@ interface Day {
   sorted: boolean
   /** Whether `date=DAY/<source>` exists on disk. */
   exists: boolean
+  /** The derived file lags the source file (deferred rebuild). */
+  derivedStale: boolean
 }
 
 const dayDir = (dir: string, day: string) => path.join(dir, `date=${day}`)
@@ -240,6 +245,7 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
     const dir = path.resolve(options.dir)
     const name = `${format.name}:${options.dir}`
     const maxOpenDays = Math.max(1, options.maxOpenDays ?? 4)
+    const deferDerived = options.deferDerived === true
 
     const io = <A>(operation: string, f: () => Promise<A>): Effect.Effect<A, SinkError> =>
       Effect.tryPromise({
@@ -296,7 +302,14 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
       Effect.gen(function* () {
         const file = path.join(dayDir(dir, day), format.sourceFile)
         const text = yield* io("read day", () => orMissing(fs.readFile(file, "utf8")))
-        const loaded: Day = { day, rows: new Map(), order: [], sorted: true, exists: text !== undefined }
+        const loaded: Day = {
+          day,
+          rows: new Map(),
+          order: [],
+          sorted: true,
+          exists: text !== undefined,
+          derivedStale: manifest.days.get(day)?.stale === true
+        }
         if (text === undefined) return loaded
         const rows = format.decode(text)
         if (typeof rows === "string") return yield* fail("read day", `${file}: ${rows}`)
@@ -319,8 +332,8 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
         return loaded
       })
 
-    /** Makes the day durable; `appended` (rows sorting after all others) allows a copy+append. */
-    const writeDay = (day: Day, appended: ReadonlyArray<FileRow> | undefined) =>
+    /** Makes the day's source file durable; `appended` (rows sorting after all others) allows a copy+append. */
+    const writeSource = (day: Day, appended: ReadonlyArray<FileRow> | undefined) =>
       io("write day", async () => {
         const ddir = dayDir(dir, day.day)
         if (!day.exists) {
@@ -332,21 +345,47 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
         } else {
           await writeAtomic(ddir, format.sourceFile, format.header + sortDay(day).map(format.encode).join(""))
         }
-        if (format.derived !== undefined) {
-          await writeAtomic(ddir, format.derived.file, format.derived.encode(sortDay(day)))
-        }
         await fsyncDir(ddir)
         day.exists = true
-        const source = statOf(await fs.stat(path.join(ddir, format.sourceFile)))
-        const entry: DayEntry =
-          format.derived === undefined
-            ? { rows: day.rows.size, source }
-            : {
-                rows: day.rows.size,
-                source,
-                derived: statOf(await fs.stat(path.join(ddir, format.derived.file)))
-              }
-        return entry
+        return statOf(await fs.stat(path.join(ddir, format.sourceFile)))
+      })
+
+    /** Rebuilds the day's derived file (Parquet) from its rows and makes it durable. */
+    const writeDerived = (day: Day) =>
+      io("write day", async () => {
+        if (format.derived === undefined) return undefined
+        const ddir = dayDir(dir, day.day)
+        await writeAtomic(ddir, format.derived.file, format.derived.encode(sortDay(day)))
+        await fsyncDir(ddir)
+        day.derivedStale = false
+        return statOf(await fs.stat(path.join(ddir, format.derived.file)))
+      })
+
+    /** Writes a changed day: its source file, then its derived file unless that is deferred. */
+    const writeDay = (day: Day, appended: ReadonlyArray<FileRow> | undefined, defer: boolean) =>
+      Effect.gen(function* () {
+        const source = yield* writeSource(day, appended)
+        const entry: DayEntry = { rows: day.rows.size, source }
+        if (format.derived === undefined) return entry
+        if (defer) {
+          day.derivedStale = true
+          const previous = manifest.days.get(day.day)?.derived
+          return previous === undefined
+            ? { ...entry, stale: true as const }
+            : { ...entry, derived: previous, stale: true as const }
+        }
+        const derived = yield* writeDerived(day)
+        return derived === undefined ? entry : { ...entry, derived }
+      })
+
+    /** Rebuilds the deferred derived file of a day still in memory. */
+    const flushDerived = (day: Day) =>
+      Effect.gen(function* () {
+        const entry = manifest.days.get(day.day)
+        if (!day.derivedStale || entry === undefined) return
+        const derived = yield* writeDerived(day)
+        if (derived !== undefined)
+          manifest.days.set(day.day, { rows: entry.rows, source: entry.source, derived })
       })
 
     // -- recovery: temp files, days and rejects changed by a crash ------------------------------
@@ -383,14 +422,14 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
         onDisk.add(day)
         const known = manifest.days.get(day)
         const sourceOk = sameStat(known?.source, stats.source)
-        const derivedOk = format.derived === undefined || sameStat(known?.derived, stats.derived)
+        const derivedOk =
+          format.derived === undefined || (sameStat(known?.derived, stats.derived) && known?.stale !== true)
         if (sourceOk && derivedOk) continue
         const loaded = yield* readDay(day)
-        const entry =
-          format.derived === undefined
-            ? { rows: loaded.rows.size, source: stats.source }
-            : yield* writeDay(loaded, undefined)
-        manifest.days.set(day, entry)
+        const entry: DayEntry = { rows: loaded.rows.size, source: stats.source }
+        // A changed source may have been renamed before its derived file: rebuild that too.
+        const derived = sourceOk && derivedOk ? known?.derived : yield* writeDerived(loaded)
+        manifest.days.set(day, derived === undefined ? entry : { ...entry, derived })
         changed = true
       }
       for (const day of [...manifest.days.keys()]) {
@@ -488,7 +527,7 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
             }
             if (day.sorted) for (const row of inserted) day.order.push(row)
           }
-          const entry = yield* writeDay(day, appendOnly ? inserted : undefined)
+          const entry = yield* writeDay(day, appendOnly ? inserted : undefined, deferDerived)
           manifest.days.set(dayName, entry)
         }
 
@@ -516,13 +555,12 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
           }
         }
         if (batch.state !== undefined) manifest.states.set(batch.state.streamKey, batch.state)
-        yield* writeManifest
 
-        while (cache.size > maxOpenDays) {
-          const oldest = cache.keys().next().value
-          if (oldest === undefined) break
-          cache.delete(oldest)
-        }
+        // Days beyond the memory budget leave the cache; a deferred Parquet file is rebuilt first.
+        const evicted = [...cache.values()].slice(0, Math.max(0, cache.size - maxOpenDays))
+        for (const day of evicted) yield* flushDerived(day)
+        yield* writeManifest
+        for (const day of evicted) cache.delete(day.day)
         return result
       })
 
@@ -542,6 +580,24 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
           )
         )
       )
+
+    // On close, rebuild the derived files still deferred (if this fails, the next open does it).
+    yield* Effect.addFinalizer(() =>
+      semaphore
+        .withPermits(1)(
+          Effect.gen(function* () {
+            const stale = [...cache.values()].filter((day) => day.derivedStale)
+            if (stale.length === 0 || needsRecovery) return
+            for (const day of stale) yield* flushDerived(day)
+            yield* writeManifest
+          })
+        )
+        .pipe(
+          Effect.catchAll((error) =>
+            Effect.logWarning(`${name}: could not rebuild deferred files on close`, error)
+          )
+        )
+    )
 
     const loadState = (streamKey: string) =>
       Effect.sync(() => Option.fromNullable(manifest.states.get(streamKey)))
