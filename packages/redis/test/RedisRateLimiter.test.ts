@@ -86,7 +86,7 @@ if (redisUrl === undefined || redisUrl === "") {
 } else {
   const url = Redacted.make(redisUrl)
 
-  describe("RedisRateLimiter", () => {
+  describe.concurrent("RedisRateLimiter", () => {
     it.scopedLive("instances with separate connections never exceed N in any window", () =>
       Effect.gen(function* () {
         const keyPrefix = uniquePrefix()
@@ -201,18 +201,18 @@ if (redisUrl === undefined || redisUrl === "") {
     it.scopedLive("a slot of a crashed process counts until its lease ends, renewed while it lives", () =>
       Effect.gen(function* () {
         const keyPrefix = uniquePrefix()
-        // limit 1, W = 200 ms, requestTimeout = 1 s: a lease ends 1.2 s after its last renewal
-        // (renewed every 500 ms while the holder lives).
-        const holder = yield* startHolder([redisUrl, keyPrefix, "1", "200", "1000"])
+        // limit 1, W = 200 ms, requestTimeout = 1.6 s: a lease ends 1.8 s after its last renewal
+        // (renewed every 800 ms while the holder lives).
+        const holder = yield* startHolder([redisUrl, keyPrefix, "1", "200", "1600"])
         const limiter = yield* RedisRateLimiter.make({
           url,
           rate: { limit: 1, window: Duration.millis(200) },
           keyPrefix,
-          requestTimeout: Duration.millis(1000)
+          requestTimeout: Duration.millis(1600)
         })
         const waiter = yield* Effect.fork(limiter.withPermit(Effect.sync(() => Date.now())))
         // Past one lease: the live holder renews its lease, so the waiter is still waiting.
-        yield* Effect.sleep(Duration.millis(1500))
+        yield* Effect.sleep(Duration.millis(2000))
         expect(waiter.unsafePoll()).toBeNull()
         const killedAt = Date.now()
         holder.kill("SIGKILL")
