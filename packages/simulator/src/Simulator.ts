@@ -199,7 +199,8 @@ export const start = (options: SimulatorOptions = {}): Effect.Effect<SimulatorHa
     const resolved = resolve(options)
     if (Either.isLeft(resolved))
       return yield* Effect.dieMessage(`invalid simulator options: ${resolved.left.message}`)
-    const clock = options.clock ?? (yield* Effect.clock).unsafeCurrentTimeMillis
+    const effectClock = yield* Effect.clock
+    const clock = options.clock ?? (() => effectClock.unsafeCurrentTimeMillis())
     const server = yield* Effect.acquireRelease(
       Effect.promise(() => SimulatorServer.start(resolved.right, clock)),
       (s) => Effect.promise(() => s.close())

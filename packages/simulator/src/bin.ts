@@ -5,9 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Either } from "effect"
 import { parseArgs, usage } from "./internal/cli.js"
-import { startSimulator } from "./Simulator.js"
 
 const fail = (message: string, code: number) => {
   process.stderr.write(`taskhistory-simulator: ${message}\n`)
@@ -16,15 +14,17 @@ const fail = (message: string, code: number) => {
 
 const main = async () => {
   const parsed = parseArgs(process.argv.slice(2))
-  if (Either.isLeft(parsed)) {
-    fail(`${parsed.left} (see --help)`, 2)
+  if (!parsed.ok) {
+    fail(`${parsed.error} (see --help)`, 2)
     return
   }
-  if (parsed.right === "help") {
+  if (parsed.value === "help") {
     process.stdout.write(usage)
     return
   }
-  const options = parsed.right
+  const options = parsed.value
+  // Loaded after the flags are checked, so that --help and bad flags answer at once.
+  const { startSimulator } = await import("./Simulator.js")
   let sim: Awaited<ReturnType<typeof startSimulator>>
   try {
     sim = await startSimulator(options)

@@ -1,5 +1,4 @@
 /** Flags of `taskhistory-simulator`, parsed into `SimulatorOptions`. */
-import { Either } from "effect"
 import type { FaultOptions, LatencyOption, SimulatorOptions } from "./options.js"
 
 export const usage = `Usage: taskhistory-simulator [flags]
@@ -37,147 +36,164 @@ export PARAGON_BASE_URL=... / PARAGON_PROJECT_ID=... / PARAGON_API_KEY=... lines
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
-const integer = (flag: string, value: string): Either.Either<number, string> =>
-  /^\d+$/.test(value) && Number.isSafeInteger(Number(value))
-    ? Either.right(Number(value))
-    : Either.left(`invalid ${flag} ${JSON.stringify(value)}: expected a non-negative integer`)
+/** A parse result (plain, so that parsing loads no library: `--help` and bad flags answer fast). */
+export type Parsed<A> =
+  | { readonly ok: true; readonly value: A }
+  | { readonly ok: false; readonly error: string }
 
-const number = (flag: string, value: string): Either.Either<number, string> =>
-  /^\d+(\.\d+)?$/.test(value)
-    ? Either.right(Number(value))
-    : Either.left(`invalid ${flag} ${JSON.stringify(value)}: expected a non-negative number`)
-
-const probability = (flag: string, value: string): Either.Either<number, string> =>
-  Either.flatMap(number(flag, value), (p) =>
-    p <= 1 ? Either.right(p) : Either.left(`invalid ${flag} ${JSON.stringify(value)}: expected 0..1`)
-  )
+const INTEGER = /^\d+$/
+const NUMBER = /^\d+(\.\d+)?$/
 
 /** Parses argv (without node and the script) into options, `"help"`, or a one-line error. */
-export const parseArgs = (argv: ReadonlyArray<string>): Either.Either<SimulatorOptions | "help", string> =>
-  Either.gen(function* () {
-    const options: Mutable<SimulatorOptions> = { port: 4010 }
-    const faults: Mutable<FaultOptions> = {}
-    const churn: { lateArrivals?: number; insertPerSecond?: number; expirePerSecond?: number } = {}
-    for (let i = 0; i < argv.length; i++) {
-      const arg = argv[i]!
-      const eq = arg.indexOf("=")
-      const flag = arg.startsWith("--") && eq > 0 ? arg.slice(0, eq) : arg
-      const inline = arg.startsWith("--") && eq > 0 ? arg.slice(eq + 1) : undefined
-      const value = (): Either.Either<string, string> => {
-        if (inline !== undefined) return Either.right(inline)
-        const next = argv[i + 1]
-        if (next === undefined) return Either.left(`${flag} needs a value`)
-        i++
-        return Either.right(next)
-      }
-      switch (flag) {
-        case "--help":
-        case "-h":
-          return "help" as const
-        case "--port":
-          options.port = yield* integer(flag, yield* value())
-          break
-        case "--host":
-          options.host = yield* value()
-          break
-        case "--records":
-          options.records = yield* integer(flag, yield* value())
-          break
-        case "--seed":
-          options.seed = yield* integer(flag, yield* value())
-          break
-        case "--project-id":
-          options.projectId = yield* value()
-          break
-        case "--api-key":
-          options.apiKey = yield* value()
-          break
-        case "--now":
-          options.now = yield* value()
-          break
-        case "--span":
-          options.span = yield* number(flag, yield* value())
-          break
-        case "--rate-limit":
-          options.rateLimit = yield* value()
-          break
-        case "--retry-after-format": {
-          const v = yield* value()
-          if (v !== "seconds" && v !== "date")
-            return yield* Either.left(`invalid ${flag} "${v}": expected seconds or date`)
-          options.retryAfterFormat = v
-          break
-        }
-        case "--page-shape": {
-          const v = yield* value()
-          if (v !== "data" && v !== "workflowExecutions") {
-            return yield* Either.left(`invalid ${flag} "${v}": expected workflowExecutions or data`)
-          }
-          options.pageShape = v
-          break
-        }
-        case "--no-total":
-          options.includeTotal = false
-          break
-        case "--no-next-link-sort-asc":
-          options.nextLinkSortAsc = false
-          break
-        case "--exclusive-dates":
-          options.inclusiveDates = false
-          break
-        case "--next-link-origin": {
-          const v = yield* value()
-          if (v === "same") options.nextLinkOrigin = "same"
-          else {
-            const m = /^(?:(.+):)?(\d+)$/.exec(v)
-            if (m === null)
-              return yield* Either.left(`invalid ${flag} "${v}": expected same, PORT or HOST:PORT`)
-            options.nextLinkOrigin =
-              m[1] === undefined ? { port: Number(m[2]) } : { host: m[1], port: Number(m[2]) }
-          }
-          break
-        }
-        case "--fault-rate":
-          faults.errorRate = yield* probability(flag, yield* value())
-          break
-        case "--reset-rate":
-          faults.resetRate = yield* probability(flag, yield* value())
-          break
-        case "--slow-rate":
-          faults.slowRate = yield* probability(flag, yield* value())
-          break
-        case "--html-rate":
-          faults.htmlRate = yield* probability(flag, yield* value())
-          break
-        case "--slow-ms":
-          options.slowMs = yield* integer(flag, yield* value())
-          break
-        case "--latency": {
-          const v = yield* value()
-          const m = /^(\d+)(?:-(\d+))?$/.exec(v)
-          if (m === null) return yield* Either.left(`invalid ${flag} "${v}": expected MS or MIN-MAX`)
-          const latency: LatencyOption =
-            m[2] === undefined ? Number(m[1]) : { minMs: Number(m[1]), maxMs: Number(m[2]) }
-          options.latency = latency
-          break
-        }
-        case "--malformed":
-          options.malformed = yield* integer(flag, yield* value())
-          break
-        case "--late-arrivals":
-          churn.lateArrivals = yield* integer(flag, yield* value())
-          break
-        case "--insert-per-second":
-          churn.insertPerSecond = yield* number(flag, yield* value())
-          break
-        case "--expire-per-second":
-          churn.expirePerSecond = yield* number(flag, yield* value())
-          break
-        default:
-          return yield* Either.left(`unknown flag ${JSON.stringify(arg)}`)
-      }
+export const parseArgs = (argv: ReadonlyArray<string>): Parsed<SimulatorOptions | "help"> => {
+  const options: Mutable<SimulatorOptions> = { port: 4010 }
+  const faults: Mutable<FaultOptions> = {}
+  const churn: { lateArrivals?: number; insertPerSecond?: number; expirePerSecond?: number } = {}
+  const invalid = (flag: string, value: string, expected: string) =>
+    `invalid ${flag} ${JSON.stringify(value)}: expected ${expected}`
+  const int =
+    (set: (n: number) => void) =>
+    (flag: string, v: string): string | undefined => {
+      if (!INTEGER.test(v) || !Number.isSafeInteger(Number(v)))
+        return invalid(flag, v, "a non-negative integer")
+      set(Number(v))
+      return undefined
     }
-    if (Object.keys(faults).length > 0) options.faults = faults
-    if (Object.keys(churn).length > 0) options.churn = churn
-    return options
-  })
+  const num =
+    (set: (n: number) => void, max = Number.POSITIVE_INFINITY) =>
+    (flag: string, v: string): string | undefined => {
+      if (!NUMBER.test(v) || Number(v) > max) {
+        return invalid(flag, v, max === 1 ? "a probability between 0 and 1" : "a non-negative number")
+      }
+      set(Number(v))
+      return undefined
+    }
+  const str =
+    (set: (s: string) => void) =>
+    (_flag: string, v: string): string | undefined => {
+      set(v)
+      return undefined
+    }
+  const valued: Record<string, (flag: string, value: string) => string | undefined> = {
+    "--port": int((n) => {
+      options.port = n
+    }),
+    "--host": str((v) => {
+      options.host = v
+    }),
+    "--records": int((n) => {
+      options.records = n
+    }),
+    "--seed": int((n) => {
+      options.seed = n
+    }),
+    "--project-id": str((v) => {
+      options.projectId = v
+    }),
+    "--api-key": str((v) => {
+      options.apiKey = v
+    }),
+    "--now": str((v) => {
+      options.now = v
+    }),
+    "--span": num((n) => {
+      options.span = n
+    }),
+    "--rate-limit": str((v) => {
+      options.rateLimit = v
+    }),
+    "--retry-after-format": (flag, v) => {
+      if (v !== "seconds" && v !== "date") return invalid(flag, v, "seconds or date")
+      options.retryAfterFormat = v
+      return undefined
+    },
+    "--page-shape": (flag, v) => {
+      if (v !== "data" && v !== "workflowExecutions") return invalid(flag, v, "workflowExecutions or data")
+      options.pageShape = v
+      return undefined
+    },
+    "--next-link-origin": (flag, v) => {
+      if (v === "same") {
+        options.nextLinkOrigin = "same"
+        return undefined
+      }
+      const m = /^(?:(.+):)?(\d+)$/.exec(v)
+      if (m === null) return invalid(flag, v, "same, PORT or HOST:PORT")
+      options.nextLinkOrigin =
+        m[1] === undefined ? { port: Number(m[2]) } : { host: m[1], port: Number(m[2]) }
+      return undefined
+    },
+    "--fault-rate": num((n) => {
+      faults.errorRate = n
+    }, 1),
+    "--reset-rate": num((n) => {
+      faults.resetRate = n
+    }, 1),
+    "--slow-rate": num((n) => {
+      faults.slowRate = n
+    }, 1),
+    "--html-rate": num((n) => {
+      faults.htmlRate = n
+    }, 1),
+    "--slow-ms": int((n) => {
+      options.slowMs = n
+    }),
+    "--latency": (flag, v) => {
+      const m = /^(\d+)(?:-(\d+))?$/.exec(v)
+      if (m === null) return invalid(flag, v, "MS or MIN-MAX")
+      const latency: LatencyOption =
+        m[2] === undefined ? Number(m[1]) : { minMs: Number(m[1]), maxMs: Number(m[2]) }
+      options.latency = latency
+      return undefined
+    },
+    "--malformed": int((n) => {
+      options.malformed = n
+    }),
+    "--late-arrivals": int((n) => {
+      churn.lateArrivals = n
+    }),
+    "--insert-per-second": num((n) => {
+      churn.insertPerSecond = n
+    }),
+    "--expire-per-second": num((n) => {
+      churn.expirePerSecond = n
+    })
+  }
+  const switches: Record<string, () => void> = {
+    "--no-total": () => {
+      options.includeTotal = false
+    },
+    "--no-next-link-sort-asc": () => {
+      options.nextLinkSortAsc = false
+    },
+    "--exclusive-dates": () => {
+      options.inclusiveDates = false
+    }
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === "--help" || arg === "-h") return { ok: true, value: "help" }
+    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1
+    const flag = eq > 0 ? arg.slice(0, eq) : arg
+    const toggle = switches[flag]
+    if (toggle !== undefined && eq < 0) {
+      toggle()
+      continue
+    }
+    const set = valued[flag]
+    if (set === undefined) return { ok: false, error: `unknown flag ${JSON.stringify(arg)}` }
+    let value: string
+    if (eq > 0) value = arg.slice(eq + 1)
+    else {
+      const next = argv[i + 1]
+      if (next === undefined) return { ok: false, error: `${flag} needs a value` }
+      value = next
+      i++
+    }
+    const error = set(flag, value)
+    if (error !== undefined) return { ok: false, error }
+  }
+  if (Object.keys(faults).length > 0) options.faults = faults
+  if (Object.keys(churn).length > 0) options.churn = churn
+  return { ok: true, value: options }
+}

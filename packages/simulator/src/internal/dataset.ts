@@ -59,6 +59,7 @@ const EXPIRED = 2
 
 const DAY = 86_400_000
 const RECENT = 2 * 3_600_000
+const MAX_RECENT = 24 * 3_600_000
 
 export interface DatasetOptions {
   readonly records: number
@@ -138,6 +139,8 @@ export class Dataset {
   private readonly userCdf: Float64Array
   private readonly workflowCdf: Float64Array
   private readonly rng: Rng
+  /** Executions younger than this may still be running (EXECUTING or DELAYED). */
+  private readonly recentMs: number
   private cache = new Map<string, Uint32Array>()
   private cacheVersion = -1
 
@@ -160,6 +163,7 @@ export class Dataset {
     this.replayOf = new Int32Array(this.cap).fill(-1)
     this.order = new Uint32Array(this.cap)
     this.rng = makeRng(this.seed)
+    this.recentMs = Math.min(MAX_RECENT, Math.max(RECENT, options.spanDays * DAY * 0.01))
 
     const userCount = Math.min(20_000, Math.max(3, Math.round(n / 20)))
     const workflowCount = Math.min(300, Math.max(4, Math.round(Math.sqrt(n) / 2)))
@@ -207,14 +211,14 @@ export class Dataset {
           s,
           options.sameStartDate.dateMs,
           to,
-          options.sameStartDate.dateMs < to - RECENT ? 0 : undefined
+          options.sameStartDate.dateMs < to - this.recentMs ? 0 : undefined
         )
         extras.push(s)
       }
     }
     for (let k = 0; k < options.lateArrivals; k++) {
       const s = this.allocate()
-      const at = Math.floor(from + (to - from - RECENT) * this.rng.next())
+      const at = Math.floor(from + (to - from - this.recentMs) * this.rng.next())
       this.fill(s, at, to, this.rng.next() < 0.85 ? S_SUCCEEDED : S_FAILED)
       this.state[s] = HIDDEN
       this.hiddenQueue.push(s)
@@ -311,8 +315,9 @@ export class Dataset {
     let status: number
     if (forceStatus !== undefined) status = forceStatus
     else if (startMs + dur > nowMs) status = u < 0.15 ? S_DELAYED : S_EXECUTING
-    else if (nowMs - startMs < RECENT && u < 0.06) status = u < 0.015 ? S_DELAYED : S_EXECUTING
-    else status = rng.next() < this.workflowFailRate[w]! ? S_FAILED : S_SUCCEEDED
+    else if (nowMs - startMs < this.recentMs && u < 0.5 * (1 - (nowMs - startMs) / this.recentMs)) {
+      status = u < 0.1 ? S_DELAYED : S_EXECUTING
+    } else status = rng.next() < this.workflowFailRate[w]! ? S_FAILED : S_SUCCEEDED
     this.status[s] = status
     const tasks = 1 + Math.floor(Math.exp(0.9 + 0.8 * normal(rng.next(), rng.next())))
     this.tasks[s] = Math.min(500, status === S_FAILED ? Math.max(1, tasks >> 1) : tasks)
