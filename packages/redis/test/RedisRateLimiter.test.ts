@@ -283,4 +283,33 @@ if (redisUrl === undefined || redisUrl === "") {
       })
     )
   })
+
+  describe("RedisRateLimiter connection", () => {
+    it.scopedLive("keeps working after its Redis connection is dropped", () =>
+      Effect.gen(function* () {
+        const keyPrefix = uniquePrefix()
+        const limiter = yield* RedisRateLimiter.make({
+          url,
+          rate: { limit: 5, window: Duration.millis(200) },
+          keyPrefix
+        })
+        yield* limiter.withPermit(Effect.void)
+        const redis = yield* rawClient
+        const clients = yield* Effect.promise(() => redis.client("LIST"))
+        const ids = String(clients)
+          .split("\n")
+          .filter((line) => line.includes(` name=taskhistory-ratelimit:${keyPrefix} `))
+          .map((line) => /\bid=(\d+)/.exec(line)?.[1])
+        expect(ids).toHaveLength(1)
+        yield* Effect.promise(() => redis.client("KILL", "ID", ids[0] ?? ""))
+        const spans = yield* Effect.forEach(
+          Array.from({ length: 8 }, () => timed(1)),
+          (request) => limiter.withPermit(request),
+          { concurrency: "unbounded" }
+        )
+        expect(spans).toHaveLength(8)
+        expect(maxInAnyWindow(spans, 200)).toBeLessThanOrEqual(5)
+      })
+    )
+  })
 }

@@ -68,7 +68,7 @@ export const keyPrefixFor = (projectId: string, baseUrl: string): string =>
 const connect = (
   url: Redacted.Redacted<string>,
   target: Target,
-  commandTimeoutMs: number
+  connectionName: string
 ): Effect.Effect<Redis, RedisLimiterError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.suspend(() => {
@@ -83,8 +83,9 @@ const connect = (
         try: () =>
           new Redis(Redacted.value(url).trim(), {
             lazyConnect: true,
+            connectionName,
             connectTimeout: 5000,
-            commandTimeout: commandTimeoutMs,
+            commandTimeout: 5000,
             maxRetriesPerRequest: 2
           }),
         catch: (u) => new RedisLimiterError({ reason: "InvalidUrl", detail: target.scrub(messageOf(u)) })
@@ -159,9 +160,13 @@ export const make = (options: Options): Effect.Effect<RateLimiterShape, RedisLim
       })
     }
     const target = yield* parseTarget(options.url)
-    const redis = yield* connect(options.url, target, 5000)
-
     const prefix = options.keyPrefix ?? defaultKeyPrefix
+    // Shown by CLIENT LIST: which budget a connection serves.
+    const redis = yield* connect(
+      options.url,
+      target,
+      `taskhistory-ratelimit:${prefix.replace(/[^\w:.-]/g, "_")}`
+    )
     const keys = [`{${prefix}}:inflight`, `{${prefix}}:done`, `{${prefix}}:pause`]
     const leaseMs = timeoutMs + windowMs
     const renewEvery = Duration.millis(Math.max(1, Math.floor(timeoutMs / 2)))
