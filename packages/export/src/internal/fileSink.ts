@@ -5,12 +5,13 @@
  *
  * @internal
  */
-import { randomUUID } from "node:crypto"
+import { createHash, randomUUID } from "node:crypto"
 import { constants as fsConstants } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
+import { decodeExecution } from "@taskhistory/core/WorkflowExecution"
 import { Clock, Effect, Option, Schema } from "effect"
-import type { Batch, BatchResult, ExportState, SinkShape, SinkStatus } from "../Sink.js"
+import type { Batch, BatchResult, ExportState, Reject, SinkShape, SinkStatus } from "../Sink.js"
 import { SinkError } from "../Sink.js"
 import type { FileFormat, FileFormatName } from "./fileFormat.js"
 import { assignRow, compareRows, dayOf, type FileRow, makeRow } from "./fileRow.js"
@@ -268,10 +269,16 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
     }
 
     // -- manifest ------------------------------------------------------------------------------
-    const manifestText = yield* io("open", () => orMissing(fs.readFile(path.join(dir, STATE_FILE), "utf8")))
     const manifest: Manifest = { states: new Map(), days: new Map(), rejects: { count: 0, bytes: 0 } }
-    if (manifestText !== undefined) {
-      const decoded = decodeManifest(manifestText)
+
+    /** (Re)reads `_state.json` into `manifest`; `false` when there is none yet. */
+    const loadManifest = Effect.gen(function* () {
+      manifest.states.clear()
+      manifest.days.clear()
+      manifest.rejects = { count: 0, bytes: 0 }
+      const text = yield* io("open", () => orMissing(fs.readFile(path.join(dir, STATE_FILE), "utf8")))
+      if (text === undefined) return false
+      const decoded = decodeManifest(text)
       if (decoded._tag === "Left") return yield* fail("open", `${STATE_FILE} is not a valid state file`)
       const m = decoded.right
       if (m.format !== format.name) {
@@ -288,12 +295,16 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
       }
       for (const [day, entry] of Object.entries(m.days)) manifest.days.set(day, entry)
       manifest.rejects = { ...m.rejects }
-    }
+      return true
+    })
 
     const writeManifest = io("write state", async () => {
       await writeAtomic(dir, STATE_FILE, encodeManifest(format.name, manifest))
       await fsyncDir(dir)
     })
+
+    /** The keys (stream, id or hash of the raw text) of the stored rejects: a reject is stored once. */
+    const rejectKeys = new Set<string>()
 
     // -- days ----------------------------------------------------------------------------------
     const cache = new Map<string, Day>()
@@ -391,14 +402,16 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
     // -- recovery: temp files, days and rejects changed by a crash ------------------------------
     const recover = Effect.gen(function* () {
       cache.clear()
+      // Memory may be ahead of the disk after a failed batch: start again from the durable state.
+      const manifestExisted = yield* loadManifest
       let changed = false
-      const names = yield* io("recover", async () => {
+      const entries = yield* io("recover", async () => {
         await removeTemps(dir)
-        return fs.readdir(dir)
+        return fs.readdir(dir, { withFileTypes: true })
       })
       const onDisk = new Set<string>()
-      for (const entryName of names) {
-        const day = DAY_DIR.exec(entryName)?.[1]
+      for (const dirent of entries) {
+        const day = dirent.isDirectory() ? DAY_DIR.exec(dirent.name)?.[1] : undefined
         if (day === undefined) continue
         const ddir = dayDir(dir, day)
         const stats = yield* io("recover", async () => {
@@ -451,15 +464,22 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
             await handle.close()
           }
         })
-      } else if (rejectsSize < manifest.rejects.bytes) {
-        const text = (yield* io("recover", () => orMissing(fs.readFile(rejectsFile, "utf8")))) ?? ""
-        manifest.rejects = {
-          count: text.split("\n").filter((l) => l.length > 0).length,
-          bytes: Buffer.byteLength(text)
-        }
+      }
+      const rejectsText = (yield* io("recover", () => orMissing(fs.readFile(rejectsFile, "utf8")))) ?? ""
+      rejectKeys.clear()
+      let count = 0
+      for (const line of rejectsText.split("\n")) {
+        if (line.length === 0) continue
+        const key = /^\{"key":("(?:[^"\\]|\\.)*")/.exec(line)?.[1]
+        rejectKeys.add(key === undefined ? `line:${count}` : key)
+        count++
+      }
+      const bytes = Buffer.byteLength(rejectsText)
+      if (count !== manifest.rejects.count || bytes !== manifest.rejects.bytes) {
+        manifest.rejects = { count, bytes }
         changed = true
       }
-      if (changed || manifestText === undefined) yield* writeManifest
+      if (changed || !manifestExisted) yield* writeManifest
     })
 
     yield* recover
@@ -481,6 +501,10 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
 
         const byDay = new Map<string, Map<string, FileRow>>()
         for (const record of batch.records) {
+          const valid = decodeExecution(record)
+          if (valid._tag === "Left") {
+            return yield* fail("write batch", `invalid execution ${JSON.stringify(record.id)}: ${valid.left}`)
+          }
           const row = makeRecordRow(record, exportedAt)
           if (typeof row === "string") return yield* fail("write batch", row)
           const day = dayOf(row.startedMs)
@@ -489,7 +513,8 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
             rows = new Map()
             byDay.set(day, rows)
           }
-          rows.delete(row.id)
+          // The last occurrence of an id in a batch wins; the earlier ones count as unchanged.
+          if (rows.delete(row.id)) result.unchanged++
           rows.set(row.id, row)
         }
 
@@ -531,13 +556,18 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
           manifest.days.set(dayName, entry)
         }
 
-        if (batch.rejects.length > 0) {
-          const text = batch.rejects
-            .map(
-              (r) =>
-                JSON.stringify({ id: r.id ?? null, reason: r.reason, seenAt: r.seenAt, raw: r.raw }) + "\n"
-            )
-            .join("")
+        const newRejects: Array<string> = []
+        const newKeys: Array<string> = []
+        for (const r of batch.rejects) {
+          const key = JSON.stringify(rejectKey(batch.state?.streamKey ?? "", r))
+          if (rejectKeys.has(key) || newKeys.includes(key)) continue
+          newKeys.push(key)
+          newRejects.push(
+            `{"key":${key},"streamKey":${JSON.stringify(batch.state?.streamKey ?? null)},"id":${JSON.stringify(r.id ?? null)},"reason":${JSON.stringify(r.reason)},"seenAt":${JSON.stringify(r.seenAt)},"raw":${JSON.stringify(r.raw)}}\n`
+          )
+        }
+        if (newRejects.length > 0) {
+          const text = newRejects.join("")
           yield* io("write rejects", async () => {
             const file = path.join(dir, REJECTS_FILE)
             const handle = await fs.open(file, "a")
@@ -550,9 +580,10 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
             if (manifest.rejects.bytes === 0) await fsyncDir(dir)
           })
           manifest.rejects = {
-            count: manifest.rejects.count + batch.rejects.length,
+            count: manifest.rejects.count + newRejects.length,
             bytes: manifest.rejects.bytes + Buffer.byteLength(text)
           }
+          for (const key of newKeys) rejectKeys.add(key)
         }
         if (batch.state !== undefined) manifest.states.set(batch.state.streamKey, batch.state)
 
@@ -613,6 +644,9 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
     const sink: SinkShape = { name, loadState, writeBatch, status }
     return sink
   })
+
+const rejectKey = (streamKey: string, reject: Reject): string =>
+  `${streamKey}\u0000${reject.id !== undefined ? `id:${reject.id}` : `sha1:${createHash("sha1").update(reject.raw).digest("hex")}`}`
 
 const makeRecordRow = (record: Batch["records"][number], exportedAt: string): FileRow | string =>
   makeRow(record, JSON.stringify(record), exportedAt)
