@@ -47,12 +47,19 @@ export interface FileSinkOptions {
    * crash) when the sink opens again: one rebuild per day instead of one per batch, for backfills.
    */
   readonly deferParquet?: boolean | undefined
+  /**
+   * Open without the lock, only to read: `loadState` and `status` read `_state.json` on each call
+   * (so they work while another process exports into the directory), `writeBatch` fails.
+   * Default `false`.
+   */
+  readonly readOnly?: boolean | undefined
 }
 
 const toInternal = (options: FileSinkOptions): internal.FileSinkOptions => ({
   dir: options.dir,
   maxOpenDays: options.maxOpenDays,
-  deferDerived: options.deferParquet
+  deferDerived: options.deferParquet,
+  readOnly: options.readOnly
 })
 
 /**

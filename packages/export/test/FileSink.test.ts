@@ -535,6 +535,22 @@ describe.each(formats)("FileSink %s", (format) => {
     })
   )
 
+  it.scoped("opens read-only beside a writer, for status", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      const writer = yield* open(dir)
+      const reader = yield* FileSink.make(format, { dir, readOnly: true })
+      assert.strictEqual((yield* reader.status).rows, 0)
+      yield* writer.writeBatch(batch([exec("a", "2026-03-01T00:00:00.000Z")], { state: state("s", "h", 7) }))
+      const status = yield* reader.status
+      assert.strictEqual(status.rows, 1)
+      assert.deepStrictEqual(status.states, [state("s", "h", 7)])
+      assert.deepStrictEqual(yield* reader.loadState("s"), Option.some(state("s", "h", 7)))
+      const error = yield* Effect.flip(reader.writeBatch(batch([exec("b", "2026-03-01T00:00:00.000Z")])))
+      assert.strictEqual(error.operation, "write batch")
+    })
+  )
+
   it.scoped("refuses a directory that holds another format", () =>
     Effect.gen(function* () {
       const dir = tempDir()

@@ -21,6 +21,7 @@ export interface FileSinkOptions {
   readonly dir: string
   readonly maxOpenDays?: number | undefined
   readonly deferDerived?: boolean | undefined
+  readonly readOnly?: boolean | undefined
 }
 
 const STATE_FILE = "_state.json"
@@ -255,6 +256,8 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
       })
     const fail = (operation: string, detail: string) =>
       Effect.fail(new SinkError({ sink: name, operation, detail }))
+
+    if (options.readOnly === true) return yield* makeReadOnly(format, dir, name)
 
     yield* io("open", () => fs.mkdir(dir, { recursive: true }))
     const lock = yield* Effect.acquireRelease(
@@ -642,6 +645,63 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
     )
 
     const sink: SinkShape = { name, loadState, writeBatch, status }
+    return sink
+  })
+
+/** Reads the state of a sink directory without taking its lock (for `status` while a run goes on). */
+const makeReadOnly = (format: FileFormat, dir: string, name: string) =>
+  Effect.gen(function* () {
+    const read = Effect.tryPromise({
+      try: () => orMissing(fs.readFile(path.join(dir, STATE_FILE), "utf8")),
+      catch: (e) => new SinkError({ sink: name, operation: "read state", detail: describeError(e) })
+    }).pipe(
+      Effect.flatMap((text) => {
+        if (text === undefined) return Effect.succeed(undefined)
+        const decoded = decodeManifest(text)
+        if (decoded._tag === "Left") {
+          return Effect.fail(
+            new SinkError({
+              sink: name,
+              operation: "read state",
+              detail: `${STATE_FILE} is not a valid state file`
+            })
+          )
+        }
+        if (decoded.right.format !== format.name) {
+          return Effect.fail(
+            new SinkError({
+              sink: name,
+              operation: "read state",
+              detail: `${dir} holds a ${decoded.right.format} export, not ${format.name}`
+            })
+          )
+        }
+        return Effect.succeed(decoded.right)
+      })
+    )
+    const toState = (s: typeof StoredState.Type): ExportState => ({
+      streamKey: s.streamKey,
+      highWaterMark: s.highWaterMark,
+      longestRunMs: s.longestRunMs,
+      lastRunAt: s.lastRunAt,
+      cursor: s.cursor
+    })
+    yield* read
+    const sink: SinkShape = {
+      name,
+      loadState: (streamKey) =>
+        Effect.map(read, (m) => Option.map(Option.fromNullable(m?.states[streamKey]), toState)),
+      writeBatch: () =>
+        Effect.fail(
+          new SinkError({ sink: name, operation: "write batch", detail: "the sink was opened read-only" })
+        ),
+      status: Effect.map(read, (m) => ({
+        sink: name,
+        rows: m === undefined ? 0 : Object.values(m.days).reduce((n, d) => n + d.rows, 0),
+        rejects: m?.rejects.count ?? 0,
+        states: m === undefined ? [] : Object.values(m.states).map(toState)
+      }))
+    }
     return sink
   })
 
