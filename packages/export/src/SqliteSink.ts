@@ -1,0 +1,79 @@
+/**
+ * A {@link Sink} that writes into a SQLite file through `@effect/sql-sqlite-node`: WAL mode,
+ * numbered migrations, one transaction per batch (rows, rejects and state together).
+ *
+ * @since 0.1.0
+ */
+import { mkdirSync } from "node:fs"
+import { dirname, resolve } from "node:path"
+import { SqlClient } from "@effect/sql/SqlClient"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { Cause, Effect, Layer } from "effect"
+import * as internal from "./internal/sqlSink.js"
+import { Sink, SinkError, type SinkShape } from "./Sink.js"
+
+/**
+ * Options of {@link layer}.
+ *
+ * @since 0.1.0
+ */
+export interface Options {
+  /** The database file; created (with its directory) when missing. */
+  readonly path: string
+}
+
+/**
+ * The default database file of the exporter.
+ *
+ * @since 0.1.0
+ */
+export const defaultPath = "./taskhistory.db"
+
+/**
+ * Builds the sink over an existing `SqlClient` (a SQLite one), running the migrations first.
+ *
+ * @since 0.1.0
+ */
+export const make = (name: string): Effect.Effect<SinkShape, SinkError, SqlClient> =>
+  Effect.flatMap(SqlClient, (sql) => internal.make(sql, { dialect: "sqlite", name }))
+
+/**
+ * The SQLite sink for the file at `path`.
+ *
+ * @example
+ * ```ts
+ * import * as SqliteSink from "@taskhistory/export/SqliteSink"
+ * const SinkLive = SqliteSink.layer({ path: "./taskhistory.db" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layer = (options: Options): Layer.Layer<Sink, SinkError> => {
+  const name = `sqlite:${options.path}`
+  const prepare = Effect.try({
+    try: () => {
+      if (options.path !== ":memory:") mkdirSync(dirname(resolve(options.path)), { recursive: true })
+    },
+    catch: (cause) =>
+      new SinkError({
+        sink: name,
+        operation: "open",
+        detail: cause instanceof Error ? cause.message : String(cause)
+      })
+  })
+  const client = SqliteClient.layer({ filename: options.path }).pipe(
+    Layer.catchAllCause((cause) =>
+      Layer.fail(new SinkError({ sink: name, operation: "open", detail: causeDetail(cause) }))
+    )
+  )
+  return Layer.effect(Sink, make(name)).pipe(
+    Layer.provide(client),
+    Layer.provide(Layer.effectDiscard(prepare))
+  )
+}
+
+const causeDetail = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  const inner = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : ""
+  return error instanceof Error ? `${error.message}${inner}` : String(error)
+}
