@@ -1,0 +1,136 @@
+/**
+ * Sink specifications as users write them (`--sink`): `sqlite:PATH`, `postgres://...`,
+ * `ndjson:DIR`, `csv:DIR`, `parquet:DIR`. Parse once, describe safely for logs, and turn into the
+ * matching `Sink` Layer.
+ *
+ * @since 0.1.0
+ */
+import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
+import { Either, type Layer, Redacted } from "effect"
+import * as FileSink from "./FileSink.js"
+import * as PostgresSink from "./PostgresSink.js"
+import type { Sink, SinkError } from "./Sink.js"
+import * as SqliteSink from "./SqliteSink.js"
+
+/**
+ * A parsed sink specification.
+ *
+ * @since 0.1.0
+ */
+export type SinkSpec =
+  | { readonly _tag: "Sqlite"; readonly path: string }
+  | {
+      readonly _tag: "Postgres"
+      /** The connection URL without our own `schema` parameter (a secret). */
+      readonly url: Redacted.Redacted<string>
+      /** From `?schema=NAME`: the schema that holds the tables. */
+      readonly schema: string | undefined
+    }
+  | { readonly _tag: "File"; readonly format: "ndjson" | "csv" | "parquet"; readonly dir: string }
+
+/**
+ * The default sink of the exporter.
+ *
+ * @since 0.1.0
+ */
+export const defaultSpec = "sqlite:./taskhistory.db"
+
+const expected =
+  "sqlite:PATH, postgres://USER:PASSWORD@HOST:PORT/DB (optionally ?schema=NAME), ndjson:DIR, csv:DIR or parquet:DIR"
+
+/**
+ * Parses a sink specification. `sqlite:` alone means `sqlite:./taskhistory.db`. The error
+ * names the value (with any password hidden).
+ *
+ * @example
+ * ```ts
+ * SinkSpec.parse("sqlite:./data/th.db") // Right({ _tag: "Sqlite", path: "./data/th.db" })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const parse = (spec: string): Either.Either<SinkSpec, InvalidInput> => {
+  const text = spec.trim()
+  const bad = (why = expected) =>
+    Either.left(new InvalidInput({ field: "sink", value: safeText(text), expected: why }))
+  if (/^postgres(ql)?:\/\//i.test(text)) {
+    let url: URL
+    try {
+      url = new URL(text)
+    } catch {
+      return bad("a valid postgres:// URL")
+    }
+    if (url.hostname === "" && !url.searchParams.has("host")) return bad("a postgres:// URL with a host")
+    const schema = url.searchParams.get("schema") ?? undefined
+    if (schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
+      return bad("a schema name of letters, digits and underscores")
+    }
+    url.searchParams.delete("schema")
+    return Either.right({ _tag: "Postgres", url: Redacted.make(url.toString()), schema })
+  }
+  const match = /^([a-z]+):(.*)$/i.exec(text)
+  if (match === null) return bad()
+  const kind = match[1]!.toLowerCase()
+  const rest = match[2]!.trim()
+  switch (kind) {
+    case "sqlite":
+      return Either.right({ _tag: "Sqlite", path: rest === "" ? SqliteSink.defaultPath : rest })
+    case "ndjson":
+    case "csv":
+    case "parquet":
+      return rest === ""
+        ? bad(`${kind}:DIR with a directory`)
+        : Either.right({ _tag: "File", format: kind, dir: rest })
+    default:
+      return bad()
+  }
+}
+
+/**
+ * A description of the sink safe for logs and errors (no password).
+ *
+ * @since 0.1.0
+ */
+export const describe = (spec: SinkSpec): string => {
+  switch (spec._tag) {
+    case "Sqlite":
+      return `sqlite:${spec.path}`
+    case "Postgres": {
+      const url = PostgresSink.describeUrl(Redacted.value(spec.url))
+      return spec.schema === undefined ? url : `${url} (schema ${spec.schema})`
+    }
+    case "File":
+      return `${spec.format}:${spec.dir}`
+  }
+}
+
+/**
+ * The `Sink` Layer for a specification.
+ *
+ * @example
+ * ```ts
+ * const SinkLive = Either.match(SinkSpec.parse(flag), { onLeft: Layer.fail, onRight: SinkSpec.layer })
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layer = (spec: SinkSpec): Layer.Layer<Sink, SinkError> => {
+  switch (spec._tag) {
+    case "Sqlite":
+      return SqliteSink.layer({ path: spec.path })
+    case "Postgres":
+      return PostgresSink.layer({ url: spec.url, schema: spec.schema })
+    case "File":
+      switch (spec.format) {
+        case "ndjson":
+          return FileSink.layerNdjson({ dir: spec.dir })
+        case "csv":
+          return FileSink.layerCsv({ dir: spec.dir })
+        case "parquet":
+          return FileSink.layerParquet({ dir: spec.dir })
+      }
+  }
+}
+
+const safeText = (text: string): string =>
+  /^postgres(ql)?:\/\//i.test(text) ? PostgresSink.describeUrl(text) : text
