@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import { ParseResult, Schema } from "effect"
 
 /**
  * The statuses the API is known to return. The API may add more: see {@link ExecutionStatus}.
@@ -114,17 +114,13 @@ export const decodeExecution = (input: unknown) => {
 export const describeInvalid = (input: unknown): string => {
   const result = validateExecution(input)
   if (result._tag === "Right") return "valid"
-  return firstIssue(result.left.message)
+  const issue = ParseResult.ArrayFormatter.formatErrorSync(result.left)[0]
+  if (issue === undefined) return "not a valid execution"
+  const path = issue.path
+    .map((key, i) => (typeof key === "number" ? `[${key}]` : i === 0 ? String(key) : `.${String(key)}`))
+    .join("")
+  return path === "" ? issue.message : `${path}: ${issue.message}`
 }
-
-/** @internal */
-const firstIssue = (message: string): string =>
-  message
-    .split("\n")
-    .map((l) => l.trim().replace(/^└─ |^├─ /, ""))
-    .filter((l) => l.length > 0)
-    .slice(-2)
-    .join(": ")
 
 /**
  * A step of an execution, as listed in a single execution's `stepExecutions`.
