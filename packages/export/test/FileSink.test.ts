@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
+import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { assert, describe, expect, it } from "@effect/vitest"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Effect, Option, TestClock } from "effect"
@@ -686,6 +687,70 @@ describe("FileSink formats", () => {
         exported_at: [2, 9],
         raw: [6, 0]
       })
+    })
+  )
+
+  it.live("Parquet values read back with hyparquet (the reader hyparquet-writer depends on)", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      const records = [
+        exec("p1", "2026-03-01T10:00:00Z", {
+          userId: "u1",
+          workflowId: "w1",
+          taskCount: 2,
+          runDuration: 10.4,
+          dateEnded: "2026-03-01T10:00:01Z",
+          extra: { k: [1, 2] }
+        }),
+        exec("p2", "2026-03-01T11:00:00.250Z", { status: "FAILED", dateEnded: null })
+      ]
+      yield* Effect.scoped(
+        Effect.flatMap(FileSink.make("parquet", { dir }), (sink) => sink.writeBatch(batch(records)))
+      )
+      // hyparquet is not a dependency of ours: resolve it from hyparquet-writer's own directory.
+      const require = createRequire(
+        fs.realpathSync(path.join(packageDir, "node_modules/hyparquet-writer/package.json"))
+      )
+      const hyparquet = (yield* Effect.promise(
+        () => import(pathToFileURL(require.resolve("hyparquet")).href)
+      )) as {
+        readonly parquetReadObjects: (options: {
+          readonly file: ArrayBuffer
+        }) => Promise<Array<Record<string, unknown>>>
+      }
+      const bytes = fs.readFileSync(path.join(dir, "date=2026-03-01", "part.parquet"))
+      const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)
+      const rows = yield* Effect.promise(() => hyparquet.parquetReadObjects({ file }))
+      assert.deepStrictEqual(
+        rows.map((r) => ({ ...r, exported_at: undefined })),
+        [
+          {
+            id: "p1",
+            user_id: "u1",
+            workflow_id: "w1",
+            status: "SUCCEEDED",
+            task_count: 2n,
+            run_duration_ms: 10n,
+            date_started: new Date("2026-03-01T10:00:00Z"),
+            date_ended: new Date("2026-03-01T10:00:01Z"),
+            exported_at: undefined,
+            raw: JSON.stringify(records[0])
+          },
+          {
+            id: "p2",
+            user_id: null,
+            workflow_id: null,
+            status: "FAILED",
+            task_count: null,
+            run_duration_ms: null,
+            date_started: new Date("2026-03-01T11:00:00.250Z"),
+            date_ended: null,
+            exported_at: undefined,
+            raw: JSON.stringify(records[1])
+          }
+        ]
+      )
+      assert.instanceOf(rows[0]?.exported_at, Date)
     })
   )
 
