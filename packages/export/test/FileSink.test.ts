@@ -722,7 +722,7 @@ describe("FileSink formats", () => {
       const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)
       const rows = yield* Effect.promise(() => hyparquet.parquetReadObjects({ file }))
       assert.deepStrictEqual(
-        rows.map((r) => ({ ...r, exported_at: undefined })),
+        rows.map((r): Record<string, unknown> => ({ ...r, exported_at: undefined })),
         [
           {
             id: "p1",
