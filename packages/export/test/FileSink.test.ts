@@ -895,49 +895,51 @@ const crashCases: ReadonlyArray<readonly [string, FileSink.FileSinkFormat, boole
   ["parquet (deferParquet)", "parquet", true]
 ]
 
-describe.each(crashCases)("FileSink %s crash safety", (_, format, deferParquet) => {
-  it.live(
-    "SIGKILL at random points never loses, duplicates or half-writes anything",
-    () =>
-      Effect.gen(function* () {
-        const dir = tempDir()
-        const kills = [40, 160].map((ms) => Math.floor(ms * (0.5 + Math.random())))
-        for (const killAfterMs of [...kills, undefined]) {
-          yield* Effect.promise(() => runChild(format, dir, deferParquet, killAfterMs))
-          yield* Effect.scoped(
-            Effect.gen(function* () {
-              const sink = yield* FileSink.make(format, { dir })
-              const stored = yield* sink.loadState("crash")
-              const done = Option.match(stored, { onNone: () => 0, onSome: (s) => Number(s.cursor) })
-              const all = checkConsistent(format, dir)
-              const found = byId(all)
-              const status = yield* sink.status
-              assert.strictEqual(status.rows, found.size, "status counts the rows of the files")
-              assert.strictEqual(status.rejects, done, "one reject per committed batch")
-              assert.strictEqual(rejectLines(dir).length, done)
-              const now = expectedAfter(done)
-              const ahead = expectedAfter(Math.min(done + 1, CRASH_BATCHES))
-              for (const [id, raw] of now) {
-                const got = found.get(id)?.rawText
-                assert.isTrue(got === raw || got === ahead.get(id), `row ${id} after ${done} batches`)
-              }
-              for (const [id, record] of found) {
-                assert.isTrue(
-                  ahead.get(id) === record.rawText || now.get(id) === record.rawText,
-                  `unexpected row ${id}`
-                )
-              }
-              if (killAfterMs === undefined) {
-                assert.strictEqual(done, CRASH_BATCHES)
-                assert.deepStrictEqual(
-                  new Map([...found].map(([id, r]) => [id, r.rawText])),
-                  expectedAfter(CRASH_BATCHES)
-                )
-              }
-            })
-          )
-        }
-      }),
-    120_000
-  )
+// The cases run concurrently: most of their time is child start-up and fsync.
+describe.concurrent("FileSink crash safety", () => {
+  for (const [label, format, deferParquet] of crashCases)
+    it.live(
+      `${label}: SIGKILL at random points never loses, duplicates or half-writes anything`,
+      () =>
+        Effect.gen(function* () {
+          const dir = tempDir()
+          const kills = [40, 160].map((ms) => Math.floor(ms * (0.5 + Math.random())))
+          for (const killAfterMs of [...kills, undefined]) {
+            yield* Effect.promise(() => runChild(format, dir, deferParquet, killAfterMs))
+            yield* Effect.scoped(
+              Effect.gen(function* () {
+                const sink = yield* FileSink.make(format, { dir })
+                const stored = yield* sink.loadState("crash")
+                const done = Option.match(stored, { onNone: () => 0, onSome: (s) => Number(s.cursor) })
+                const all = checkConsistent(format, dir)
+                const found = byId(all)
+                const status = yield* sink.status
+                assert.strictEqual(status.rows, found.size, "status counts the rows of the files")
+                assert.strictEqual(status.rejects, done, "one reject per committed batch")
+                assert.strictEqual(rejectLines(dir).length, done)
+                const now = expectedAfter(done)
+                const ahead = expectedAfter(Math.min(done + 1, CRASH_BATCHES))
+                for (const [id, raw] of now) {
+                  const got = found.get(id)?.rawText
+                  assert.isTrue(got === raw || got === ahead.get(id), `row ${id} after ${done} batches`)
+                }
+                for (const [id, record] of found) {
+                  assert.isTrue(
+                    ahead.get(id) === record.rawText || now.get(id) === record.rawText,
+                    `unexpected row ${id}`
+                  )
+                }
+                if (killAfterMs === undefined) {
+                  assert.strictEqual(done, CRASH_BATCHES)
+                  assert.deepStrictEqual(
+                    new Map([...found].map(([id, r]) => [id, r.rawText])),
+                    expectedAfter(CRASH_BATCHES)
+                  )
+                }
+              })
+            )
+          }
+        }),
+      120_000
+    )
 })
