@@ -5,23 +5,27 @@ import { describe, expect, it } from "@effect/vitest"
 import {
   Cause,
   Chunk,
+  Clock,
   Deferred,
   Duration,
   Effect,
   Exit,
   Fiber,
   Layer,
+  Metric,
   Option,
   Stream,
   TestClock
 } from "effect"
 import * as ExecutionQuery from "../src/ExecutionQuery.js"
+import { retrySchedule } from "../src/internal/http.js"
 import { version } from "../src/internal/version.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as Client from "../src/TaskHistoryClient.js"
 import { TaskHistoryClient } from "../src/TaskHistoryClient.js"
 import * as TaskHistoryConfig from "../src/TaskHistoryConfig.js"
 import type { TaskHistoryError } from "../src/TaskHistoryError.js"
+import * as TaskHistoryMetrics from "../src/TaskHistoryMetrics.js"
 import {
   clientLayer,
   execution,
@@ -247,9 +251,12 @@ describe("retry", () => {
           { body: execution("e1") }
         )
       )
+      const before = yield* Metric.value(TaskHistoryMetrics.retries)
       const detail = yield* run(server.url, (c) => c.get("e1"))
       expect(detail.id).toBe("e1")
       expect(server.requests).toHaveLength(4)
+      const after = yield* Metric.value(TaskHistoryMetrics.retries)
+      expect(after.count - before.count).toBe(3)
     })
   )
 
@@ -375,6 +382,56 @@ describe("retry", () => {
         run(`http://127.0.0.1:${port}`, (c) => c.replay("e1"), { retry: { maxRetries: 2 } })
       )
       expect(error).toMatchObject({ _tag: "TransportError", reason: "ConnectionRefused" })
+    })
+  )
+})
+
+describe("retry schedule (TestClock)", () => {
+  const attemptTimes = (options: TaskHistoryConfig.RetryOptions) =>
+    Effect.gen(function* () {
+      const times: Array<number> = []
+      const failing = Effect.flatMap(Clock.currentTimeMillis, (t) => {
+        times.push(t)
+        return Effect.fail("boom")
+      })
+      const fiber = yield* Effect.fork(Effect.either(Effect.retry(failing, retrySchedule(options))))
+      for (let i = 0; i < 1000 && Option.isNone(yield* Fiber.poll(fiber)); i++)
+        yield* TestClock.adjust("1 second")
+      yield* Fiber.join(fiber)
+      return times.slice(1).map((t, i) => t - (times[i] ?? 0))
+    })
+
+  it.effect("exponential from base with jitter, capped, at most maxRetries", () =>
+    Effect.gen(function* () {
+      const delays = yield* attemptTimes({
+        maxRetries: 6,
+        base: Duration.seconds(1),
+        cap: Duration.seconds(5),
+        maxElapsed: Duration.hours(1)
+      })
+      expect(delays).toHaveLength(6)
+      const [d0 = 0, d1 = 0, d2 = 0] = delays
+      expect(d0).toBeGreaterThanOrEqual(800)
+      expect(d0).toBeLessThanOrEqual(1200)
+      expect(d1).toBeGreaterThanOrEqual(1600)
+      expect(d1).toBeLessThanOrEqual(2400)
+      expect(d2).toBeGreaterThanOrEqual(3200)
+      expect(d2).toBeLessThanOrEqual(4800)
+      expect(delays.slice(3)).toEqual([5000, 5000, 5000])
+    })
+  )
+
+  it.effect("stops once maxElapsed has passed", () =>
+    Effect.gen(function* () {
+      const delays = yield* attemptTimes({
+        maxRetries: 1000,
+        base: Duration.seconds(1),
+        cap: Duration.seconds(1),
+        maxElapsed: Duration.seconds(10)
+      })
+      const elapsed = delays.reduce((a, b) => a + b, 0)
+      expect(elapsed).toBeLessThanOrEqual(11_000)
+      expect(delays.length).toBeLessThan(15)
     })
   )
 })

@@ -284,7 +284,7 @@ export const validateAt = <A, I>(
   })
 
 /** The retry schedule: exponential from `base` with jitter, capped, bounded by count and time. */
-export const retrySchedule = (options: RetryOptions): Schedule.Schedule<unknown, unknown> =>
+export const retrySchedule = (options: RetryOptions) =>
   Schedule.exponential(options.base).pipe(
     Schedule.jittered,
     Schedule.modifyDelay((delay) => Duration.min(delay, options.cap)),
