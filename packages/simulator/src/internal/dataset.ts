@@ -3,6 +3,7 @@
  * created), an `order` array of the visible serials sorted by (dateStarted, id), and lazily
  * rendered records. Ids embed their serial, so a lookup by id needs no map.
  */
+import { type ByteWriter, utf8 } from "./bytes.js"
 import {
   hash3,
   hex2,
@@ -48,6 +49,22 @@ const STEP_NAMES = [
   "Upsert",
   "Notify"
 ] as const
+
+const SEG = {
+  id: utf8('{"id":"'),
+  projectId: utf8('","projectId":'),
+  workflowId: utf8(',"workflowId":"'),
+  userId: utf8('","userId":"'),
+  integration: utf8('","integration":"'),
+  status: utf8('","status":"'),
+  taskCount: utf8('","taskCount":'),
+  runDuration: utf8(',"runDuration":'),
+  dateStarted: utf8(',"dateStarted":"'),
+  dateEnded: utf8('","dateEnded":'),
+  attempt: utf8(',"attempt":'),
+  null: utf8("null")
+}
+const VARIANT_BYTES = utf8("89ab")
 
 const HEX1 = "0123456789abcdef"
 const VARIANT = "89ab"
@@ -110,6 +127,11 @@ export class Dataset {
   readonly seed: number
   readonly projectId: string
   private readonly projectIdJson: string
+  private readonly projectIdBytes: Uint8Array
+  private readonly userBytes: Array<Uint8Array>
+  private readonly workflowBytes: Array<Uint8Array>
+  private static readonly integrationBytes = INTEGRATIONS.map(utf8)
+  private static readonly statusBytes = STATUSES.map(utf8)
   count = 0
   private cap: number
   start: Float64Array
@@ -148,6 +170,7 @@ export class Dataset {
     this.seed = options.seed | 0
     this.projectId = options.projectId
     this.projectIdJson = JSON.stringify(options.projectId)
+    this.projectIdBytes = utf8(this.projectIdJson)
     const n = Math.max(0, Math.floor(options.records))
     const extra = options.lateArrivals + (options.sameStartDate?.count ?? 0)
     this.cap = Math.max(16, n + extra + 64)
@@ -174,6 +197,8 @@ export class Dataset {
     this.userIndex = new Map(this.users.map((id, i) => [id, i]))
     this.workflows = Array.from({ length: workflowCount }, (_, w) => this.uuid(0x3f10, w, w))
     this.workflowIndex = new Map(this.workflows.map((id, i) => [id, i]))
+    this.userBytes = this.users.map(utf8)
+    this.workflowBytes = this.workflows.map(utf8)
     const integrationCdf = zipfCdf(INTEGRATIONS.length, 0.9)
     this.workflowIntegration = new Uint8Array(workflowCount)
     this.workflowFailRate = new Float64Array(workflowCount)
@@ -562,6 +587,65 @@ export class Dataset {
       this.attempt[s] +
       "}"
     )
+  }
+
+  /** Writes the JSON of a serial's record: the same bytes as `JSON.stringify(record(s))`. */
+  writeJson(s: number, w: ByteWriter): void {
+    if (this.malformed[s] !== 0 || this.replayOf[s] !== -1) {
+      w.string(JSON.stringify(this.record(s)))
+      return
+    }
+    const status = this.status[s]!
+    const done = status === S_SUCCEEDED || status === S_FAILED
+    const start = this.start[s]!
+    const wf = this.workflow[s]!
+    w.bytes(SEG.id)
+    const a = hash3(this.seed, s, 0)
+    const b = hash3(this.seed, s, 0x100)
+    const c = hash3(this.seed, s, 0x200)
+    w.hex(a, 8)
+    w.byte(45)
+    w.hex(b >>> 16, 4)
+    w.byte(45)
+    w.byte(52)
+    w.hex(b >>> 8, 2)
+    w.hex(b, 1)
+    w.byte(45)
+    w.byte(VARIANT_BYTES[a & 3]!)
+    w.hex(c >>> 20, 1)
+    w.hex(c >>> 12, 2)
+    w.byte(45)
+    w.hex(c >>> 4, 2)
+    w.hex(c, 2)
+    w.hex(s, 8)
+    w.bytes(SEG.projectId)
+    w.bytes(this.projectIdBytes)
+    w.bytes(SEG.workflowId)
+    w.bytes(this.workflowBytes[wf]!)
+    w.bytes(SEG.userId)
+    w.bytes(this.userBytes[this.user[s]!]!)
+    w.bytes(SEG.integration)
+    w.bytes(Dataset.integrationBytes[this.workflowIntegration[wf]!]!)
+    w.bytes(SEG.status)
+    w.bytes(Dataset.statusBytes[status]!)
+    w.bytes(SEG.taskCount)
+    w.uint(this.tasks[s]!)
+    w.bytes(SEG.runDuration)
+    if (done) w.uint(this.duration[s]!)
+    else w.bytes(SEG.null)
+    w.bytes(SEG.dateStarted)
+    w.iso(start)
+    w.bytes(SEG.dateEnded)
+    if (done) {
+      w.byte(34)
+      w.iso(start + this.duration[s]!)
+      w.byte(34)
+    } else {
+      w.bytes(SEG.null)
+    }
+    w.bytes(SEG.attempt)
+    w.uint(this.attempt[s]!)
+    w.byte(125)
   }
 
   /** Step executions of an execution: deterministic from its serial. */

@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net"
 import { make as makeQuery, toUrlParams } from "@taskhistory/core/ExecutionQuery"
 import type { InvalidInput } from "@taskhistory/core/TaskHistoryError"
 import { Either } from "effect"
+import { ByteWriter } from "./bytes.js"
 import { Dataset, type InsertSpec, type RawRecord, STATUSES, type StatusName } from "./dataset.js"
 import { applyKnobs, type Knobs, type Resolved, type SimulatorKnobs } from "./options.js"
 import { makeRng, type Rng } from "./random.js"
@@ -70,9 +71,12 @@ type Route =
   | { readonly kind: "step"; readonly projectId: string; readonly id: string; readonly stepId: string }
   | { readonly kind: "replay"; readonly projectId: string; readonly id: string }
 
+/** Scratch space for rendering pages (requests are handled one at a time). */
+const writer = new ByteWriter()
+
 interface Reply {
   readonly status: number
-  readonly body: string
+  readonly body: string | Buffer
   readonly headers?: Record<string, string> | undefined
   readonly reset?: boolean | undefined
 }
@@ -583,9 +587,12 @@ export class SimulatorServer {
     const size = matches.size
     const desc = q.sortBy !== "ASC"
     const end = Math.min(size, offset + PAGE_SIZE)
-    const items: Array<string> = []
+    const w = writer
+    w.reset()
+    w.string(`{"${this.knobs.pageShape}":[`)
     for (let i = offset; i < end; i++) {
-      items.push(this.dataset.json(matches.at(desc ? size - 1 - i : i)))
+      if (i > offset) w.byte(44)
+      this.dataset.writeJson(matches.at(desc ? size - 1 - i : i), w)
     }
     let nextLink: string | null = null
     if (end < size) {
@@ -594,11 +601,8 @@ export class SimulatorServer {
       linkParams.set("offset", String(end))
       nextLink = `${this.foreignUrl ?? this.url}/projects/${this.projectId}/task-history/workflow-executions?${linkParams}`
     }
-    const total = this.knobs.includeTotal ? `,"total":${size}` : ""
-    return {
-      status: 200,
-      body: `{"${this.knobs.pageShape}":[${items.join(",")}],"nextLink":${JSON.stringify(nextLink)}${total}}`
-    }
+    w.string(`],"nextLink":${JSON.stringify(nextLink)}${this.knobs.includeTotal ? `,"total":${size}` : ""}}`)
+    return { status: 200, body: w.take() }
   }
 
   private deliver(res: Http.ServerResponse, reply: Reply, delayMs: number): void {
@@ -607,17 +611,17 @@ export class SimulatorServer {
     c.byStatus[key] = (c.byStatus[key] ?? 0) + 1
     const send = () => {
       if (res.destroyed) return
-      const body = Buffer.from(reply.body)
       res.writeHead(reply.status, {
         "content-type": "application/json; charset=utf-8",
-        "content-length": String(body.length),
+        "content-length": typeof reply.body === "string" ? Buffer.byteLength(reply.body) : reply.body.length,
         ...reply.headers
       })
       if (reply.reset === true) {
-        res.write(body.subarray(0, body.length >> 1), () => res.socket?.destroy())
+        const bytes = typeof reply.body === "string" ? Buffer.from(reply.body) : reply.body
+        res.write(bytes.subarray(0, bytes.length >> 1), () => res.socket?.destroy())
         return
       }
-      res.end(body)
+      res.end(reply.body)
     }
     if (delayMs <= 0) {
       send()
