@@ -9,8 +9,8 @@
  *
  * @since 0.1.0
  */
-import { Options } from "@effect/cli"
-import { FileSystem } from "@effect/platform"
+import * as Options from "@effect/cli/Options"
+import * as FileSystem from "@effect/platform/FileSystem"
 import type { HttpClient } from "@effect/platform/HttpClient"
 import * as RateLimiter from "@taskhistory/core/RateLimiter"
 import * as TaskHistoryClient from "@taskhistory/core/TaskHistoryClient"

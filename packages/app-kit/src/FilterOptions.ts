@@ -6,7 +6,9 @@
  *
  * @since 0.1.0
  */
-import { HelpDoc, Options, ValidationError } from "@effect/cli"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
 import * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
 import { Effect, Either, Option } from "effect"
 

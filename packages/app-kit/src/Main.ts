@@ -16,8 +16,11 @@
  *
  * @since 0.1.0
  */
-import { Command, Options, ValidationError } from "@effect/cli"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as TaskHistoryError from "@taskhistory/core/TaskHistoryError"
 import { Cause, Console, Data, Effect, Exit, Logger, Option, Predicate } from "effect"
 import * as Output from "./internal/output.js"

@@ -1,0 +1,165 @@
+/**
+ * Output formats of executions: `ndjson` (one record per line, as the API sent it), `json` (one
+ * array), `csv` (header row, the contract's fields) and `table` (for people). Each is a small
+ * state machine fed chunk by chunk, so output starts before the last page arrives.
+ *
+ * @internal
+ */
+import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
+
+/** @internal */
+export type Format = "table" | "json" | "ndjson" | "csv"
+
+/** @internal */
+export const formats: ReadonlyArray<Format> = ["table", "json", "ndjson", "csv"]
+
+/** @internal */
+export interface Printer {
+  /** Text for the next records (may be empty). */
+  readonly chunk: (records: ReadonlyArray<WorkflowExecution>) => string
+  /** Text after the last record. */
+  readonly end: () => string
+}
+
+/** The CSV columns: the fields the contract names. @internal */
+export const csvColumns = [
+  "id",
+  "status",
+  "workflowId",
+  "userId",
+  "taskCount",
+  "runDuration",
+  "dateStarted",
+  "dateEnded"
+] as const
+
+/** @internal */
+export const csvCell = (value: unknown): string => {
+  if (value === undefined || value === null) return ""
+  const text =
+    typeof value === "string" ? value : typeof value === "object" ? JSON.stringify(value) : String(value)
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
+}
+
+/** @internal */
+export const csvRow = (cells: ReadonlyArray<unknown>): string => cells.map(csvCell).join(",")
+
+const ndjson = (): Printer => ({
+  chunk: (records) => {
+    let out = ""
+    for (const r of records) out += `${JSON.stringify(r)}\n`
+    return out
+  },
+  end: () => ""
+})
+
+const json = (): Printer => {
+  let first = true
+  return {
+    chunk: (records) => {
+      let out = ""
+      for (const r of records) {
+        out += `${first ? "[\n" : ",\n"}${JSON.stringify(r)}`
+        first = false
+      }
+      return out
+    },
+    end: () => (first ? "[]\n" : "\n]\n")
+  }
+}
+
+const csv = (): Printer => {
+  let header = true
+  const start = () => {
+    if (!header) return ""
+    header = false
+    return `${csvColumns.join(",")}\n`
+  }
+  return {
+    chunk: (records) => {
+      let out = start()
+      for (const r of records) out += `${csvRow(csvColumns.map((c) => r[c]))}\n`
+      return out
+    },
+    end: () => start()
+  }
+}
+
+/** A duration in ms as people read it: 850ms, 12.3s, 4m05s, 2h10m. @internal */
+export const humanMs = (ms: number | null | undefined): string => {
+  if (ms === null || ms === undefined) return "-"
+  if (ms < 1000) return `${Math.round(ms)}ms`
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`
+  if (ms < 3_600_000) {
+    const m = Math.floor(ms / 60_000)
+    return `${m}m${String(Math.floor((ms % 60_000) / 1000)).padStart(2, "0")}s`
+  }
+  const h = Math.floor(ms / 3_600_000)
+  return `${h}h${String(Math.floor((ms % 3_600_000) / 60_000)).padStart(2, "0")}m`
+}
+
+/** Aligns rows of cells into columns (numbers right-aligned when `right[i]`). @internal */
+export const align = (
+  rows: ReadonlyArray<ReadonlyArray<string>>,
+  widths: ReadonlyArray<number>,
+  right: ReadonlyArray<boolean> = []
+): string =>
+  rows
+    .map((row) =>
+      row
+        .map((cell, i) => {
+          const w = widths[i] ?? 0
+          if (i === row.length - 1 && !right[i]) return cell
+          return right[i] ? cell.padStart(w) : cell.padEnd(w)
+        })
+        .join("  ")
+        .trimEnd()
+    )
+    .map((l) => `${l}\n`)
+    .join("")
+
+const tableHeader = ["ID", "STATUS", "WORKFLOW", "USER", "TASKS", "DURATION", "STARTED"]
+const tableRight = [false, false, false, false, true, true, false]
+
+const tableCells = (r: WorkflowExecution): ReadonlyArray<string> => [
+  r.id,
+  r.status,
+  r.workflowId ?? "-",
+  r.userId ?? "-",
+  r.taskCount === undefined ? "-" : String(r.taskCount),
+  humanMs(r.runDuration),
+  r.dateStarted
+]
+
+const table = (): Printer => {
+  // Column widths come from the header and the first chunk; later rows that are wider simply
+  // push their line out instead of holding the whole result in memory.
+  let widths: Array<number> | undefined
+  return {
+    chunk: (records) => {
+      const rows = records.map(tableCells)
+      let out = ""
+      if (widths === undefined) {
+        if (rows.length === 0) return ""
+        widths = tableHeader.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
+        out += align([tableHeader], widths, tableRight)
+      }
+      return out + align(rows, widths, tableRight)
+    },
+    end: () => (widths === undefined ? "no executions match\n" : "")
+  }
+}
+
+/** @internal */
+export const printer = (format: Format): Printer => {
+  switch (format) {
+    case "ndjson":
+      return ndjson()
+    case "json":
+      return json()
+    case "csv":
+      return csv()
+    case "table":
+      return table()
+  }
+}

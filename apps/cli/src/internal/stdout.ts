@@ -1,0 +1,23 @@
+/**
+ * Writing to stdout with back-pressure: a write waits for `drain` when the pipe is full, so a
+ * slow reader (`| less`) slows the read down instead of filling memory.
+ *
+ * @internal
+ */
+import { Effect } from "effect"
+
+/** @internal */
+export const write = (text: string): Effect.Effect<void> =>
+  text === ""
+    ? Effect.void
+    : Effect.async<void>((resume) => {
+        if (process.stdout.write(text)) resume(Effect.void)
+        else process.stdout.once("drain", () => resume(Effect.void))
+      })
+
+/** @internal */
+export const line = (text: string): Effect.Effect<void> => write(`${text}\n`)
+
+/** Notices, warnings and summaries: stderr, never stdout. @internal */
+export const notice = (text: string): Effect.Effect<void> =>
+  Effect.sync(() => process.stderr.write(`${text}\n`))
