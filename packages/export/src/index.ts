@@ -1,1 +1,24 @@
-export {}
+/**
+ * @since 0.1.0
+ */
+export * as Exporter from "./Exporter.js"
+/**
+ * @since 0.1.0
+ */
+export * as FileSink from "./FileSink.js"
+/**
+ * @since 0.1.0
+ */
+export * as PostgresSink from "./PostgresSink.js"
+/**
+ * @since 0.1.0
+ */
+export * as Sink from "./Sink.js"
+/**
+ * @since 0.1.0
+ */
+export * as SinkSpec from "./SinkSpec.js"
+/**
+ * @since 0.1.0
+ */
+export * as SqliteSink from "./SqliteSink.js"

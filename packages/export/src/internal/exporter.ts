@@ -1,0 +1,514 @@
+/**
+ * The export engine: reads a range of start dates with keyset paging (never deep offsets),
+ * handles many executions at one instant, looks back for late arrivals, and writes each batch
+ * with the state that covers it.
+ *
+ * @internal
+ */
+import * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
+import type { TaskHistoryClientShape } from "@taskhistory/core/TaskHistoryClient"
+import { TaskHistoryClient } from "@taskhistory/core/TaskHistoryClient"
+import type { RequestError } from "@taskhistory/core/TaskHistoryError"
+import * as TaskHistoryMetrics from "@taskhistory/core/TaskHistoryMetrics"
+import type { ExecutionPage, WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
+import { Chunk, Clock, Data, Duration, Effect, Metric, Option, Predicate, Stream } from "effect"
+import { type ExportState, type Reject, Sink, type SinkError } from "../Sink.js"
+
+/** Records per page: the API has no parameter to change it. */
+const PAGE_SIZE = 100
+const HOUR = 3_600_000
+const DAY = 24 * HOUR
+/** Paragon keeps executions 90 days by default. */
+export const retentionMs = 90 * DAY
+/** How many times one instant is read again when its ids and `total` disagree. */
+const INSTANT_ATTEMPTS = 5
+/** Upper bound on pages of one instant, so a server that never ends a result cannot loop us. */
+const INSTANT_MAX_PAGES = 10_000
+
+/** @internal */
+export interface Filters {
+  readonly integration?: string | undefined
+  readonly workflowId?: string | undefined
+  readonly userId?: string | undefined
+  readonly status?: string | undefined
+}
+
+/** @internal */
+export interface RunOptions {
+  readonly filters?: Filters | undefined
+  readonly since?: string | undefined
+  readonly lookback?: Duration.DurationInput | undefined
+  readonly onInvalid?: "quarantine" | "fail" | undefined
+  readonly batchSize?: number | undefined
+}
+
+/** @internal */
+export interface RunReport {
+  readonly seen: number
+  readonly inserted: number
+  readonly updated: number
+  readonly unchanged: number
+  readonly rejected: number
+  readonly requests: number
+  readonly rateLimited: number
+  readonly durationMs: number
+  readonly highWaterMark: string
+  readonly streamKey: string
+}
+
+/** @internal */
+export class ExportError extends Data.TaggedError("ExportError")<{
+  readonly reason: "InvalidOptions" | "InvalidRecords" | "Inconsistent"
+  readonly detail: string
+}> {
+  override get message() {
+    const what = {
+      InvalidOptions: "invalid export options",
+      InvalidRecords: "invalid execution record (--on-invalid fail)",
+      Inconsistent: "the API gave inconsistent answers"
+    }[this.reason]
+    const after =
+      this.reason === "InvalidRecords"
+        ? "; nothing of this batch was written and the high-water mark did not move"
+        : ""
+    return `${what}: ${this.detail}${after}`
+  }
+}
+
+/** The engine data kept in `ExportState.cursor` while a run is under way. */
+interface RunCursor {
+  readonly v: 1
+  /** The fixed end of the run's range (exclusive), ISO. */
+  readonly end: string
+  /** Every execution that started before this instant (ms) has been read in this run. */
+  readonly lower: number
+  /** Earliest start (ms) of an execution seen still running in this run. */
+  readonly minOpen: number | undefined
+  /** Whether `afterDate` turned out to be inclusive. */
+  readonly afterInclusive: boolean
+  readonly longestRunMs: number
+}
+
+const decodeCursor = (u: unknown): RunCursor | undefined => {
+  if (!Predicate.isRecord(u) || u.v !== 1) return undefined
+  if (typeof u.end !== "string" || typeof u.lower !== "number" || Number.isNaN(Date.parse(u.end)))
+    return undefined
+  return {
+    v: 1,
+    end: u.end,
+    lower: u.lower,
+    minOpen: typeof u.minOpen === "number" ? u.minOpen : undefined,
+    afterInclusive: u.afterInclusive === true,
+    longestRunMs: typeof u.longestRunMs === "number" ? u.longestRunMs : 0
+  }
+}
+
+/** @internal */
+export const streamKey = (filters: Filters = {}): string => {
+  const parts: Array<string> = []
+  for (const key of ["integration", "workflowId", "userId", "status"] as const) {
+    const value = filters[key]
+    if (value !== undefined) {
+      parts.push(`${key}=${encodeURIComponent(key === "status" ? value.toUpperCase() : value)}`)
+    }
+  }
+  return parts.length === 0 ? "all" : parts.join("&")
+}
+
+/** @internal */
+export const defaultLookback = (longestRunMs: number): Duration.Duration =>
+  Duration.millis(Math.min(retentionMs, Math.max(HOUR, 2 * longestRunMs)))
+
+const iso = (ms: number) => new Date(ms).toISOString()
+
+const isTerminal = (status: string) => status === "SUCCEEDED" || status === "FAILED"
+
+const runLength = (record: WorkflowExecution): number => {
+  if (typeof record.runDuration === "number") return record.runDuration
+  if (typeof record.dateEnded === "string") {
+    const d = Date.parse(record.dateEnded) - Date.parse(record.dateStarted)
+    if (Number.isFinite(d) && d > 0) return d
+  }
+  return 0
+}
+
+/** One page (or the end of the range) as the reader hands it to the writer. */
+interface Step {
+  readonly records: ReadonlyArray<WorkflowExecution>
+  readonly invalid: ExecutionPage["invalid"]
+  /** The cursor after this step. */
+  readonly cursor: RunCursor
+  /** The last step of the range. */
+  readonly done: boolean
+}
+
+type ScanMode =
+  | { readonly _tag: "Keyset" }
+  | {
+      readonly _tag: "Instant"
+      /** The instant (ms) read alone with offsets. */
+      readonly at: number
+      readonly offset: number
+      readonly attempt: number
+      readonly firstTotal: number | undefined
+      readonly passIds: Set<string>
+    }
+  | { readonly _tag: "Done" }
+
+interface ScanState {
+  readonly cursor: RunCursor
+  readonly mode: ScanMode
+  /** Ids already handed over whose start is at the edge of the next request (de-duplication). */
+  readonly recent: Set<string>
+}
+
+const dateOf = (raw: unknown): number | undefined => {
+  if (!Predicate.hasProperty(raw, "dateStarted") || typeof raw.dateStarted !== "string") return undefined
+  const ms = Date.parse(raw.dateStarted)
+  return Number.isNaN(ms) ? undefined : ms
+}
+
+const idOf = (raw: unknown): string | undefined =>
+  Predicate.hasProperty(raw, "id") && typeof raw.id === "string" && raw.id !== "" ? raw.id : undefined
+
+/**
+ * The reader: a stream of steps over [cursor.lower, cursor.end). Each request asks for the
+ * next page after the cursor (ASC, offset 0); a full page whose records all share the cursor's
+ * instant switches to reading that instant alone with offsets.
+ */
+const scan = (
+  client: TaskHistoryClientShape,
+  query: ExecutionQuery.ExecutionQuery,
+  start: RunCursor
+): Stream.Stream<Step, RequestError | ExportError> => {
+  const endMs = Date.parse(start.end)
+  const observe = (cursor: RunCursor, records: ReadonlyArray<WorkflowExecution>): RunCursor => {
+    let minOpen = cursor.minOpen
+    let longest = cursor.longestRunMs
+    for (const r of records) {
+      if (!isTerminal(r.status)) {
+        const ms = Date.parse(r.dateStarted)
+        if (minOpen === undefined || ms < minOpen) minOpen = ms
+      }
+      const len = runLength(r)
+      if (len > longest) longest = len
+    }
+    return { ...cursor, minOpen, longestRunMs: longest }
+  }
+  const fresh = (records: ReadonlyArray<WorkflowExecution>, seen: ReadonlySet<string>) =>
+    seen.size === 0 ? records : records.filter((r) => !seen.has(r.id))
+  const freshInvalid = (invalid: ExecutionPage["invalid"], seen: ReadonlySet<string>) =>
+    seen.size === 0
+      ? invalid
+      : invalid.filter((i) => {
+          const id = idOf(i.raw)
+          return id === undefined || !seen.has(id)
+        })
+
+  const step = (
+    state: ScanState
+  ): Effect.Effect<Option.Option<readonly [Step, ScanState]>, RequestError | ExportError> =>
+    Effect.gen(function* () {
+      const { cursor, mode } = state
+      if (mode._tag === "Done") return Option.none()
+      if (mode._tag === "Keyset") {
+        if (cursor.lower >= endMs) {
+          return Option.some([
+            { records: [], invalid: [], cursor, done: true },
+            { ...state, mode: { _tag: "Done" } }
+          ] as const)
+        }
+        const after = cursor.afterInclusive ? cursor.lower : cursor.lower - 1
+        const page = yield* client.listPage(
+          { ...query, afterDate: iso(after), beforeDate: start.end, sortBy: "ASC" },
+          0
+        )
+        const dates = page.records.map((r) => Date.parse(r.dateStarted))
+        // A record exactly at `afterDate`: the bound is inclusive; ask again from `lower`.
+        if (!cursor.afterInclusive && dates.some((d) => d === after)) {
+          yield* Effect.logDebug("afterDate is inclusive: reading from the cursor itself")
+          return Option.some([
+            {
+              records: fresh(page.records, state.recent),
+              invalid: freshInvalid(page.invalid, state.recent),
+              cursor: observe(cursor, page.records),
+              done: false
+            },
+            {
+              ...state,
+              cursor: { ...observe(cursor, page.records), afterInclusive: true },
+              recent: new Set([...state.recent, ...page.records.map((r) => r.id)])
+            }
+          ] as const)
+        }
+        const count = page.records.length + page.invalid.length
+        const full = count >= PAGE_SIZE && page.nextLink !== undefined
+        let max = Number.NEGATIVE_INFINITY
+        for (const d of dates) if (d > max) max = d
+        for (const i of page.invalid) {
+          const d = dateOf(i.raw)
+          if (d !== undefined && d > max && d < endMs) max = d
+        }
+        const records = fresh(page.records, state.recent)
+        const invalid = freshInvalid(page.invalid, state.recent)
+        const observed = observe(cursor, page.records)
+        if (!full) {
+          const last = { ...observed, lower: endMs }
+          return Option.some([
+            { records, invalid, cursor: last, done: true },
+            { cursor: last, mode: { _tag: "Done" }, recent: new Set() }
+          ] as const)
+        }
+        if (max > cursor.lower) {
+          // Everything before `max` is read; records at `max` itself may continue on the next page.
+          const next = { ...observed, lower: max }
+          const recent = new Set<string>()
+          page.records.forEach((r, k) => {
+            if (dates[k]! >= max - 1) recent.add(r.id)
+          })
+          return Option.some([
+            { records, invalid, cursor: next, done: false },
+            { cursor: next, mode: { _tag: "Keyset" }, recent }
+          ] as const)
+        }
+        // A full page and no progress: the instant `lower` holds a page or more on its own.
+        yield* Effect.logInfo(
+          `more than one page of executions started at ${iso(cursor.lower)}: reading that instant alone`
+        )
+        const recent = new Set([...state.recent, ...page.records.map((r) => r.id)])
+        return Option.some([
+          { records, invalid, cursor: observed, done: false },
+          {
+            cursor: observed,
+            mode: {
+              _tag: "Instant",
+              at: cursor.lower,
+              offset: 0,
+              attempt: 1,
+              firstTotal: undefined,
+              passIds: new Set()
+            },
+            recent
+          }
+        ] as const)
+      }
+      // Instant mode: the window around one instant, ASC, with offsets.
+      const lowBound = cursor.afterInclusive ? mode.at : mode.at - 1
+      const page = yield* client.listPage(
+        { ...query, afterDate: iso(lowBound), beforeDate: iso(Math.min(mode.at + 1, endMs)), sortBy: "ASC" },
+        mode.offset
+      )
+      const firstTotal = mode.offset === 0 ? page.total : mode.firstTotal
+      for (const r of page.records) mode.passIds.add(r.id)
+      for (const i of page.invalid) {
+        const id = idOf(i.raw)
+        if (id !== undefined) mode.passIds.add(id)
+      }
+      const records = fresh(page.records, state.recent)
+      const invalid = freshInvalid(page.invalid, state.recent)
+      const recent = new Set([...state.recent, ...page.records.map((r) => r.id)])
+      const observed = observe(cursor, page.records)
+      const count = page.records.length + page.invalid.length
+      const pages = mode.offset / PAGE_SIZE + 1
+      if (count >= PAGE_SIZE && page.nextLink !== undefined && pages < INSTANT_MAX_PAGES) {
+        return Option.some([
+          { records, invalid, cursor: observed, done: false },
+          { cursor: observed, mode: { ...mode, offset: mode.offset + PAGE_SIZE, firstTotal }, recent }
+        ] as const)
+      }
+      // The pass is over: it is complete when `total` did not move and every id was seen.
+      const total = page.total
+      const consistent = total === undefined || (firstTotal === total && mode.passIds.size >= total)
+      if (!consistent) {
+        if (mode.attempt >= INSTANT_ATTEMPTS) {
+          return yield* new ExportError({
+            reason: "Inconsistent",
+            detail: `the ${total} executions started at ${iso(mode.at)} could not be read in one consistent pass after ${INSTANT_ATTEMPTS} attempts (ids seen: ${mode.passIds.size})`
+          })
+        }
+        yield* Effect.logWarning(
+          `executions started at ${iso(mode.at)}: ${mode.passIds.size} ids for a total of ${total}; reading the instant again`
+        )
+        return Option.some([
+          { records, invalid, cursor: observed, done: false },
+          {
+            cursor: observed,
+            mode: {
+              _tag: "Instant",
+              at: mode.at,
+              offset: 0,
+              attempt: mode.attempt + 1,
+              firstTotal: undefined,
+              passIds: new Set()
+            },
+            recent
+          }
+        ] as const)
+      }
+      const next = { ...observed, lower: Math.min(mode.at + 1, endMs) }
+      return Option.some([
+        { records, invalid, cursor: next, done: false },
+        { cursor: next, mode: { _tag: "Keyset" }, recent }
+      ] as const)
+    })
+
+  return Stream.unfoldEffect(
+    { cursor: start, mode: { _tag: "Keyset" }, recent: new Set() } as ScanState,
+    step
+  )
+}
+
+const toReject = (invalid: ExecutionPage["invalid"][number], seenAt: string): Reject => ({
+  id: idOf(invalid.raw),
+  raw: JSON.stringify(invalid.raw) ?? String(invalid.raw),
+  reason: invalid.reason,
+  seenAt
+})
+
+const counterValue = (counter: Metric.Metric.Counter<number>) =>
+  Effect.map(Metric.value(counter), (state) => state.count)
+
+/** @internal */
+export const run = (
+  options: RunOptions = {}
+): Effect.Effect<RunReport, ExportError | RequestError | SinkError, TaskHistoryClient | Sink> =>
+  Effect.gen(function* () {
+    const client = yield* TaskHistoryClient
+    const sink = yield* Sink
+    const startedAt = yield* Clock.currentTimeMillis
+    const filters = options.filters ?? {}
+    const query = yield* Effect.mapError(
+      ExecutionQuery.makeEffect({
+        integration: filters.integration,
+        workflowId: filters.workflowId,
+        userId: filters.userId,
+        status: filters.status
+      }),
+      (e) => new ExportError({ reason: "InvalidOptions", detail: e.message })
+    )
+    const batchSize = options.batchSize ?? 500
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
+      return yield* new ExportError({
+        reason: "InvalidOptions",
+        detail: `batchSize ${batchSize}: expected a positive integer`
+      })
+    }
+    let since: number | undefined
+    if (options.since !== undefined) {
+      const normalized = ExecutionQuery.normalizeDate(options.since)
+      if (normalized === undefined) {
+        return yield* new ExportError({
+          reason: "InvalidOptions",
+          detail: `since ${JSON.stringify(options.since)}: expected an ISO 8601 date`
+        })
+      }
+      since = Date.parse(normalized)
+    }
+    const key = streamKey(query)
+    const onInvalid = options.onInvalid ?? "quarantine"
+    const stored = yield* sink.loadState(key)
+    const previous = Option.getOrUndefined(stored)
+    const resumed = decodeCursor(previous?.cursor)
+    const longestBefore = previous?.longestRunMs ?? 0
+
+    let start: RunCursor
+    if (resumed !== undefined) {
+      start = resumed
+      yield* Effect.logInfo(
+        `resuming an interrupted run at ${iso(resumed.lower)} (range ends ${resumed.end})`
+      )
+    } else {
+      const lookback =
+        options.lookback === undefined ? defaultLookback(longestBefore) : Duration.decode(options.lookback)
+      const hwm = previous?.highWaterMark === undefined ? undefined : Date.parse(previous.highWaterMark)
+      const from =
+        hwm !== undefined && !Number.isNaN(hwm)
+          ? hwm - Duration.toMillis(lookback)
+          : (since ?? startedAt - retentionMs)
+      start = {
+        v: 1,
+        end: iso(startedAt),
+        lower: Math.min(from, startedAt),
+        minOpen: undefined,
+        afterInclusive: false,
+        longestRunMs: longestBefore
+      }
+      yield* Effect.logInfo(`reading executions started from ${iso(start.lower)} to ${start.end}`)
+    }
+
+    const requestsBefore = yield* counterValue(TaskHistoryMetrics.requests)
+    const limitedBefore = yield* counterValue(TaskHistoryMetrics.rateLimited)
+    const totals = { seen: 0, inserted: 0, updated: 0, unchanged: 0, rejected: 0 }
+    let highWaterMark = previous?.highWaterMark ?? start.end
+    const pagesPerBatch = Math.max(1, Math.ceil(batchSize / PAGE_SIZE))
+
+    const write = (steps: Chunk.Chunk<Step>) =>
+      Effect.gen(function* () {
+        const all = Chunk.toReadonlyArray(steps)
+        const last = all[all.length - 1]!
+        const records = all.flatMap((s) => s.records)
+        const invalid = all.flatMap((s) => s.invalid)
+        const now = iso(yield* Clock.currentTimeMillis)
+        if (invalid.length > 0 && onInvalid === "fail") {
+          const first = invalid[0]!
+          const id = idOf(first.raw)
+          return yield* new ExportError({
+            reason: "InvalidRecords",
+            detail: `${id === undefined ? "a record without an id" : `record ${id}`}: ${first.reason}`
+          })
+        }
+        const cursor = last.cursor
+        let state: ExportState
+        if (last.done) {
+          const endMs = Date.parse(cursor.end)
+          const hold = cursor.minOpen === undefined ? endMs : Math.min(endMs, cursor.minOpen)
+          highWaterMark = iso(hold)
+          state = {
+            streamKey: key,
+            highWaterMark,
+            longestRunMs: cursor.longestRunMs,
+            lastRunAt: now,
+            cursor: null
+          }
+        } else {
+          state = {
+            streamKey: key,
+            highWaterMark: previous?.highWaterMark,
+            longestRunMs: longestBefore,
+            lastRunAt: previous?.lastRunAt,
+            cursor
+          }
+        }
+        const rejects = invalid.map((i) => toReject(i, now))
+        const result = yield* sink.writeBatch({ records, rejects, state })
+        totals.seen += records.length + invalid.length
+        totals.inserted += result.inserted
+        totals.updated += result.updated
+        totals.unchanged += result.unchanged
+        totals.rejected += result.rejected
+        if (rejects.length > 0) {
+          yield* Effect.logWarning(
+            `quarantined ${rejects.length} invalid record(s) in the rejects of ${sink.name}; first: ${rejects[0]!.id ?? "(no id)"}: ${rejects[0]!.reason}`
+          )
+        }
+      })
+
+    yield* scan(client, query, start).pipe(
+      // Fetch the next pages while the current batch is written.
+      Stream.buffer({ capacity: pagesPerBatch + 1 }),
+      Stream.grouped(pagesPerBatch),
+      Stream.runForEach(write)
+    )
+
+    const finishedAt = yield* Clock.currentTimeMillis
+    const report: RunReport = {
+      ...totals,
+      requests: (yield* counterValue(TaskHistoryMetrics.requests)) - requestsBefore,
+      rateLimited: (yield* counterValue(TaskHistoryMetrics.rateLimited)) - limitedBefore,
+      durationMs: finishedAt - startedAt,
+      highWaterMark,
+      streamKey: key
+    }
+    yield* Effect.logInfo("export run finished").pipe(Effect.annotateLogs({ ...report }))
+    return report
+  }).pipe(Effect.annotateLogs({ component: "taskhistory-export" }), Effect.withLogSpan("export"))

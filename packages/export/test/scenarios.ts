@@ -1,0 +1,195 @@
+import { expect } from "@effect/vitest"
+import { Simulator } from "@taskhistory/simulator"
+import { Deferred, Effect, Either, Fiber, Layer, Option } from "effect"
+import * as Exporter from "../src/Exporter.js"
+import { Sink, type SinkError } from "../src/Sink.js"
+import { clientLayer, expectSinkMatches } from "./helpers.js"
+
+/** A sink under test: a fresh layer per test, reopened per run, and its rows. */
+export interface SinkFixture {
+  /** A layer over a new, empty database (call once per test). */
+  readonly fresh: () => {
+    readonly layer: () => Layer.Layer<Sink, SinkError>
+    readonly rows: Effect.Effect<ReadonlyMap<string, Record<string, unknown>>>
+  }
+}
+
+const NOW = Date.parse("2026-11-20T12:00:00.000Z")
+
+const runWith = (
+  sim: Simulator.SimulatorHandle,
+  sink: Layer.Layer<Sink, SinkError>,
+  options: Exporter.RunOptions = {},
+  rate?: string
+) => Exporter.run(options).pipe(Effect.provide(Layer.merge(clientLayer(sim, rate), sink)))
+
+/** A first run with no state reads the whole history; a second reads only the look-back range. */
+export const backfillThenIncremental = (fixture: SinkFixture) =>
+  Effect.gen(function* () {
+    const sim = yield* Simulator.start({ records: 1500, seed: 11, span: 60 })
+    const db = fixture.fresh()
+    const first = yield* runWith(sim, db.layer())
+    const dataset = yield* sim.dataset
+    expectSinkMatches(yield* db.rows, dataset)
+    expect(first.inserted).toBe(dataset.length)
+    expect(first.seen).toBe(dataset.length)
+    expect(first.updated + first.rejected).toBe(0)
+    // 1500 records in 15 pages of 100 (plus the page that ends the range).
+    expect(first.requests).toBeLessThanOrEqual(17)
+    expect(first.streamKey).toBe("all")
+
+    yield* sim.insert(30)
+    const before = (yield* sim.stats).requests
+    const second = yield* runWith(sim, db.layer())
+    expect(second.inserted).toBe(30)
+    expect(second.requests).toBeLessThanOrEqual(2)
+    expect((yield* sim.stats).requests - before).toBe(second.requests)
+    expectSinkMatches(yield* db.rows, yield* sim.dataset)
+    return { first, second }
+  }).pipe(Effect.scoped)
+
+/** Inserts and retention expiry on every request while the run pages. */
+export const churn = (fixture: SinkFixture) =>
+  Effect.gen(function* () {
+    const sim = yield* Simulator.start({
+      records: 1500,
+      seed: 12,
+      span: 60,
+      churn: { insertPerRequest: 7, expirePerRequest: 5 }
+    })
+    const db = fixture.fresh()
+    const initial = yield* sim.dataset
+    yield* runWith(sim, db.layer())
+    const after = yield* sim.dataset
+    // Every execution visible for the whole run is there, with its latest values.
+    const stayed = new Set(after.map((r) => r.id as string))
+    const rows = yield* db.rows
+    for (const record of initial) {
+      if (!stayed.has(record.id as string)) continue
+      expect(rows.get(record.id as string)?.id).toBe(record.id)
+    }
+    // Churn stops; the next run (look-back) catches what arrived during the first.
+    yield* sim.configure({ churn: { insertPerRequest: 0, expirePerRequest: 0 } })
+    yield* runWith(sim, db.layer())
+    const expired = new Set(initial.map((r) => r.id as string).filter((id) => !stayed.has(id)))
+    expectSinkMatches(yield* db.rows, yield* sim.dataset, expired)
+  }).pipe(Effect.scoped)
+
+export const lateArrivals = (fixture: SinkFixture) =>
+  Effect.gen(function* () {
+    const sim = yield* Simulator.start({
+      records: 800,
+      seed: 13,
+      span: 30,
+      churn: { lateArrivals: 25, revealPerRequest: 0 }
+    })
+    const db = fixture.fresh()
+    yield* runWith(sim, db.layer())
+    const revealed = yield* sim.reveal()
+    expect(revealed.length).toBe(25)
+    // Late arrivals started long ago: a look-back as long as the span finds them.
+    const report = yield* runWith(sim, db.layer(), { lookback: "31 days" })
+    expect(report.inserted).toBe(25)
+    expectSinkMatches(yield* db.rows, yield* sim.dataset)
+  }).pipe(Effect.scoped)
+
+export const sameStartDate = (fixture: SinkFixture, inclusiveDates = true) =>
+  Effect.gen(function* () {
+    const sim = yield* Simulator.start({
+      records: 600,
+      seed: 14,
+      span: 20,
+      inclusiveDates,
+      churn: { sameStartDate: { count: 250, date: "2026-11-10T08:00:00.000Z" } }
+    })
+    const db = fixture.fresh()
+    const report = yield* runWith(sim, db.layer())
+    const dataset = yield* sim.dataset
+    expect(dataset.filter((r) => r.dateStarted === "2026-11-10T08:00:00.000Z").length).toBeGreaterThanOrEqual(
+      250
+    )
+    expectSinkMatches(yield* db.rows, dataset)
+    expect(report.inserted).toBe(dataset.length)
+  }).pipe(Effect.scoped)
+
+export const faults = (fixture: SinkFixture) =>
+  Effect.gen(function* () {
+    const sim = yield* Simulator.start({
+      records: 1000,
+      seed: 15,
+      faults: { errorRate: 0.15, resetRate: 0.1, htmlRate: 0.05 }
+    })
+    const db = fixture.fresh()
+    const report = yield* runWith(sim, db.layer())
+    expect((yield* sim.stats).requests).toBeGreaterThan(report.requests - 1)
+    expectSinkMatches(yield* db.rows, yield* sim.dataset)
+  }).pipe(Effect.scoped)
+
+export const rateLimited = (fixture: SinkFixture) =>
+  Effect.gen(function* () {
+    // The server allows 5 per second; the client believes 50 per second: 429s must happen.
+    const sim = yield* Simulator.start({ records: 1200, seed: 16, rateLimit: "5/1s" })
+    const db = fixture.fresh()
+    const report = yield* runWith(sim, db.layer(), {}, "50/1s")
+    expect(report.rateLimited).toBeGreaterThan(0)
+    expectSinkMatches(yield* db.rows, yield* sim.dataset)
+  }).pipe(Effect.scoped)
+
+export const malformed = (fixture: SinkFixture) =>
+  Effect.gen(function* () {
+    const sim = yield* Simulator.start({ records: 700, seed: 17, malformed: 8 })
+    const failing = fixture.fresh()
+    const failed = yield* Effect.either(runWith(sim, failing.layer(), { onInvalid: "fail", batchSize: 100 }))
+    expect(Either.isLeft(failed)).toBe(true)
+    if (Either.isLeft(failed)) {
+      expect(failed.left._tag).toBe("ExportError")
+      expect(failed.left.message).toMatch(/invalid execution record/)
+    }
+    const state = yield* Effect.flatMap(Sink, (s) => s.loadState("all")).pipe(Effect.provide(failing.layer()))
+    // No state advance: the high-water mark was never set.
+    expect(Option.isSome(Option.flatMap(state, (s) => Option.fromNullable(s.highWaterMark)))).toBe(false)
+
+    const db = fixture.fresh()
+    const report = yield* runWith(sim, db.layer())
+    expect(report.rejected).toBe(8)
+    const status = yield* Effect.flatMap(Sink, (s) => s.status).pipe(Effect.provide(db.layer()))
+    expect(status.rejects).toBe(8)
+    expectSinkMatches(yield* db.rows, yield* sim.dataset)
+  }).pipe(Effect.scoped)
+
+/** Interrupt a run after a few batches, run again: same rows as an uninterrupted run. */
+export const interruptAndResume = (fixture: SinkFixture) =>
+  Effect.gen(function* () {
+    const sim = yield* Simulator.start({ records: 1500, seed: 18 })
+    const db = fixture.fresh()
+    const written = yield* Deferred.make<void>()
+    // Count batches through a wrapping sink; signal after the third.
+    const counting = Layer.effect(
+      Sink,
+      Effect.gen(function* () {
+        const inner = yield* Sink
+        let n = 0
+        return {
+          ...inner,
+          writeBatch: (batch) =>
+            Effect.tap(inner.writeBatch(batch), () =>
+              ++n === 3 ? Deferred.succeed(written, undefined) : Effect.void
+            )
+        }
+      })
+    ).pipe(Layer.provide(db.layer()))
+    const fiber = yield* Effect.fork(runWith(sim, counting, { batchSize: 100 }))
+    yield* Deferred.await(written)
+    yield* Fiber.interrupt(fiber)
+    const partial = yield* db.rows
+    expect(partial.size).toBeGreaterThanOrEqual(250)
+    expect(partial.size).toBeLessThan(1500)
+    const state = yield* Effect.flatMap(Sink, (s) => s.loadState("all")).pipe(Effect.provide(db.layer()))
+    expect(Option.isSome(state) && state.value.highWaterMark === undefined).toBe(true)
+
+    const resumed = yield* runWith(sim, db.layer(), { batchSize: 100 })
+    expect(resumed.inserted).toBe(1500 - partial.size)
+    expectSinkMatches(yield* db.rows, yield* sim.dataset)
+  }).pipe(Effect.scoped)
+
+export { NOW }
