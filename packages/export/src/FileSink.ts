@@ -22,7 +22,7 @@
  * @since 0.1.0
  */
 import { type Effect, Layer, type Scope } from "effect"
-import { csv, type FileFormatName, formats, ndjson, parquet } from "./internal/fileFormat.js"
+import { csv, csvColumns, type FileFormatName, formats, ndjson, parquet } from "./internal/fileFormat.js"
 import * as internal from "./internal/fileSink.js"
 import { Sink, type SinkError, type SinkShape } from "./Sink.js"
 
@@ -74,18 +74,7 @@ export type FileSinkFormat = FileFormatName
  *
  * @since 0.1.0
  */
-export const columns = [
-  "id",
-  "user_id",
-  "workflow_id",
-  "status",
-  "task_count",
-  "run_duration_ms",
-  "date_started",
-  "date_ended",
-  "exported_at",
-  "raw"
-] as const
+export const columns: ReadonlyArray<string> = csvColumns
 
 /**
  * Opens a file sink in `options.dir`: takes the directory's lock (a lock left by a dead process is

@@ -6,20 +6,6 @@
 import { parquetWriteBuffer } from "hyparquet-writer"
 import type { FileRow } from "./fileRow.js"
 
-/** The columns of `part.parquet`, in order. */
-export const parquetColumns = [
-  "id",
-  "user_id",
-  "workflow_id",
-  "status",
-  "task_count",
-  "run_duration_ms",
-  "date_started",
-  "date_ended",
-  "exported_at",
-  "raw"
-] as const
-
 const int64 = (n: number | undefined): bigint | null =>
   n === undefined || !Number.isFinite(n) ? null : BigInt(Math.round(n))
 

@@ -491,12 +491,18 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
     let needsRecovery = false
     const semaphore = yield* Effect.makeSemaphore(1)
 
+    /** After a failed batch, memory may be ahead of the disk: rebuild it from the files first. */
+    const ensureRecovered = Effect.suspend(() =>
+      needsRecovery
+        ? Effect.tap(recover, () => {
+            needsRecovery = false
+          })
+        : Effect.void
+    )
+
     const writeBatchUnsafe = (batch: Batch) =>
       Effect.gen(function* () {
-        if (needsRecovery) {
-          yield* recover
-          needsRecovery = false
-        }
+        yield* ensureRecovered
         const result = { inserted: 0, updated: 0, unchanged: 0, rejected: batch.rejects.length }
         if (batch.records.length === 0 && batch.rejects.length === 0 && batch.state === undefined)
           return result
@@ -634,10 +640,12 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
     )
 
     const loadState = (streamKey: string) =>
-      Effect.sync(() => Option.fromNullable(manifest.states.get(streamKey)))
+      semaphore.withPermits(1)(
+        Effect.map(ensureRecovered, () => Option.fromNullable(manifest.states.get(streamKey)))
+      )
 
     const status: Effect.Effect<SinkStatus, SinkError> = semaphore.withPermits(1)(
-      Effect.sync(() => {
+      Effect.map(ensureRecovered, () => {
         let rows = 0
         for (const entry of manifest.days.values()) rows += entry.rows
         return { sink: name, rows, rejects: manifest.rejects.count, states: [...manifest.states.values()] }
