@@ -188,9 +188,9 @@ const makeHandle = (server: SimulatorServer): SimulatorHandle => ({
 })
 
 /**
- * Starts a simulator for the lifetime of the scope. Time (rate limit, churn per second, replay
- * start dates) comes from Effect's `Clock` unless `options.clock` is given, so `TestClock`
- * drives it. Invalid options or a port already in use are defects (a broken test fixture).
+ * Starts a simulator for the lifetime of the scope. Time (rate limit, churn per second, the
+ * start date of replays: `now` plus the time elapsed) comes from Effect's `Clock` unless
+ * `options.clock` is given, so `TestClock` drives it. Invalid options or a port already in use are defects (a broken test fixture).
  *
  * @since 0.1.0
  */

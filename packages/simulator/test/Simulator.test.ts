@@ -316,6 +316,16 @@ describe("determinism", () => {
     })
   )
 
+  it.scoped("without now, the dataset ends at the wall-clock time even under the TestClock", () =>
+    Effect.gen(function* () {
+      const sim = yield* Simulator.start({ records: 200 })
+      const rows = yield* sim.dataset
+      const last = Date.parse(rows[rows.length - 1]!.dateStarted as string)
+      expect(Date.now() - last).toBeGreaterThanOrEqual(0)
+      expect(Date.now() - last).toBeLessThan(3 * 86_400_000)
+    })
+  )
+
   it.scoped("start dates span the requested days, ending at now", () =>
     Effect.gen(function* () {
       const sim = yield* Simulator.start({ records: 2000, seed: 2, now: NOW, span: 10 })

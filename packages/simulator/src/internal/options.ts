@@ -92,7 +92,10 @@ export interface SimulatorOptions extends SimulatorKnobs {
   readonly projectId?: string | undefined
   /** Default derived from the seed. */
   readonly apiKey?: string | undefined
-  /** End of the span of start dates. Default: the current time (of `clock`). */
+  /**
+   * End of the span of start dates, and the simulator's time at start. Default: the wall-clock time
+   * (`clock` then only measures the time elapsed since the start).
+   */
   readonly now?: Date | string | number | undefined
   /** Days of start dates, ending at `now`. Default 60. */
   readonly span?: number | undefined

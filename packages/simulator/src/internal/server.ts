@@ -153,7 +153,7 @@ export class SimulatorServer {
     this.apiKey = options.apiKey
     this.bearer = `Bearer ${options.apiKey}`
     this.clock0 = clock()
-    this.nowMs = options.nowMs ?? this.clock0
+    this.nowMs = options.nowMs ?? Date.now()
     this.server = Http.createServer({ keepAlive: true }, (req, res) => this.onRequest(req, res, false))
     this.server.keepAliveTimeout = 30_000
     this.reset()
