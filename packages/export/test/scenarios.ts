@@ -1,6 +1,6 @@
 import { expect } from "@effect/vitest"
 import { Simulator } from "@taskhistory/simulator"
-import { Deferred, Effect, Either, Fiber, Layer, Option } from "effect"
+import { Deferred, Effect, Either, Fiber, Layer, Logger, LogLevel, Option } from "effect"
 import * as Exporter from "../src/Exporter.js"
 import { Sink, type SinkError } from "../src/Sink.js"
 import { clientLayer, expectSinkMatches } from "./helpers.js"
@@ -21,7 +21,11 @@ const runWith = (
   sink: Layer.Layer<Sink, SinkError>,
   options: Exporter.RunOptions = {},
   rate?: string
-) => Exporter.run(options).pipe(Effect.provide(Layer.merge(clientLayer(sim, rate), sink)))
+) =>
+  Exporter.run(options).pipe(
+    Effect.provide(Layer.merge(clientLayer(sim, rate), sink)),
+    Logger.withMinimumLogLevel(LogLevel.Error)
+  )
 
 /** A first run with no state reads the whole history; a second reads only the look-back range. */
 export const backfillThenIncremental = (fixture: SinkFixture) =>
