@@ -21,8 +21,15 @@ export class ByteWriter {
 
   bytes(b: Uint8Array): void {
     this.ensure(b.length)
-    this.buf.set(b, this.pos)
-    this.pos += b.length
+    this.put(b)
+  }
+
+  /** Copies short byte runs without a capacity check (call `ensure` first). */
+  put(b: Uint8Array): void {
+    const buf = this.buf
+    let pos = this.pos
+    for (let i = 0; i < b.length; i++) buf[pos++] = b[i]!
+    this.pos = pos
   }
 
   byte(c: number): void {
@@ -48,7 +55,21 @@ export class ByteWriter {
       this.byte(48 + n)
       return
     }
-    this.string(String(n))
+    if (n >= 1e15) {
+      this.string(String(n))
+      return
+    }
+    this.ensure(16)
+    let digits = 1
+    for (let m = n; m >= 10; m = Math.floor(m / 10)) digits++
+    const buf = this.buf
+    let end = this.pos + digits
+    this.pos = end
+    for (let m = n; digits > 0; digits--) {
+      const q = Math.floor(m / 10)
+      buf[--end] = 48 + (m - q * 10)
+      m = q
+    }
   }
 
   private two(n: number): void {
