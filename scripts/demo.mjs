@@ -12,7 +12,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 const exporterBin = join(root, "apps/exporter/dist/bin.js")
 const cliBin = join(root, "apps/cli/dist/bin.js")
 const simulatorModule = join(root, "packages/simulator/dist/index.js")
-const records = Number(process.env.DEMO_RECORDS ?? 5000)
+const records = 5000
 const dbPath = resolve(process.cwd(), "taskhistory.db")
 
 const say = (line) => process.stderr.write(`\n== ${line}\n`)

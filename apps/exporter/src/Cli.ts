@@ -1,0 +1,377 @@
+/**
+ * The `taskhistory-exporter` commands: `run` (once, on a cron schedule or every interval, with
+ * optional Prometheus metrics) and `status`.
+ *
+ * @since 0.1.0
+ */
+import { existsSync } from "node:fs"
+import { Command, Options } from "@effect/cli"
+import * as ConnectionOptions from "@taskhistory/app-kit/ConnectionOptions"
+import * as Main from "@taskhistory/app-kit/Main"
+import * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
+import { parseDuration } from "@taskhistory/core/TaskHistoryConfig"
+import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
+import * as Exporter from "@taskhistory/export/Exporter"
+import { Sink, type SinkError } from "@taskhistory/export/Sink"
+import * as SinkSpec from "@taskhistory/export/SinkSpec"
+import { Clock, Console, Duration, Effect, Either, Layer, Option } from "effect"
+import * as ExporterMetrics from "./ExporterMetrics.js"
+import * as Connection from "./internal/connection.js"
+import * as StatusFormat from "./internal/status.js"
+import * as RunSchedule from "./RunSchedule.js"
+
+/**
+ * The default sink.
+ *
+ * @since 0.1.0
+ */
+export const defaultSink = "sqlite:./taskhistory.db"
+
+const fromEither = <A>(either: Either.Either<A, InvalidInput>): Effect.Effect<A, InvalidInput> =>
+  Either.match(either, { onLeft: Effect.fail, onRight: Effect.succeed })
+
+/**
+ * Exit codes of the engine's own errors (the core's errors carry theirs): invalid export options
+ * are invalid input (2); invalid records with `--on-invalid fail`, inconsistent API answers and a
+ * sink that cannot be read or written are upstream failures (6).
+ */
+const withExitCodes = <A, E, R>(effect: Effect.Effect<A, E | Exporter.ExportError | SinkError, R>) =>
+  Effect.catchIf(
+    effect,
+    (e): e is Exporter.ExportError | SinkError =>
+      typeof e === "object" &&
+      e !== null &&
+      "_tag" in e &&
+      (e._tag === "ExportError" || e._tag === "SinkError"),
+    (e) =>
+      Effect.fail(
+        new Main.CliError({
+          exitCode: e._tag === "ExportError" && e.reason === "InvalidOptions" ? 2 : 6,
+          text: e.message
+        })
+      )
+  )
+
+const sinkOption = Options.text("sink").pipe(
+  Options.withPseudoName("SINK"),
+  Options.withDescription(
+    "Where to export: sqlite:PATH, postgres://USER@HOST/DB, ndjson:DIR, csv:DIR or parquet:DIR. Default: sqlite:./taskhistory.db."
+  ),
+  Options.withDefault(defaultSink)
+)
+
+const filterOptions = Options.all({
+  integration: Options.text("integration").pipe(
+    Options.withDescription("Only export executions of this integration (e.g. salesforce)."),
+    Options.optional
+  ),
+  workflowId: Options.text("workflow-id").pipe(
+    Options.withDescription("Only export executions of this workflow."),
+    Options.optional
+  ),
+  userId: Options.text("user-id").pipe(
+    Options.withDescription("Only export executions of this Connected User."),
+    Options.optional
+  ),
+  status: Options.text("status").pipe(
+    Options.withPseudoName("SUCCEEDED|FAILED|EXECUTING|DELAYED"),
+    Options.withDescription("Only export executions with this status (any case)."),
+    Options.optional
+  )
+})
+
+const verboseOption = Options.boolean("verbose").pipe(
+  Options.withAlias("v"),
+  Options.withDescription("Debug logs (each request, each batch) on stderr.")
+)
+
+const runOptions = {
+  connection: ConnectionOptions.options,
+  once: Options.boolean("once").pipe(
+    Options.withDescription(
+      "Run one export and exit (the default when neither --schedule nor --every is given)."
+    )
+  ),
+  schedule: Options.text("schedule").pipe(
+    Options.withPseudoName("CRON"),
+    Options.withDescription(
+      'Run on a cron schedule, e.g. "*/15 * * * *" (5 fields, or 6 with seconds first), in UTC unless --timezone. Runs never overlap: a start that falls while a run is going is skipped (logged).'
+    ),
+    Options.optional
+  ),
+  every: Options.text("every").pipe(
+    Options.withPseudoName("DURATION"),
+    Options.withDescription(
+      "Run now and then every DURATION (e.g. 15m, 1h). Runs never overlap: a start that falls while a run is going is skipped (logged)."
+    ),
+    Options.optional
+  ),
+  timezone: Options.text("timezone").pipe(
+    Options.withPseudoName("ZONE"),
+    Options.withDescription("IANA time zone of the --schedule expression. Default: UTC."),
+    Options.optional
+  ),
+  sink: sinkOption,
+  filters: filterOptions,
+  since: Options.text("since").pipe(
+    Options.withPseudoName("ISO"),
+    Options.withDescription(
+      "On the first run (no stored state), start at this date instead of the 90-day retention horizon, e.g. 2026-01-01."
+    ),
+    Options.optional
+  ),
+  lookback: Options.text("lookback").pipe(
+    Options.withPseudoName("DURATION"),
+    Options.withDescription(
+      "Re-read this far back before the high-water mark to catch late executions and status changes. Default: from the longest run seen (at least 1h)."
+    ),
+    Options.optional
+  ),
+  onInvalid: Options.choice("on-invalid", ["quarantine", "fail"]).pipe(
+    Options.withDescription(
+      "Invalid records: quarantine (store them in the rejects table, warn, go on) or fail (stop without moving the state). Default: quarantine."
+    ),
+    Options.withDefault("quarantine" as const)
+  ),
+  batchSize: Options.integer("batch-size").pipe(
+    Options.withPseudoName("N"),
+    Options.withDescription("Records per sink transaction. Default: the engine's."),
+    Options.optional
+  ),
+  metricsPort: Options.integer("metrics-port").pipe(
+    Options.withPseudoName("PORT"),
+    Options.withDescription(
+      "Serve Prometheus metrics on GET /metrics and a health check on GET /healthz at this port (0: any free port, logged)."
+    ),
+    Options.optional
+  ),
+  metricsHost: Options.text("metrics-host").pipe(
+    Options.withPseudoName("HOST"),
+    Options.withDescription(
+      "Address the metrics server listens on. Default: 127.0.0.1 (use 0.0.0.0 to expose it)."
+    ),
+    Options.withDefault("127.0.0.1")
+  ),
+  verbose: verboseOption
+}
+
+type RunFlags = Command.Command.ParseConfig<typeof runOptions>
+
+const parseSink = (spec: string) =>
+  fromEither(
+    Either.mapLeft(
+      SinkSpec.parse(spec),
+      (e) => new InvalidInput({ field: "--sink", value: e.value, expected: e.expected })
+    )
+  )
+
+/**
+ * Checks every flag of `run` and builds the engine's options. Fails with `InvalidInput` naming
+ * the bad value.
+ *
+ * @since 0.1.0
+ */
+export const runSettings = (flags: RunFlags) =>
+  Effect.gen(function* () {
+    const schedule = yield* fromEither(
+      RunSchedule.fromFlags({
+        once: flags.once,
+        schedule: Option.getOrUndefined(flags.schedule),
+        every: Option.getOrUndefined(flags.every),
+        timezone: Option.getOrUndefined(flags.timezone)
+      })
+    )
+    const sink = yield* parseSink(flags.sink)
+    const query = yield* fromEither(
+      ExecutionQuery.make({
+        integration: Option.getOrUndefined(flags.filters.integration),
+        workflowId: Option.getOrUndefined(flags.filters.workflowId),
+        userId: Option.getOrUndefined(flags.filters.userId),
+        status: Option.getOrUndefined(flags.filters.status)
+      })
+    ).pipe(
+      Effect.mapError(
+        (e) =>
+          new InvalidInput({
+            field: `--${e.field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
+            value: e.value,
+            expected: e.expected
+          })
+      )
+    )
+    let since: string | undefined
+    if (Option.isSome(flags.since)) {
+      since = ExecutionQuery.normalizeDate(flags.since.value)
+      if (since === undefined) {
+        return yield* new InvalidInput({
+          field: "--since",
+          value: flags.since.value,
+          expected: "an ISO 8601 date such as 2026-01-01 or 2026-01-01T00:00:00Z"
+        })
+      }
+    }
+    const lookback = Option.isSome(flags.lookback)
+      ? yield* fromEither(parseDuration(flags.lookback.value, "--lookback"))
+      : undefined
+    if (Option.isSome(flags.batchSize) && (flags.batchSize.value < 1 || flags.batchSize.value > 100_000)) {
+      return yield* new InvalidInput({
+        field: "--batch-size",
+        value: String(flags.batchSize.value),
+        expected: "an integer from 1 to 100000"
+      })
+    }
+    if (
+      Option.isSome(flags.metricsPort) &&
+      (flags.metricsPort.value < 0 || flags.metricsPort.value > 65_535)
+    ) {
+      return yield* new InvalidInput({
+        field: "--metrics-port",
+        value: String(flags.metricsPort.value),
+        expected: "a port from 0 to 65535"
+      })
+    }
+    const filters: Exporter.RunOptions["filters"] = {
+      ...(query.integration !== undefined ? { integration: query.integration } : {}),
+      ...(query.workflowId !== undefined ? { workflowId: query.workflowId } : {}),
+      ...(query.userId !== undefined ? { userId: query.userId } : {}),
+      ...(query.status !== undefined ? { status: query.status } : {})
+    }
+    const options: Exporter.RunOptions = {
+      filters,
+      onInvalid: flags.onInvalid,
+      ...(since !== undefined ? { since } : {}),
+      ...(lookback !== undefined ? { lookback } : {}),
+      ...(Option.isSome(flags.batchSize) ? { batchSize: flags.batchSize.value } : {})
+    }
+    return { schedule, sink, options }
+  })
+
+const summary = (report: Exporter.RunReport) =>
+  Effect.logInfo(
+    `run complete: ${report.seen} seen, ${report.inserted} inserted, ${report.updated} updated, ${report.unchanged} unchanged, ${report.rejected} rejected, ${report.requests} requests, ${report.rateLimited} rate limited, ${Duration.format(Duration.millis(report.durationMs))}, high-water mark ${report.highWaterMark ?? "none"}`
+  ).pipe(
+    Effect.annotateLogs({
+      seen: report.seen,
+      inserted: report.inserted,
+      updated: report.updated,
+      unchanged: report.unchanged,
+      rejected: report.rejected,
+      requests: report.requests,
+      rateLimited: report.rateLimited,
+      durationMs: report.durationMs,
+      highWaterMark: report.highWaterMark ?? "none",
+      streamKey: report.streamKey
+    })
+  )
+
+const runHandler = (flags: RunFlags) =>
+  Effect.gen(function* () {
+    const { schedule, sink, options } = yield* runSettings(flags)
+    const program = Effect.gen(function* () {
+      const metrics = yield* ExporterMetrics.ExporterMetrics
+      const sinkService = yield* Sink
+      const key = Exporter.streamKey(options.filters ?? {})
+      const stored = yield* sinkService.loadState(key)
+      yield* metrics.setHighWaterMark(
+        Option.getOrUndefined(Option.flatMapNullable(stored, (s) => s.highWaterMark))
+      )
+      if (Option.isSome(flags.metricsPort)) {
+        const address = yield* ExporterMetrics.serve({
+          port: flags.metricsPort.value,
+          host: flags.metricsHost
+        }).pipe(
+          Effect.mapError(
+            (error) =>
+              new InvalidInput({
+                field: "--metrics-port",
+                value: `${flags.metricsHost}:${flags.metricsPort.pipe(Option.getOrElse(() => 0))}`,
+                expected: `a free port to listen on (${String(error.cause)})`
+              })
+          )
+        )
+        yield* Effect.logInfo(`metrics on ${address}/metrics, health check on ${address}/healthz`)
+      }
+      yield* Effect.logInfo(`exporting to ${SinkSpec.describe(sink)} ${RunSchedule.describe(schedule)}`)
+      const once = Effect.gen(function* () {
+        yield* metrics.runStarted
+        const report = yield* Exporter.run(options).pipe(
+          Effect.onExit((exit) => (exit._tag === "Failure" ? metrics.runFailed : Effect.void))
+        )
+        yield* metrics.runSucceeded(report)
+        yield* summary(report)
+        return report
+      })
+      yield* RunSchedule.runScheduled(schedule, once)
+    })
+    return yield* withExitCodes(Effect.scoped(program)).pipe(
+      Effect.provide(
+        Layer.mergeAll(SinkSpec.layer(sink), ExporterMetrics.layer, Connection.clientLayer(flags.connection))
+      ),
+      Effect.onInterrupt(() => Effect.logInfo("stopped by a signal; the state is saved"))
+    )
+  }).pipe(Connection.withLogging(flags.verbose))
+
+/**
+ * `taskhistory-exporter run`.
+ *
+ * @since 0.1.0
+ */
+export const runCommand = Command.make("run", runOptions, runHandler).pipe(
+  Command.withDescription(
+    "Export executions into a sink: once (default), on a cron --schedule, or --every DURATION. Each run reads what changed since the stored high-water mark (minus a look-back) and upserts it by id, with the state in the same transaction, so a killed run resumes without loss or duplicates. SIGTERM/SIGINT finish or roll back the batch in flight and exit 0."
+  )
+)
+
+const statusOptions = {
+  sink: sinkOption,
+  format: Options.choice("format", ["table", "json"]).pipe(
+    Options.withDescription("Output format. Default: table."),
+    Options.withDefault("table" as const)
+  ),
+  verbose: verboseOption
+}
+
+const statusHandler = (flags: Command.Command.ParseConfig<typeof statusOptions>) =>
+  Effect.gen(function* () {
+    const spec = yield* parseSink(flags.sink)
+    if (spec._tag === "Sqlite" && spec.path !== ":memory:" && !existsSync(spec.path)) {
+      return yield* new InvalidInput({
+        field: "--sink",
+        value: flags.sink,
+        expected:
+          "an existing SQLite database: nothing was exported there yet (run `taskhistory-exporter run` first)"
+      })
+    }
+    const status = yield* withExitCodes(
+      Effect.flatMap(Sink, (sink) => sink.status).pipe(Effect.provide(SinkSpec.layer(spec)))
+    )
+    const now = yield* Clock.currentTimeMillis
+    yield* Console.log(
+      flags.format === "json"
+        ? StatusFormat.json(status).trimEnd()
+        : StatusFormat.table(status, now).trimEnd()
+    )
+  }).pipe(Connection.withLogging(flags.verbose))
+
+/**
+ * `taskhistory-exporter status`.
+ *
+ * @since 0.1.0
+ */
+export const statusCommand = Command.make("status", statusOptions, statusHandler).pipe(
+  Command.withDescription(
+    "Show the export state of a sink: high-water mark, last run, row counts and rejects."
+  )
+)
+
+/**
+ * The root command.
+ *
+ * @since 0.1.0
+ */
+export const command = Command.make("taskhistory-exporter").pipe(
+  Command.withDescription(
+    "Scheduled, exactly-once export of Paragon Task History into SQLite, Postgres or files."
+  ),
+  Command.withSubcommands([runCommand, statusCommand])
+)

@@ -1,0 +1,35 @@
+/**
+ * The `taskhistory-exporter` binary.
+ *
+ * @since 0.1.0
+ */
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import * as Main from "@taskhistory/app-kit/Main"
+import { Cause, Effect, Exit } from "effect"
+import { command } from "./Cli.js"
+import { version } from "./internal/version.js"
+
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(0)
+})
+
+// A signal (SIGTERM/SIGINT) interrupts the main fiber: the batch in flight is finished or rolled
+// back, the state is saved, and the process exits 0 (the contract of the exporter).
+NodeRuntime.runMain(
+  Main.run(command, { name: "taskhistory-exporter", version }).pipe(Effect.provide(NodeContext.layer)),
+  {
+    disableErrorReporting: true,
+    disablePrettyLogger: true,
+    teardown: (exit, onExit) => {
+      onExit(
+        Exit.isSuccess(exit)
+          ? typeof exit.value === "number"
+            ? exit.value
+            : 1
+          : Cause.isInterruptedOnly(exit.cause)
+            ? 0
+            : 1
+      )
+    }
+  }
+)
