@@ -417,6 +417,32 @@ describe.each(formats)("FileSink %s", (format) => {
     })
   )
 
+  it.scoped("one batch over more days than maxOpenDays writes every day", () =>
+    Effect.gen(function* () {
+      const dir = tempDir()
+      const sink = yield* open(dir, 1)
+      const records = Array.from({ length: 30 }, (_, i) =>
+        exec(`m${i}`, `2026-03-${String(1 + (i % 10)).padStart(2, "0")}T0${i % 7}:00:00.000Z`)
+      )
+      assert.deepStrictEqual(yield* sink.writeBatch(batch(records)), {
+        inserted: 30,
+        updated: 0,
+        unchanged: 0,
+        rejected: 0
+      })
+      assert.deepStrictEqual(yield* sink.writeBatch(batch(records.slice().reverse())), {
+        inserted: 0,
+        updated: 0,
+        unchanged: 30,
+        rejected: 0
+      })
+      const all = checkConsistent(format, dir)
+      assert.strictEqual(all.size, 10)
+      assert.strictEqual(byId(all).size, 30)
+      assert.strictEqual((yield* sink.status).rows, 30)
+    })
+  )
+
   it.scoped("a crash leaves temp files and an old state: reopening cleans up and reconciles", () =>
     Effect.gen(function* () {
       const dir = tempDir()

@@ -491,6 +491,20 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
     let needsRecovery = false
     const semaphore = yield* Effect.makeSemaphore(1)
 
+    /**
+     * Drops the least recently used days beyond `maxOpenDays` (a deferred Parquet file is rebuilt
+     * first). Called after each day of a batch, so a batch over many days keeps memory bounded too:
+     * every day but the one being written is already durable.
+     */
+    const trimCache = Effect.gen(function* () {
+      while (cache.size > maxOpenDays) {
+        const oldest = cache.values().next().value
+        if (oldest === undefined) return
+        yield* flushDerived(oldest)
+        cache.delete(oldest.day)
+      }
+    })
+
     /** After a failed batch, memory may be ahead of the disk: rebuild it from the files first. */
     const ensureRecovered = Effect.suspend(() =>
       needsRecovery
@@ -551,7 +565,10 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
               appendOnly = false
             }
           }
-          if (!changed) continue
+          if (!changed) {
+            yield* trimCache
+            continue
+          }
           inserted.sort(compareRows)
           const first = inserted[0]
           if (first !== undefined) {
@@ -563,6 +580,7 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
           }
           const entry = yield* writeDay(day, appendOnly ? inserted : undefined, deferDerived)
           manifest.days.set(dayName, entry)
+          yield* trimCache
         }
 
         const newRejects: Array<string> = []
@@ -596,11 +614,7 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
         }
         if (batch.state !== undefined) manifest.states.set(batch.state.streamKey, batch.state)
 
-        // Days beyond the memory budget leave the cache; a deferred Parquet file is rebuilt first.
-        const evicted = [...cache.values()].slice(0, Math.max(0, cache.size - maxOpenDays))
-        for (const day of evicted) yield* flushDerived(day)
         yield* writeManifest
-        for (const day of evicted) cache.delete(day.day)
         return result
       })
 
