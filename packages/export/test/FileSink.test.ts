@@ -555,6 +555,20 @@ describe.each(formats)("FileSink %s", (format) => {
         const error = yield* Effect.flip(Effect.scoped(open(dir)))
         assert.strictEqual(error.operation, "lock")
         assert.include(error.message, `pid ${child.pid}`)
+        if (fs.existsSync(`/proc/${child.pid}/stat`)) {
+          const start = fs.readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]!.split(" ")[19]
+          // the same pid and start time: still held
+          fs.writeFileSync(path.join(dir, "_lock"), JSON.stringify({ pid: child.pid, start, token: "other" }))
+          assert.strictEqual((yield* Effect.flip(Effect.scoped(open(dir)))).operation, "lock")
+          // the same pid, another start time: the pid was reused, the lock is stale
+          fs.writeFileSync(
+            path.join(dir, "_lock"),
+            JSON.stringify({ pid: child.pid, start: "1", token: "old" })
+          )
+          yield* Effect.scoped(open(dir))
+          assert.isFalse(fs.existsSync(path.join(dir, "_lock")))
+          fs.writeFileSync(path.join(dir, "_lock"), JSON.stringify({ pid: child.pid, token: "other" }))
+        }
       } finally {
         child.kill("SIGKILL")
       }

@@ -162,6 +162,13 @@ const isAlive = (pid: number): boolean => {
   }
 }
 
+/** A process's start time (Linux `/proc/PID/stat`, field 22), to tell a reused pid apart. */
+const processStart = (pid: number): Promise<string | undefined> =>
+  fs.readFile(`/proc/${pid}/stat`, "utf8").then(
+    (text) => text.slice(text.lastIndexOf(")") + 2).split(" ")[19],
+    () => undefined
+  )
+
 type LockResult =
   | { readonly _tag: "Acquired"; readonly token: string }
   | { readonly _tag: "Held"; readonly by: string }
@@ -171,7 +178,9 @@ const acquireLock = async (dir: string): Promise<LockResult> => {
   const key = path.resolve(file)
   if (heldLocks.has(key)) return { _tag: "Held", by: "this process" }
   const token = randomUUID()
-  const content = JSON.stringify({ pid: process.pid, token, since: new Date().toISOString() }) + "\n"
+  const start = await processStart(process.pid)
+  const content =
+    JSON.stringify({ pid: process.pid, start: start ?? null, token, since: new Date().toISOString() }) + "\n"
   for (let attempt = 0; attempt < 5; attempt++) {
     const created = await fs.writeFile(file, content, { flag: "wx" }).then(
       () => true,
@@ -185,9 +194,15 @@ const acquireLock = async (dir: string): Promise<LockResult> => {
     const existing = await orMissing(fs.readFile(file, "utf8"))
     if (existing === undefined) continue
     const pid = Number(/"pid":(\d+)/.exec(existing)?.[1] ?? Number.NaN)
-    // Our own pid in a lock we do not hold: a previous process that had the same pid.
-    if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid))
-      return { _tag: "Held", by: `pid ${pid}` }
+    const lockStart = /"start":"(\d+)"/.exec(existing)?.[1]
+    // Our own pid in a lock we do not hold: a previous process that had the same pid. A live pid
+    // whose start time differs from the one in the lock: the pid was reused by another process.
+    if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid)) {
+      const liveStart = lockStart === undefined ? undefined : await processStart(pid)
+      if (lockStart === undefined || liveStart === undefined || liveStart === lockStart) {
+        return { _tag: "Held", by: `pid ${pid}` }
+      }
+    }
     // Stale: move it aside (only if it is still the same file) and try again.
     const aside = path.join(dir, `${TMP_PREFIX}${randomUUID()}-stale-lock`)
     const moved = await orMissing(fs.rename(file, aside).then(() => true))
