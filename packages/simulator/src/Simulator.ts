@@ -228,11 +228,15 @@ export interface RunningSimulator {
   readonly apiKey: string
   readonly stats: () => SimulatorStats
   readonly dataset: () => ReadonlyArray<ServedExecution>
+  /** Late arrivals not yet visible. */
+  readonly hidden: () => ReadonlyArray<ServedExecution>
   /** Rejects with an `InvalidInput` for a bad patch. */
   readonly configure: (patch: SimulatorKnobs) => Promise<void>
   readonly insert: (n: number) => ReadonlyArray<ServedExecution>
   readonly expire: (input: number | ReadonlyArray<string>) => ReadonlyArray<string>
   readonly reveal: (n?: number) => ReadonlyArray<ServedExecution>
+  /** Changes an execution's status; false when unknown. */
+  readonly setStatus: (id: string, status: KnownStatus) => boolean
   readonly reset: () => void
   readonly close: () => Promise<void>
 }
@@ -260,6 +264,7 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Ru
     apiKey: server.apiKey,
     stats: () => server.stats(),
     dataset: () => server.records(),
+    hidden: () => server.hiddenRecords(),
     configure: (patch) =>
       Either.match(server.configure(patch), {
         onLeft: (e) => Promise.reject(e),
@@ -268,6 +273,7 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Ru
     insert: (n) => server.insert(Array.from({ length: Math.max(0, Math.floor(n)) }, () => ({}))),
     expire: (input) => (typeof input === "number" ? server.expireOldest(input) : server.expireIds(input)),
     reveal: (n) => server.reveal(n),
+    setStatus: (id, status) => server.setStatus(id, status),
     reset: () => server.reset(),
     close: () => server.close()
   }

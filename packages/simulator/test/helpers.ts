@@ -38,10 +38,10 @@ export const request = (
     } satisfies Answer
   })
 
-export const executionsUrl = (sim: SimulatorHandle, path = "") =>
+export const executionsUrl = (sim: Pick<SimulatorHandle, "url" | "projectId">, path = "") =>
   `${sim.url}/projects/${sim.projectId}/task-history/workflow-executions${path}`
 
-export const auth = (sim: SimulatorHandle) => ({ authorization: `Bearer ${sim.apiKey}` })
+export const auth = (sim: Pick<SimulatorHandle, "apiKey">) => ({ authorization: `Bearer ${sim.apiKey}` })
 
 export const apiGet = (
   sim: SimulatorHandle,

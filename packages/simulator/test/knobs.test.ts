@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { decodeExecution } from "@taskhistory/core/WorkflowExecution"
-import { Simulator } from "@taskhistory/simulator"
+import { Simulator, startSimulator } from "@taskhistory/simulator"
 import { Clock, Effect, Either, Layer, TestClock } from "effect"
 import { apiGet, asPage, auth, executionsUrl, type Row, readAll, request } from "./helpers.js"
 
@@ -385,6 +385,41 @@ describe("layer", () => {
       )
       const after = yield* Effect.either(request(url))
       expect(Either.isLeft(after)).toBe(true)
+    })
+  )
+})
+
+describe("startSimulator (Promise API)", () => {
+  it.live("starts, exposes the same helpers, and closes", () =>
+    Effect.gen(function* () {
+      const sim = yield* Effect.promise(() =>
+        startSimulator({ records: 120, now: NOW, churn: { lateArrivals: 2, revealPerRequest: 0 } })
+      )
+      expect(sim.dataset().length).toBe(120)
+      expect(sim.hidden().length).toBe(2)
+      expect(sim.reveal().length).toBe(2)
+      expect(sim.insert(3).length).toBe(3)
+      expect(sim.expire(5).length).toBe(5)
+      expect(sim.setStatus(sim.dataset()[0]!.id as string, "FAILED")).toBe(true)
+      const bad = yield* Effect.promise(() =>
+        sim.configure({ latency: { minMs: 5, maxMs: 1 } }).then(
+          () => "ok",
+          (e: Error) => e.message
+        )
+      )
+      expect(bad).toContain("latency")
+      const answer = yield* request(executionsUrl(sim), { headers: auth(sim) })
+      expect(answer.status).toBe(200)
+      expect(sim.stats().requests).toBe(1)
+      yield* Effect.promise(() => sim.close())
+      expect(Either.isLeft(yield* Effect.either(request(sim.url)))).toBe(true)
+      const rejected = yield* Effect.promise(() =>
+        startSimulator({ records: -1 }).then(
+          () => "started",
+          (e: { _tag: string }) => e._tag
+        )
+      )
+      expect(rejected).toBe("InvalidInput")
     })
   )
 })
