@@ -101,9 +101,33 @@ const validateExecution = Schema.validateEither(WorkflowExecution, { errors: "fi
  * @since 0.1.0
  */
 export const decodeExecution = (input: unknown) => {
-  return validateExecution(input)._tag === "Right"
+  return isPlainValid(input) || validateExecution(input)._tag === "Right"
     ? ({ _tag: "Right", right: input as WorkflowExecution } as const)
     : ({ _tag: "Left", left: describeInvalid(input) } as const)
+}
+
+const isOptionalString = (u: unknown) => u === undefined || typeof u === "string"
+const isNonNegative = (u: unknown) => typeof u === "number" && u >= 0
+const isDate = (u: unknown) => typeof u === "string" && !Number.isNaN(Date.parse(u))
+
+/**
+ * A fast check that implies the schema's (no false positives): records that pass it skip the
+ * schema; the others are checked by the schema, which gives the reason.
+ */
+const isPlainValid = (input: unknown): boolean => {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) return false
+  const r = input as Record<string, unknown>
+  return (
+    typeof r.id === "string" &&
+    r.id.length > 0 &&
+    typeof r.status === "string" &&
+    isDate(r.dateStarted) &&
+    isOptionalString(r.userId) &&
+    isOptionalString(r.workflowId) &&
+    (r.taskCount === undefined || isNonNegative(r.taskCount)) &&
+    (r.runDuration === undefined || r.runDuration === null || isNonNegative(r.runDuration)) &&
+    (r.dateEnded === undefined || r.dateEnded === null || isDate(r.dateEnded))
+  )
 }
 
 /**
