@@ -31,6 +31,9 @@ export PARAGON_BASE_URL=... / PARAGON_PROJECT_ID=... / PARAGON_API_KEY=... lines
   --late-arrivals N             old executions that appear while clients page
   --insert-per-second R         new executions per second
   --expire-per-second R         oldest executions expired per second
+  --insert-per-request N        new executions per list request
+  --expire-per-request N        oldest executions expired per list request
+  --replay-fault F              apply-then-503 | apply-then-reset | 429-no-apply (every replay)
   --help                        this text
 `
 
@@ -48,7 +51,13 @@ const NUMBER = /^\d+(\.\d+)?$/
 export const parseArgs = (argv: ReadonlyArray<string>): Parsed<SimulatorOptions | "help"> => {
   const options: Mutable<SimulatorOptions> = { port: 4010 }
   const faults: Mutable<FaultOptions> = {}
-  const churn: { lateArrivals?: number; insertPerSecond?: number; expirePerSecond?: number } = {}
+  const churn: {
+    lateArrivals?: number
+    insertPerSecond?: number
+    expirePerSecond?: number
+    insertPerRequest?: number
+    expirePerRequest?: number
+  } = {}
   const invalid = (flag: string, value: string, expected: string) =>
     `invalid ${flag} ${JSON.stringify(value)}: expected ${expected}`
   const int =
@@ -157,7 +166,20 @@ export const parseArgs = (argv: ReadonlyArray<string>): Parsed<SimulatorOptions 
     }),
     "--expire-per-second": num((n) => {
       churn.expirePerSecond = n
-    })
+    }),
+    "--insert-per-request": int((n) => {
+      churn.insertPerRequest = n
+    }),
+    "--expire-per-request": int((n) => {
+      churn.expirePerRequest = n
+    }),
+    "--replay-fault": (flag, v) => {
+      if (v !== "apply-then-503" && v !== "apply-then-reset" && v !== "429-no-apply") {
+        return invalid(flag, v, "apply-then-503, apply-then-reset or 429-no-apply")
+      }
+      options.replayFault = v
+      return undefined
+    }
   }
   const switches: Record<string, () => void> = {
     "--no-total": () => {
