@@ -31,7 +31,7 @@ const listRequests = () => sim.stats().byRoute.list
 
 /**
  * Starts a run and SIGKILLs it once it has made `afterRequests` list requests (counted by the
- * simulator), or after `afterMs` when given. Returns how many requests it made.
+ * simulator), or `afterMs` after its first request. Returns how many requests it made.
  */
 const killedRun = async (
   sink: string,
@@ -44,6 +44,8 @@ const killedRun = async (
     exited = true
   })
   if (point.afterMs !== undefined) {
+    // Measured from the run's first request, so that the kill lands while it pages and writes.
+    await waitFor(() => exited || listRequests() - start >= 1, 30_000, 2)
     await new Promise((r) => setTimeout(r, point.afterMs))
   } else {
     await waitFor(() => exited || listRequests() - start >= (point.afterRequests ?? 1), 30_000, 2)
@@ -55,7 +57,7 @@ const killedRun = async (
 
 describe("crash and resume", () => {
   // Two databases, six kills each: three counted in list requests (a page written or not, a
-  // transaction in flight or not) and three at random instants (start-up, migrations, between
+  // transaction in flight or not) and three at random instants after the first request (paging, writing, between
   // batches); then a complete run, compared exactly with the dataset.
   for (const round of [1, 2]) {
     it(`SIGKILL at 6 different points (round ${round}), then a complete run: nothing missing, nothing twice`, async () => {
@@ -67,12 +69,13 @@ describe("crash and resume", () => {
         const point =
           i % 2 === 0
             ? { afterRequests: 1 + Math.floor(random() * 8) }
-            : { afterMs: 300 + Math.floor(random() * 1500) }
+            : { afterMs: Math.floor(random() * 1200) }
         const r = await killedRun(sink, point)
         points.push(
           `${JSON.stringify(point)} -> ${r.requests} requests${r.exited ? " (finished first)" : ""}`
         )
       }
+      console.info(`kill points, round ${round}:\n  ${points.join("\n  ")}`)
       const final = await runBin(["run", "--once", "--sink", sink], simEnv(sim))
       expect(final.code, final.stderr).toBe(0)
       const stored = await readSqlite(db)

@@ -21,14 +21,13 @@ if (url === undefined || url === "") {
     })
   })
 } else {
-  // A schema of our own, selected through the connection's search_path.
+  // A schema of our own (`?schema=` of the sink spec; the sink creates it).
   const schema = `th_exporter_${process.pid}_${Date.now().toString(36)}`
-  const sinkUrl = `${url}${url.includes("?") ? "&" : "?"}options=${encodeURIComponent(`-c search_path=${schema}`)}`
+  const sinkUrl = `${url}${url.includes("?") ? "&" : "?"}schema=${schema}`
   let sim: RunningSimulator
 
   beforeAll(async () => {
     sim = await startSimulator({ records: 700, seed: 21 })
-    await withPg((sql) => sql.unsafe(`CREATE SCHEMA ${schema}`))
   })
   afterEach(killAll)
   afterAll(async () => {
