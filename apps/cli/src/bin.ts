@@ -3,19 +3,12 @@
  *
  * @since 0.1.0
  */
-import { createRequire } from "node:module"
 import * as Main from "@taskhistory/app-kit/Main"
 import { command } from "./Cli.js"
 
-const version = (): string => {
-  try {
-    const pkg: unknown = createRequire(import.meta.url)("../package.json")
-    return typeof pkg === "object" && pkg !== null && "version" in pkg && typeof pkg.version === "string"
-      ? pkg.version
-      : "unknown"
-  } catch {
-    return "unknown"
-  }
-}
+/** Set by the bundler (build.mjs) from package.json. */
+declare const __TASKHISTORY_VERSION__: string | undefined
 
-Main.runMain(command, { name: "taskhistory", version: version() })
+const version = typeof __TASKHISTORY_VERSION__ === "string" ? __TASKHISTORY_VERSION__ : "0.0.0-dev"
+
+Main.runMain(command, { name: "taskhistory", version })

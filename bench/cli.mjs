@@ -1,0 +1,162 @@
+// Benchmark of the `taskhistory` CLI (issue 4), against baselines run in the same script:
+//  1. cold start: `taskhistory --help` vs `node -e 0` (median of repeated runs; target <= 4x)
+//  2. `executions list --all --format ndjson` of 100k records from the simulator (no rate
+//     limit) vs a hand-written reader (fetch + JSON.parse + write to stdout), both in child
+//     processes writing to a pipe this script drains: records/s ratio (target >= 0.9x), peak RSS.
+// Usage: node bench/cli.mjs [--runs N] [--records N]   (writes bench/RESULTS-cli.md)
+import { spawn, spawnSync } from "node:child_process"
+import { writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { cpus } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { startSimulator } from "@taskhistory/simulator"
+
+const here = dirname(fileURLToPath(import.meta.url))
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(name)
+  return i > 0 ? Number(process.argv[i + 1]) : fallback
+}
+const RUNS = arg("--runs", 15)
+const RECORDS = arg("--records", 100_000)
+const bin = join(
+  dirname(createRequire(import.meta.url).resolve("@taskhistory/cli/package.json")),
+  "dist",
+  "bin.js"
+)
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+const timeRun = (args) => {
+  const t = performance.now()
+  const r = spawnSync(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] })
+  if (r.status !== 0) throw new Error(`${args.join(" ")} exited ${r.status}`)
+  return performance.now() - t
+}
+
+// 1. cold start, interleaved so that load on the machine hits both alike
+timeRun([bin, "--help"]) // the first run after a build pays the disk cache
+const help = []
+const node0 = []
+for (let i = 0; i < RUNS; i++) {
+  node0.push(timeRun(["-e", "0"]))
+  help.push(timeRun([bin, "--help"]))
+}
+const startRatio = median(help) / median(node0)
+console.log(
+  `cold start: taskhistory --help ${median(help).toFixed(0)} ms, node -e 0 ${median(node0).toFixed(0)} ms (median of ${RUNS}) -> ${startRatio.toFixed(2)}x (target <= 4x)`
+)
+
+// 2. streaming throughput
+const sim = await startSimulator({ records: RECORDS, seed: 1 })
+const env = {
+  ...process.env,
+  PARAGON_BASE_URL: sim.url,
+  PARAGON_PROJECT_ID: sim.projectId,
+  PARAGON_API_KEY: sim.apiKey,
+  // "No rate limit": a budget far above what the run can use (the default 1000/10m would stop it).
+  PARAGON_RATE_LIMIT: "100000/1s",
+  NO_COLOR: "1"
+}
+const rssHook =
+  "data:text/javascript,process.on('exit',()=>process.stderr.write('MAXRSS '+process.resourceUsage().maxRSS+'\\n'))"
+
+const baseline = `
+const base = process.env.PARAGON_BASE_URL + "/projects/" + process.env.PARAGON_PROJECT_ID + "/task-history/workflow-executions"
+const headers = { Authorization: "Bearer " + process.env.PARAGON_API_KEY }
+const write = (s) => new Promise((r) => (process.stdout.write(s) ? r() : process.stdout.once("drain", r)))
+let offset = 0
+for (;;) {
+  const res = await fetch(base + "?offset=" + offset, { headers })
+  if (!res.ok) throw new Error("HTTP " + res.status)
+  const page = JSON.parse(await res.text())
+  const records = page.data ?? page.workflowExecutions
+  if (records.length === 0) break
+  let out = ""
+  for (const r of records) out += JSON.stringify(r) + "\\n"
+  await write(out)
+  if (page.nextLink == null) break
+  offset += records.length
+}
+`
+
+// The core alone (no CLI, no formatting: one newline per record): where the time goes when the
+// CLI trails the baseline.
+const coreOnly = `
+import * as TaskHistoryClient from "@taskhistory/core/TaskHistoryClient"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { Effect, Layer, Stream } from "effect"
+await Effect.runPromise(
+  Effect.flatMap(TaskHistoryClient.TaskHistoryClient, (c) =>
+    Stream.runForEachChunk(c.executions({}), (chunk) => Effect.sync(() => process.stdout.write("\\n".repeat(chunk.length))))
+  ).pipe(Effect.provide(TaskHistoryClient.layerConfig().pipe(Layer.provide(NodeHttpClient.layerUndici))))
+)
+`
+
+const measure = (args) =>
+  new Promise((resolve, reject) => {
+    const t = performance.now()
+    const child = spawn(process.execPath, ["--import", rssHook, ...args], {
+      env,
+      cwd: here,
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let lines = 0
+    let stderr = ""
+    child.stdout.on("data", (b) => {
+      for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) lines++
+    })
+    child.stderr.on("data", (b) => {
+      stderr += b
+    })
+    child.on("close", (code) => {
+      const ms = performance.now() - t
+      if (code !== 0) return reject(new Error(`${args.join(" ")} exited ${code}: ${stderr}`))
+      const rss = Number(/MAXRSS (\d+)/.exec(stderr)?.[1] ?? Number.NaN) / 1024
+      resolve({ ms, lines, rate: (lines / ms) * 1000, rss })
+    })
+  })
+
+const rounds = 3
+const base = []
+const cli = []
+const core = []
+for (let i = 0; i < rounds; i++) {
+  base.push(await measure(["--input-type=module", "-e", baseline]))
+  cli.push(await measure([bin, "executions", "list", "--all", "--format", "ndjson", "--quiet"]))
+  core.push(await measure(["--input-type=module", "-e", coreOnly]))
+}
+await sim.close()
+for (const r of [...base, ...cli, ...core]) {
+  if (r.lines !== RECORDS) throw new Error(`expected ${RECORDS} lines, got ${r.lines}`)
+}
+const best = (xs) => xs.reduce((a, b) => (b.rate > a.rate ? b : a))
+const b = best(base)
+const c = best(cli)
+const k = best(core)
+const rateRatio = c.rate / b.rate
+console.log(
+  `list --all --format ndjson, ${RECORDS} records: taskhistory ${Math.round(c.rate)} records/s (${(c.ms / 1000).toFixed(2)} s, peak RSS ${c.rss.toFixed(0)} MB), baseline ${Math.round(b.rate)} records/s (${(b.ms / 1000).toFixed(2)} s, peak RSS ${b.rss.toFixed(0)} MB) -> ${rateRatio.toFixed(2)}x (target >= 0.9x); core alone ${Math.round(k.rate)} records/s (${(k.rate / b.rate).toFixed(2)}x)`
+)
+
+writeFileSync(
+  join(here, "RESULTS-cli.md"),
+  `## cli (\`node bench/cli.mjs\`)
+
+Machine: ${cpus().length} cores (${cpus()[0]?.model ?? "unknown"}), Node ${process.version}, load average at the end ${(await import("node:os")).loadavg()[0].toFixed(1)}.
+
+| measure | taskhistory | baseline | ratio | target |
+|---|---|---|---|---|
+| cold start, \`--help\` vs \`node -e 0\` (median of ${RUNS}) | ${median(help).toFixed(0)} ms | ${median(node0).toFixed(0)} ms | ${startRatio.toFixed(2)}x | <= 4x |
+| \`list --all --format ndjson\`, ${RECORDS} records, no rate limit (best of ${rounds}) | ${Math.round(c.rate)} records/s | ${Math.round(b.rate)} records/s | ${rateRatio.toFixed(2)}x | >= 0.9x |
+| peak RSS of that run | ${c.rss.toFixed(0)} MB | ${b.rss.toFixed(0)} MB | | |
+| the core alone (\`client.executions\` drained, no formatting) | ${Math.round(k.rate)} records/s | ${Math.round(b.rate)} records/s | ${(k.rate / b.rate).toFixed(2)}x | |
+
+The binary is one esbuild bundle (\`dist/main.cjs\`) loaded through a V8 code cache built at
+\`pnpm build\` (\`dist/main.cache\`); the baseline reader fetches the pages one after the other,
+\`JSON.parse\`s them and writes one line per record. Both run as child processes writing to a
+pipe that this script drains, against the same simulator in this process.
+`
+)
