@@ -555,40 +555,6 @@ export class Dataset {
     return rec
   }
 
-  /** The record of a serial as JSON text: the same as `JSON.stringify(record(s))`, built faster. */
-  json(s: number): string {
-    if (this.malformed[s] !== 0 || this.replayOf[s] !== -1) return JSON.stringify(this.record(s))
-    const status = this.status[s]!
-    const done = status === S_SUCCEEDED || status === S_FAILED
-    const start = this.start[s]!
-    const w = this.workflow[s]!
-    return (
-      '{"id":"' +
-      this.id(s) +
-      '","projectId":' +
-      this.projectIdJson +
-      ',"workflowId":"' +
-      this.workflows[w] +
-      '","userId":"' +
-      this.users[this.user[s]!] +
-      '","integration":"' +
-      INTEGRATIONS[this.workflowIntegration[w]!] +
-      '","status":"' +
-      STATUSES[status] +
-      '","taskCount":' +
-      this.tasks[s] +
-      ',"runDuration":' +
-      (done ? this.duration[s] : "null") +
-      ',"dateStarted":"' +
-      isoString(start) +
-      '","dateEnded":' +
-      (done ? '"' + isoString(start + this.duration[s]!) + '"' : "null") +
-      ',"attempt":' +
-      this.attempt[s] +
-      "}"
-    )
-  }
-
   /** Writes the JSON of a serial's record: the same bytes as `JSON.stringify(record(s))`. */
   writeJson(s: number, w: ByteWriter): void {
     if (this.malformed[s] !== 0 || this.replayOf[s] !== -1) {

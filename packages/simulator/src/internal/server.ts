@@ -9,7 +9,7 @@ import { make as makeQuery, toUrlParams } from "@taskhistory/core/ExecutionQuery
 import type { InvalidInput } from "@taskhistory/core/TaskHistoryError"
 import { Either } from "effect"
 import { ByteWriter } from "./bytes.js"
-import { Dataset, type InsertSpec, type RawRecord, STATUSES, type StatusName } from "./dataset.js"
+import { Dataset, type InsertSpec, type RawRecord, type StatusName } from "./dataset.js"
 import { applyKnobs, type Knobs, type Resolved, type SimulatorKnobs } from "./options.js"
 import { makeRng, type Rng } from "./random.js"
 import { SlidingWindow, WindowMax } from "./slidingWindow.js"
@@ -728,5 +728,3 @@ export class SimulatorServer {
     }
   }
 }
-
-export { STATUSES }
