@@ -130,7 +130,7 @@ export const make = Effect.gen(function* () {
       decodePage(offset)
     ).pipe(
       Effect.annotateLogs("offset", offset),
-      Effect.withSpan("TaskHistory.listPage", { attributes: { offset } })
+      Effect.withSpan("TaskHistory.listPage", { attributes: { offset }, captureStackTrace: false })
     )
 
   /** The pages after `first`, in order. */
@@ -272,7 +272,7 @@ export const make = Effect.gen(function* () {
     ).pipe(
       Effect.flatMap(keep(WorkflowExecution)),
       Effect.mapError((error) => replayUnknown(executionId, error)),
-      Effect.withSpan("TaskHistory.replay")
+      Effect.withSpan("TaskHistory.replay", { captureStackTrace: false })
     )
 
   const costPlan: TaskHistoryClientShape["costPlan"] = (query) =>

@@ -209,6 +209,7 @@ export const send = (
     Effect.annotateLogs({ method: spec.method, path: spec.path }),
     Effect.withSpan("TaskHistory.request", {
       kind: "client",
+      captureStackTrace: false,
       attributes: { "http.request.method": spec.method, "url.path": spec.path }
     })
   )
