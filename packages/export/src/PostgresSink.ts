@@ -6,8 +6,9 @@
  * @since 0.1.0
  */
 import { SqlClient } from "@effect/sql/SqlClient"
-import { PgClient } from "@effect/sql-pg"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import { Cause, Effect, Layer, Redacted } from "effect"
+import * as pgUrl from "./internal/pgUrl.js"
 import * as internal from "./internal/sqlSink.js"
 import { Sink, SinkError, type SinkShape } from "./Sink.js"
 
@@ -33,15 +34,7 @@ export interface Options {
  *
  * @since 0.1.0
  */
-export const describeUrl = (url: string): string => {
-  try {
-    const parsed = new URL(url)
-    if (parsed.password !== "") parsed.password = "***"
-    return parsed.toString()
-  } catch {
-    return "postgres://(invalid URL)"
-  }
-}
+export const describeUrl: (url: string) => string = pgUrl.describeUrl
 
 /**
  * Builds the sink over an existing `SqlClient` (a Postgres one), running the migrations first.

@@ -6,11 +6,9 @@
  * @since 0.1.0
  */
 import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
-import { Either, type Layer, Redacted } from "effect"
-import * as FileSink from "./FileSink.js"
-import * as PostgresSink from "./PostgresSink.js"
+import { Effect, Either, Layer, Redacted } from "effect"
+import { describeUrl } from "./internal/pgUrl.js"
 import type { Sink, SinkError } from "./Sink.js"
-import * as SqliteSink from "./SqliteSink.js"
 
 /**
  * A parsed sink specification.
@@ -34,6 +32,8 @@ export type SinkSpec =
  * @since 0.1.0
  */
 export const defaultSpec = "sqlite:./taskhistory.db"
+
+const defaultSqlitePath = "./taskhistory.db"
 
 const expected =
   "sqlite:PATH, postgres://USER:PASSWORD@HOST:PORT/DB (optionally ?schema=NAME), ndjson:DIR, csv:DIR or parquet:DIR"
@@ -74,7 +74,7 @@ export const parse = (spec: string): Either.Either<SinkSpec, InvalidInput> => {
   const rest = match[2]!.trim()
   switch (kind) {
     case "sqlite":
-      return Either.right({ _tag: "Sqlite", path: rest === "" ? SqliteSink.defaultPath : rest })
+      return Either.right({ _tag: "Sqlite", path: rest === "" ? defaultSqlitePath : rest })
     case "ndjson":
     case "csv":
     case "parquet":
@@ -96,7 +96,7 @@ export const describe = (spec: SinkSpec): string => {
     case "Sqlite":
       return `sqlite:${spec.path}`
     case "Postgres": {
-      const url = PostgresSink.describeUrl(Redacted.value(spec.url))
+      const url = describeUrl(Redacted.value(spec.url))
       return spec.schema === undefined ? url : `${url} (schema ${spec.schema})`
     }
     case "File":
@@ -115,22 +115,34 @@ export const describe = (spec: SinkSpec): string => {
  * @since 0.1.0
  */
 export const layer = (spec: SinkSpec): Layer.Layer<Sink, SinkError> => {
+  // Each sink's driver is loaded only when that sink is chosen.
   switch (spec._tag) {
     case "Sqlite":
-      return SqliteSink.layer({ path: spec.path })
+      return lazy(
+        () => import("./SqliteSink.js"),
+        (m) => m.layer({ path: spec.path })
+      )
     case "Postgres":
-      return PostgresSink.layer({ url: spec.url, schema: spec.schema })
+      return lazy(
+        () => import("./PostgresSink.js"),
+        (m) => m.layer({ url: spec.url, schema: spec.schema })
+      )
     case "File":
-      switch (spec.format) {
-        case "ndjson":
-          return FileSink.layerNdjson({ dir: spec.dir })
-        case "csv":
-          return FileSink.layerCsv({ dir: spec.dir })
-        case "parquet":
-          return FileSink.layerParquet({ dir: spec.dir })
-      }
+      return lazy(
+        () => import("./FileSink.js"),
+        (m) =>
+          spec.format === "ndjson"
+            ? m.layerNdjson({ dir: spec.dir })
+            : spec.format === "csv"
+              ? m.layerCsv({ dir: spec.dir })
+              : m.layerParquet({ dir: spec.dir })
+      )
   }
 }
 
-const safeText = (text: string): string =>
-  /^postgres(ql)?:\/\//i.test(text) ? PostgresSink.describeUrl(text) : text
+const lazy = <M>(
+  load: () => Promise<M>,
+  build: (module: M) => Layer.Layer<Sink, SinkError>
+): Layer.Layer<Sink, SinkError> => Layer.unwrapEffect(Effect.map(Effect.promise(load), build))
+
+const safeText = (text: string): string => (/^postgres(ql)?:\/\//i.test(text) ? describeUrl(text) : text)

@@ -7,7 +7,7 @@
 import { mkdirSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { SqlClient } from "@effect/sql/SqlClient"
-import { SqliteClient } from "@effect/sql-sqlite-node"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { Cause, Effect, Layer } from "effect"
 import * as internal from "./internal/sqlSink.js"
 import { Sink, SinkError, type SinkShape } from "./Sink.js"

@@ -1,5 +1,5 @@
 import { SqlClient } from "@effect/sql/SqlClient"
-import { PgClient } from "@effect/sql-pg"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import { afterAll, describe, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import * as PostgresSink from "../src/PostgresSink.js"

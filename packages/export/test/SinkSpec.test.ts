@@ -1,6 +1,9 @@
+import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
-import { Either, Redacted } from "effect"
+import { Effect, Either, Redacted } from "effect"
+import { Sink } from "../src/Sink.js"
 import * as SinkSpec from "../src/SinkSpec.js"
+import { tempDir } from "./helpers.js"
 
 const ok = (text: string) => Either.getOrThrow(SinkSpec.parse(text))
 const err = (text: string) =>
@@ -45,4 +48,19 @@ describe("SinkSpec", () => {
     expect(SinkSpec.describe(ok("sqlite:a.db"))).toBe("sqlite:a.db")
     expect(SinkSpec.describe(ok("ndjson:d"))).toBe("ndjson:d")
   })
+
+  it.effect("builds the sink a spec names", () =>
+    Effect.gen(function* () {
+      const tmp = tempDir("taskhistory-sinkspec-")
+      const spec = ok(`sqlite:${join(tmp.dir, "a", "x.db")}`)
+      const status = yield* Effect.flatMap(Sink, (s) => s.status).pipe(Effect.provide(SinkSpec.layer(spec)))
+      expect(status.sink).toBe(SinkSpec.describe(spec))
+      expect(status.rows).toBe(0)
+      const nd = yield* Effect.flatMap(Sink, (s) => s.status).pipe(
+        Effect.provide(SinkSpec.layer(ok(`ndjson:${join(tmp.dir, "nd")}`)))
+      )
+      expect(nd.rows).toBe(0)
+      tmp.cleanup()
+    })
+  )
 })

@@ -32,8 +32,24 @@ export interface SqlSinkOptions {
   readonly schema?: string | undefined
 }
 
-/** Rows per INSERT statement (10 parameters each: well under both engines' limits). */
-const CHUNK = 250
+/** Largest rows per INSERT statement (10 parameters each: well under both engines' limits). */
+const CHUNK = 128
+
+/**
+ * Splits `n` rows into statement sizes that are powers of two (at most {@link CHUNK}), so only a
+ * handful of distinct statements are ever prepared and cached.
+ */
+const chunkSizes = (n: number): Array<number> => {
+  const sizes: Array<number> = []
+  let left = n
+  while (left > 0) {
+    let size = CHUNK
+    while (size > left) size >>= 1
+    sizes.push(size)
+    left -= size
+  }
+  return sizes
+}
 
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`
 
@@ -269,8 +285,10 @@ export const make = (sql: SqlClient, options: SqlSinkOptions): Effect.Effect<Sin
         let inserted = 0
         let updated = 0
         let unchanged = records.length - unique.length
-        for (let i = 0; i < unique.length; i += CHUNK) {
-          const chunk = unique.slice(i, i + CHUNK)
+        let i = 0
+        for (const size of chunkSizes(unique.length)) {
+          const chunk = unique.slice(i, i + size)
+          i += size
           const raws = chunk.map((r) => JSON.stringify(r))
           if (dialect === "pg") {
             const params: Array<unknown> = []
@@ -290,8 +308,7 @@ export const make = (sql: SqlClient, options: SqlSinkOptions): Effect.Effect<Sin
             )
             const known = new Map<string, string>()
             for (const row of existing) known.set(row.id, row.raw)
-            const params: Array<unknown> = []
-            let rows = 0
+            const pending: Array<ReadonlyArray<unknown>> = []
             chunk.forEach((r, j) => {
               const raw = raws[j]!
               const before = known.get(r.id)
@@ -300,10 +317,13 @@ export const make = (sql: SqlClient, options: SqlSinkOptions): Effect.Effect<Sin
                 unchanged++
                 return
               } else updated++
-              rows++
-              params.push(...rowOf(r, raw, now))
+              pending.push(rowOf(r, raw, now))
             })
-            if (rows > 0) yield* sql.unsafe(upsertText(rows), params)
+            let k = 0
+            for (const size of chunkSizes(pending.length)) {
+              yield* sql.unsafe(upsertText(size), pending.slice(k, k + size).flat())
+              k += size
+            }
           }
         }
         return [inserted, updated, unchanged] as const
