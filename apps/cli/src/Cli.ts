@@ -6,8 +6,10 @@
  */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
+import type * as Descriptor from "@effect/cli/CommandDescriptor"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
 import type { FileSystem } from "@effect/platform/FileSystem"
 import * as ConnectionOptions from "@taskhistory/app-kit/ConnectionOptions"
 import * as FilterOptions from "@taskhistory/app-kit/FilterOptions"
@@ -46,8 +48,26 @@ const provideConnection =
   > =>
     Effect.provide(effect, ConnectionOptions.layer(connection))
 
+/** A choice whose error names the flag and the bad value (any case accepted). */
+const choiceOption = <A extends string>(name: string, choices: ReadonlyArray<A>, fallback: A, what: string) =>
+  Options.text(name).pipe(
+    Options.withPseudoName(choices.join("|")),
+    Options.withDescription(`${what} Default: ${fallback}.`),
+    Options.withDefault(fallback as string),
+    Options.mapEffect((value) => {
+      const found = choices.find((c) => c === value.toLowerCase())
+      return found === undefined
+        ? Effect.fail(
+            ValidationError.invalidValue(
+              HelpDoc.p(`invalid --${name} ${JSON.stringify(value)}: expected one of ${choices.join(", ")}`)
+            )
+          )
+        : Effect.succeed(found)
+    })
+  )
+
 const formatOption = (choices: ReadonlyArray<Format.Format>, fallback: Format.Format, what: string) =>
-  Options.choice("format", choices).pipe(Options.withDefault(fallback), Options.withDescription(what))
+  choiceOption("format", choices, fallback, what)
 
 /**
  * Prints the cost plan on stderr when a read will take over a minute at the rate-limit budget.
@@ -431,9 +451,11 @@ const usage = Command.make(
   {
     connection: ConnectionOptions.options,
     query: FilterOptions.options,
-    by: Options.choice("by", Usage.groupings).pipe(
-      Options.withDescription("Group by integration, workflow, user, status or day (UTC)."),
-      Options.withDefault("workflow" as Usage.GroupBy)
+    by: choiceOption<Usage.GroupBy>(
+      "by",
+      Usage.groupings,
+      "workflow",
+      "Group by integration, workflow, user, status or day (UTC)."
     ),
     integrations: Options.text("integrations").pipe(
       Options.withPseudoName("a,b,c"),
@@ -523,7 +545,14 @@ const usage = Command.make(
 // the tree
 // ---------------------------------------------------------------------------------------------
 
-const executions = Command.make("executions").pipe(
+/** A parent command run without a subcommand shows its help (exit 0). */
+const showHelp = (descriptor: Descriptor.Command<unknown> | undefined) =>
+  descriptor === undefined ? Effect.void : Effect.fail(ValidationError.helpRequested(descriptor))
+
+let executionsDescriptor: Descriptor.Command<unknown> | undefined
+let rootDescriptor: Descriptor.Command<unknown> | undefined
+
+const executions = Command.make("executions", {}, () => showHelp(executionsDescriptor)).pipe(
   Command.withDescription(
     examples("Read, count and replay workflow executions.", [
       "taskhistory executions list --status failed",
@@ -539,7 +568,7 @@ const executions = Command.make("executions").pipe(
  *
  * @since 0.1.0
  */
-export const command = Command.make("taskhistory").pipe(
+export const command = Command.make("taskhistory", {}, () => showHelp(rootDescriptor)).pipe(
   Command.withDescription(
     examples(
       "Paragon Task History from the command line: list, count, inspect and replay workflow executions, and usage reports.",
@@ -558,3 +587,6 @@ export const command = Command.make("taskhistory").pipe(
   ),
   Command.withSubcommands([executions, usage])
 )
+
+executionsDescriptor = executions.descriptor
+rootDescriptor = command.descriptor

@@ -2,7 +2,7 @@
  * End to end: the BUILT binary (dist/bin.js, run `pnpm build` first) against simulators started
  * in this process, for every command, format and exit code of the contract.
  */
-import { execFile } from "node:child_process"
+import { execFile, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
@@ -96,7 +96,7 @@ describe("help, version, completions", () => {
   it("answers --help at every level with examples, --version, --completions", async () => {
     const [root, executions, list, replay, usage, version, completions] = await Promise.all([
       run(["--help"]),
-      run(["executions", "--help"]),
+      run(["executions"]),
       run(["executions", "list", "--help"]),
       run(["executions", "replay", "--help"]),
       run(["usage", "--help"]),
@@ -158,6 +158,48 @@ describe("executions list", () => {
     expect(lines(limited.stdout)).toEqual(expected.slice(0, 150).map((r) => JSON.stringify(r)))
     expect(failed.length).toBeGreaterThan(0)
     expect(lines(filtered.stdout)).toEqual(failed.map((r) => JSON.stringify(r)))
+  })
+})
+
+describe("long reads", () => {
+  it("prints the cost plan on stderr, streams the first page before the rest, and stops on Ctrl-C", async () => {
+    const expected = desc(dataset(reads)).slice(0, 100)
+    const child = spawn(
+      process.execPath,
+      [bin, "executions", "list", "--all", "--format", "ndjson", "--rate-limit", "2/10m"],
+      { env: envOf(reads), stdio: ["ignore", "pipe", "pipe"] }
+    )
+    let stdout = ""
+    let stderr = ""
+    let killed = false
+    const maybeStop = () => {
+      // The budget is spent after the first page: the rest would wait 10 minutes.
+      if (!killed && stderr.includes("this read needs") && lines(stdout).length >= 100) {
+        killed = true
+        child.kill("SIGINT")
+      }
+    }
+    child.stdout.on("data", (b: Buffer) => {
+      stdout += b.toString("utf8")
+      maybeStop()
+    })
+    child.stderr.on("data", (b: Buffer) => {
+      stderr += b.toString("utf8")
+      maybeStop()
+    })
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => child.kill("SIGKILL"), 45_000)
+      child.on("close", (c) => {
+        clearTimeout(timer)
+        resolve(c)
+      })
+    })
+    outputs.push(stdout, stderr)
+    expect(killed).toBe(true)
+    expect(code).toBe(130)
+    expect(stderr).toContain("this read needs 3 requests for 250 executions")
+    expect(stderr).toContain("2/10m")
+    expect(lines(stdout)).toEqual(expected.map((r) => JSON.stringify(r)))
   })
 })
 
@@ -239,7 +281,7 @@ describe("usage", () => {
 
 describe("exit codes", () => {
   it("2 for invalid input, naming the value; the key is never accepted as a flag", async () => {
-    const [flag, date, status, apiKey, by, unknown, limitAll, noKey] = await Promise.all([
+    const [flag, date, status, apiKey, by, unknown, limitAll, noKey, badBy] = await Promise.all([
       run(["executions", "list", "--limit", "lots"]),
       run(["executions", "list", "--after", "2023-02-30"]),
       run(["executions", "count", "--status", "finished"]),
@@ -247,9 +289,11 @@ describe("exit codes", () => {
       run(["usage", "--by", "integration"]),
       run(["executions", "list", "--colour"]),
       run(["executions", "list", "--all", "--limit", "3"]),
-      run(["executions", "count"], envOf(reads, { PARAGON_API_KEY: "" }))
+      run(["executions", "count"], envOf(reads, { PARAGON_API_KEY: "" })),
+      run(["usage", "--by", "team"])
     ])
-    for (const r of [flag, date, status, apiKey, by, unknown, limitAll, noKey]) expect(r.code).toBe(2)
+    for (const r of [flag, date, status, apiKey, by, unknown, limitAll, noKey, badBy]) expect(r.code).toBe(2)
+    expect(badBy.stderr).toContain('--by "team"')
     expect(flag.stderr).toContain("lots")
     expect(date.stderr).toContain('--after "2023-02-30"')
     expect(status.stderr).toContain('--status "finished"')
