@@ -12,6 +12,7 @@ import * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
 import { parseDuration } from "@taskhistory/core/TaskHistoryConfig"
 import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
 import * as Exporter from "@taskhistory/export/Exporter"
+import * as FileSink from "@taskhistory/export/FileSink"
 import { Sink, type SinkError } from "@taskhistory/export/Sink"
 import * as SinkSpec from "@taskhistory/export/SinkSpec"
 import { Clock, Console, Duration, Effect, Either, Layer, Option } from "effect"
@@ -331,19 +332,35 @@ const statusOptions = {
   verbose: verboseOption
 }
 
+/**
+ * The sink `status` reads: never creates a database or directory that does not exist, and opens
+ * file sinks read-only (without their lock) so that it works beside a running exporter.
+ */
+const statusLayer = (spec: SinkSpec.SinkSpec, text: string) =>
+  Effect.gen(function* () {
+    const missing = (what: string) =>
+      new InvalidInput({
+        field: "--sink",
+        value: text,
+        expected: `an existing ${what}: nothing was exported there yet (run \`taskhistory-exporter run\` first)`
+      })
+    switch (spec._tag) {
+      case "Sqlite":
+        if (spec.path !== ":memory:" && !existsSync(spec.path)) return yield* missing("SQLite database")
+        return SinkSpec.layer(spec)
+      case "File":
+        if (!existsSync(spec.dir)) return yield* missing("export directory")
+        return FileSink.layer(spec.format, { dir: spec.dir, readOnly: true })
+      case "Postgres":
+        return SinkSpec.layer(spec)
+    }
+  })
+
 const statusHandler = (flags: Command.Command.ParseConfig<typeof statusOptions>) =>
   Effect.gen(function* () {
     const spec = yield* parseSink(flags.sink)
-    if (spec._tag === "Sqlite" && spec.path !== ":memory:" && !existsSync(spec.path)) {
-      return yield* new InvalidInput({
-        field: "--sink",
-        value: flags.sink,
-        expected:
-          "an existing SQLite database: nothing was exported there yet (run `taskhistory-exporter run` first)"
-      })
-    }
     const status = yield* withExitCodes(
-      Effect.flatMap(Sink, (sink) => sink.status).pipe(Effect.provide(SinkSpec.layer(spec)))
+      Effect.flatMap(Sink, (sink) => sink.status).pipe(Effect.provide(yield* statusLayer(spec, flags.sink)))
     )
     const now = yield* Clock.currentTimeMillis
     yield* Console.log(

@@ -56,16 +56,16 @@ const killedRun = async (
 }
 
 describe("crash and resume", () => {
-  // Two databases, six kills each: three counted in list requests (a page written or not, a
-  // transaction in flight or not) and three at random instants after the first request (paging, writing, between
-  // batches); then a complete run, compared exactly with the dataset.
+  // Two databases, five kills each: three counted in list requests (a page written or not, a
+  // transaction in flight or not) and two at random instants after the first request (paging,
+  // writing, between batches); then a complete run, compared exactly with the dataset.
   for (const round of [1, 2]) {
-    it(`SIGKILL at 6 different points (round ${round}), then a complete run: nothing missing, nothing twice`, async () => {
+    it(`SIGKILL at 5 different points (round ${round}), then a complete run: nothing missing, nothing twice`, async () => {
       const db = join(dir.path, `crash-${round}.db`)
       const sink = `sqlite:${db}`
       const random = prng(2026 + round)
       const points: Array<string> = []
-      for (let i = 0; i < 6; i++) {
+      for (let i = 0; i < 5; i++) {
         const point =
           i % 2 === 0
             ? { afterRequests: 1 + Math.floor(random() * 8) }

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
@@ -81,33 +82,56 @@ describe("taskhistory-exporter run --once (SQLite)", () => {
   })
 })
 
+describe("taskhistory-exporter run --once (NDJSON files)", () => {
+  it("exports the matching executions exactly once into day files, and status reads them", async () => {
+    const out = join(dir.path, "ndjson-out")
+    const failed = sim.dataset().filter((r) => r.status === "FAILED")
+    expect(failed.length).toBeGreaterThan(0)
+    const r = await runBin(["run", "--status", "failed", "--sink", `ndjson:${out}`], simEnv(sim))
+    expect(r.code, r.stderr).toBe(0)
+    const rows = new Map<string, unknown>()
+    let lines = 0
+    for (const day of readdirSync(out).filter((d) => d.startsWith("date="))) {
+      for (const line of readFileSync(join(out, day, "part.ndjson"), "utf8").split("\n")) {
+        if (line === "") continue
+        lines++
+        const record = JSON.parse(line) as { id: string }
+        rows.set(record.id, record)
+      }
+    }
+    expect(diff(rows, failed)).toEqual([])
+    expect(lines).toBe(failed.length)
+
+    const status = await runBin(["status", "--sink", `ndjson:${out}`, "--format", "json"], {})
+    expect(status.code, status.stderr).toBe(0)
+    const parsed = JSON.parse(status.stdout) as { rows: number; streams: Array<{ streamKey: string }> }
+    expect(parsed.rows).toBe(failed.length)
+    expect(parsed.streams[0]?.streamKey).toContain("FAILED")
+  })
+})
+
 describe("taskhistory-exporter exit codes", () => {
-  it("a bad sink spec exits 2 naming it", async () => {
-    const r = await runBin(["run", "--sink", "mysql://db/x"], simEnv(sim))
-    expect(r.code).toBe(2)
-    expect(r.stderr).toContain("mysql://db/x")
-    expect(r.stderr.trim().split("\n").length).toBeLessThanOrEqual(2)
-  })
-
-  it("a bad --since exits 2 naming the value", async () => {
-    const r = await runBin(
-      ["run", "--since", "2026-13-45", "--sink", `sqlite:${join(dir.path, "x.db")}`],
-      simEnv(sim)
-    )
-    expect(r.code).toBe(2)
-    expect(r.stderr).toContain("2026-13-45")
-  })
-
-  it("a bad cron expression exits 2 naming it, as do two schedule flags", async () => {
-    const cron = await runBin(
-      ["run", "--schedule", "61 * * * *", "--sink", `sqlite:${join(dir.path, "x.db")}`],
-      simEnv(sim)
-    )
-    expect(cron.code).toBe(2)
-    expect(cron.stderr).toContain("61 * * * *")
-    const both = await runBin(["run", "--once", "--every", "1m"], simEnv(sim))
-    expect(both.code).toBe(2)
-    expect(both.stderr).toContain("at most one")
+  it("invalid input exits 2 with one or two lines naming the value", async () => {
+    const db = `sqlite:${join(dir.path, "x.db")}`
+    const [sink, since, cron, both, lookback] = await Promise.all([
+      runBin(["run", "--sink", "mysql://db/x"], simEnv(sim)),
+      runBin(["run", "--since", "2026-13-45", "--sink", db], simEnv(sim)),
+      runBin(["run", "--schedule", "61 * * * *", "--sink", db], simEnv(sim)),
+      runBin(["run", "--once", "--every", "1m", "--sink", db], simEnv(sim)),
+      runBin(["run", "--lookback", "a while", "--sink", db], simEnv(sim))
+    ])
+    for (const [r, value] of [
+      [sink, "mysql://db/x"],
+      [since, "2026-13-45"],
+      [cron, "61 * * * *"],
+      [both, "at most one"],
+      [lookback, "a while"]
+    ] as const) {
+      expect(r.code, r.stderr).toBe(2)
+      expect(r.stderr).toContain(value)
+      expect(r.stderr.trim().split("\n").length).toBeLessThanOrEqual(2)
+      expect(r.stdout).toBe("")
+    }
   })
 
   it("a refused key exits 3 and points at PARAGON_API_KEY, without printing the key", async () => {
@@ -119,6 +143,16 @@ describe("taskhistory-exporter exit codes", () => {
     expect(r.code).toBe(3)
     expect(r.stderr).toContain("PARAGON_API_KEY")
     expect(r.stderr).not.toContain(wrongKey)
+  })
+
+  it("--verbose logs debug lines on stderr, never the API key", async () => {
+    const r = await runBin(
+      ["run", "--verbose", "--status", "DELAYED", "--sink", `sqlite:${join(dir.path, "verbose.db")}`],
+      simEnv(sim)
+    )
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toContain("level=DEBUG")
+    expect(r.stderr + r.stdout).not.toContain(sim.apiKey)
   })
 
   it("--help exits 0 and says --once is the default", async () => {
