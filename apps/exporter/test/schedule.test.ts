@@ -21,7 +21,7 @@ const sample = (text: string, name: string): number | undefined => {
 }
 
 describe("taskhistory-exporter run --every with --metrics-port", () => {
-  it("runs repeatedly, serves /metrics and /healthz, and stops on SIGTERM with exit 0", async () => {
+  it("runs repeatedly, serves /metrics and /healthz, and stops on SIGINT with exit 0", async () => {
     const db = join(dir.path, "every.db")
     const running = spawnBin(
       ["run", "--every", "1s", "--metrics-port", "0", "--sink", `sqlite:${db}`],
@@ -50,7 +50,7 @@ describe("taskhistory-exporter run --every with --metrics-port", () => {
     const health = await fetch(`${address}/healthz`)
     expect(health.status).toBe(200)
 
-    running.child.kill("SIGTERM")
+    running.child.kill("SIGINT")
     const result = await running.done
     expect(result.code, result.stderr).toBe(0)
     expect((result.stderr.match(/run complete/g) ?? []).length).toBeGreaterThanOrEqual(2)
