@@ -104,10 +104,18 @@ const statOf = (s: { ino: number; size: number; mtimeMs: number }): FileStat => 
 const sameStat = (a: FileStat | undefined, b: FileStat | undefined): boolean =>
   a !== undefined && b !== undefined && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs
 
+/** Platforms that cannot open or fsync a directory (Windows) answer with one of these. */
+const noDirSync = new Set(["EISDIR", "EPERM", "EINVAL", "ENOTSUP"])
+
 const fsyncDir = async (dir: string): Promise<void> => {
-  const handle = await fs.open(dir, "r")
+  const handle = await fs
+    .open(dir, "r")
+    .catch((e: unknown) => (noDirSync.has(errorCode(e) ?? "") ? undefined : Promise.reject(e)))
+  if (handle === undefined) return
   try {
-    await handle.sync()
+    await handle
+      .sync()
+      .catch((e: unknown) => (noDirSync.has(errorCode(e) ?? "") ? undefined : Promise.reject(e)))
   } finally {
     await handle.close()
   }
