@@ -1,0 +1,74 @@
+import { readFileSync } from "node:fs"
+import { describe, expect, it } from "@effect/vitest"
+import * as ConnectionOptions from "@taskhistory/app-kit/ConnectionOptions"
+import { Duration, Effect, Option } from "effect"
+import * as Cli from "../src/Cli.js"
+import { version } from "../src/internal/version.js"
+
+const flags = {
+  connection: ConnectionOptions.emptyFlags,
+  once: false,
+  schedule: Option.none<string>(),
+  every: Option.none<string>(),
+  timezone: Option.none<string>(),
+  sink: Cli.defaultSink,
+  filters: {
+    integration: Option.none<string>(),
+    workflowId: Option.none<string>(),
+    userId: Option.none<string>(),
+    status: Option.none<string>()
+  },
+  since: Option.none<string>(),
+  lookback: Option.none<string>(),
+  onInvalid: "quarantine" as const,
+  batchSize: Option.none<number>(),
+  metricsPort: Option.none<number>(),
+  metricsHost: "127.0.0.1",
+  verbose: false
+}
+
+describe("Cli.runSettings", () => {
+  it.effect("turns the flags into the engine's options and a schedule", () =>
+    Effect.gen(function* () {
+      const settings = yield* Cli.runSettings({
+        ...flags,
+        every: Option.some("15m"),
+        sink: "sqlite:/tmp/x.db",
+        filters: { ...flags.filters, status: Option.some("failed"), integration: Option.some("slack") },
+        since: Option.some("2026-01-02"),
+        lookback: Option.some("2h"),
+        batchSize: Option.some(300)
+      })
+      expect(settings.schedule._tag).toBe("Every")
+      expect(settings.sink).toEqual({ _tag: "Sqlite", path: "/tmp/x.db" })
+      expect(settings.options.filters).toEqual({ status: "FAILED", integration: "slack" })
+      expect(settings.options.since).toBe("2026-01-02T00:00:00.000Z")
+      expect(Duration.toMillis(Duration.decode(settings.options.lookback ?? 0))).toBe(7_200_000)
+      expect(settings.options.batchSize).toBe(300)
+      expect(settings.options.onInvalid).toBe("quarantine")
+    })
+  )
+
+  it.effect("names the bad value of each flag", () =>
+    Effect.gen(function* () {
+      const bad = (patch: Partial<typeof flags>) => Effect.flip(Cli.runSettings({ ...flags, ...patch }))
+      expect((yield* bad({ since: Option.some("yesterday") })).message).toContain('"yesterday"')
+      expect((yield* bad({ lookback: Option.some("-1h") })).message).toContain('"-1h"')
+      expect((yield* bad({ sink: "ftp://x" })).message).toContain('--sink "ftp://x"')
+      expect((yield* bad({ metricsPort: Option.some(70_000) })).message).toContain("70000")
+      expect((yield* bad({ batchSize: Option.some(0) })).message).toContain("--batch-size")
+      expect((yield* bad({ filters: { ...flags.filters, status: Option.some("done") } })).message).toContain(
+        '--status "done"'
+      )
+    })
+  )
+})
+
+describe("version", () => {
+  it("matches package.json", () => {
+    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+      version: string
+    }
+    expect(version).toBe(pkg.version)
+  })
+})
