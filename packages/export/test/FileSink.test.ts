@@ -680,7 +680,6 @@ describe("FileSink formats", () => {
   it.scoped("CSV quotes per RFC 4180 and keeps typed columns", () =>
     Effect.gen(function* () {
       const dir = tempDir()
-      const sink = yield* FileSink.make("csv", { dir })
       const record = exec("q,1", "2026-03-01T10:00:00Z", {
         userId: 'user "one"',
         workflowId: "w\nx",
@@ -688,7 +687,17 @@ describe("FileSink formats", () => {
         runDuration: 1500,
         dateEnded: "2026-03-01T10:00:01.500Z"
       })
-      yield* sink.writeBatch(batch([record]))
+      yield* Effect.scoped(
+        Effect.flatMap(FileSink.make("csv", { dir }), (sink) => sink.writeBatch(batch([record])))
+      )
+      // read back (parsed from the CSV) by a new sink: the same record is unchanged
+      const sink = yield* FileSink.make("csv", { dir })
+      assert.deepStrictEqual(yield* sink.writeBatch(batch([record])), {
+        inserted: 0,
+        updated: 0,
+        unchanged: 1,
+        rejected: 0
+      })
       const text = fs.readFileSync(path.join(dir, "date=2026-03-01", "part.csv"), "utf8")
       const raw = JSON.stringify(record).replace(/"/g, '""')
       assert.strictEqual(
