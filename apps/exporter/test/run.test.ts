@@ -145,6 +145,15 @@ describe("taskhistory-exporter exit codes", () => {
     expect(r.stderr).not.toContain(wrongKey)
   })
 
+  it("an unreachable API exits 6 once the retry budget is spent", async () => {
+    const r = await runBin(
+      ["run", "--max-retries", "0", "--sink", `sqlite:${join(dir.path, "down.db")}`],
+      simEnv(sim, { PARAGON_BASE_URL: "http://127.0.0.1:9" })
+    )
+    expect(r.code, r.stderr).toBe(6)
+    expect(r.stderr).toMatch(/connection refused|network/)
+  })
+
   it("--verbose logs debug lines on stderr, never the API key", async () => {
     const r = await runBin(
       ["run", "--verbose", "--status", "DELAYED", "--sink", `sqlite:${join(dir.path, "verbose.db")}`],

@@ -57,4 +57,16 @@ describe("taskhistory-exporter run --every with --metrics-port", () => {
     const stored = await readSqlite(db)
     expect(diff(stored.rows, sim.dataset())).toEqual([])
   })
+
+  it("--schedule runs on a cron expression (6 fields: every second) until SIGTERM, exit 0", async () => {
+    const db = join(dir.path, "cron.db")
+    const running = spawnBin(["run", "--schedule", "* * * * * *", "--sink", `sqlite:${db}`], simEnv(sim))
+    const runs = () => (running.stderr().match(/run complete/g) ?? []).length
+    expect(await waitFor(() => runs() >= 2, 60_000, 50), running.stderr()).toBe(true)
+    expect(running.stderr()).toContain('on cron \\"* * * * * *\\"')
+    running.child.kill("SIGTERM")
+    const result = await running.done
+    expect(result.code, result.stderr).toBe(0)
+    expect(diff((await readSqlite(db)).rows, sim.dataset())).toEqual([])
+  })
 })
