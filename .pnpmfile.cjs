@@ -14,6 +14,7 @@ const systemNodeDir = () => {
 module.exports = {
   hooks: {
     updateConfig(config) {
+      // biome-ignore lint/suspicious/noUndeclaredEnvVars: read by pnpm at install time, outside turbo
       const nodedir = process.env.npm_config_nodedir || systemNodeDir()
       if (nodedir === undefined) return config
       return { ...config, extraEnv: { ...(config.extraEnv || {}), npm_config_nodedir: nodedir } }
