@@ -15,7 +15,7 @@ import * as Exporter from "@taskhistory/export/Exporter"
 import * as FileSink from "@taskhistory/export/FileSink"
 import { Sink, type SinkError } from "@taskhistory/export/Sink"
 import * as SinkSpec from "@taskhistory/export/SinkSpec"
-import { Clock, Console, Duration, Effect, Either, Layer, Option } from "effect"
+import { Clock, Console, Duration, Effect, Either, Layer, Option, Predicate } from "effect"
 import * as ExporterMetrics from "./ExporterMetrics.js"
 import * as Connection from "./internal/connection.js"
 import * as StatusFormat from "./internal/status.js"
@@ -40,10 +40,7 @@ const withExitCodes = <A, E, R>(effect: Effect.Effect<A, E | Exporter.ExportErro
   Effect.catchIf(
     effect,
     (e): e is Exporter.ExportError | SinkError =>
-      typeof e === "object" &&
-      e !== null &&
-      "_tag" in e &&
-      (e._tag === "ExportError" || e._tag === "SinkError"),
+      Predicate.isTagged(e, "ExportError") || Predicate.isTagged(e, "SinkError"),
     (e) =>
       Effect.fail(
         new Main.CliError({
@@ -56,7 +53,7 @@ const withExitCodes = <A, E, R>(effect: Effect.Effect<A, E | Exporter.ExportErro
 const sinkOption = Options.text("sink").pipe(
   Options.withPseudoName("SINK"),
   Options.withDescription(
-    "Where to export: sqlite:PATH, postgres://USER@HOST/DB, ndjson:DIR, csv:DIR or parquet:DIR. Default: sqlite:./taskhistory.db."
+    "Where to export: sqlite:PATH, postgres://USER:PASSWORD@HOST:PORT/DB (optionally ?schema=NAME), ndjson:DIR, csv:DIR or parquet:DIR. Default: sqlite:./taskhistory.db."
   ),
   Options.withDefault(defaultSink)
 )
@@ -304,12 +301,17 @@ const runHandler = (flags: RunFlags) =>
       })
       yield* RunSchedule.runScheduled(schedule, once)
     })
-    return yield* withExitCodes(Effect.scoped(program)).pipe(
-      Effect.provide(
-        Layer.mergeAll(SinkSpec.layer(sink), ExporterMetrics.layer, Connection.clientLayer(flags.connection))
-      ),
-      Effect.onInterrupt(() => Effect.logInfo("stopped by a signal; the state is saved"))
-    )
+    return yield* withExitCodes(
+      Effect.scoped(program).pipe(
+        Effect.provide(
+          Layer.mergeAll(
+            SinkSpec.layer(sink),
+            ExporterMetrics.layer,
+            Connection.clientLayer(flags.connection)
+          )
+        )
+      )
+    ).pipe(Effect.onInterrupt(() => Effect.logInfo("stopped by a signal; the state is saved")))
   }).pipe(Connection.withLogging(flags.verbose))
 
 /**

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs"
+import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
@@ -145,13 +145,21 @@ describe("taskhistory-exporter exit codes", () => {
     expect(r.stderr).not.toContain(wrongKey)
   })
 
-  it("an unreachable API exits 6 once the retry budget is spent", async () => {
-    const r = await runBin(
-      ["run", "--max-retries", "0", "--sink", `sqlite:${join(dir.path, "down.db")}`],
-      simEnv(sim, { PARAGON_BASE_URL: "http://127.0.0.1:9" })
-    )
-    expect(r.code, r.stderr).toBe(6)
-    expect(r.stderr).toMatch(/connection refused|network/)
+  it("an unreachable API or a sink that cannot be opened exits 6", async () => {
+    const notADir = join(dir.path, "plain-file")
+    writeFileSync(notADir, "")
+    const [api, sink] = await Promise.all([
+      runBin(
+        ["run", "--max-retries", "0", "--sink", `sqlite:${join(dir.path, "down.db")}`],
+        simEnv(sim, { PARAGON_BASE_URL: "http://127.0.0.1:9" })
+      ),
+      runBin(["run", "--sink", `sqlite:${join(notADir, "x.db")}`], simEnv(sim))
+    ])
+    expect(api.code, api.stderr).toBe(6)
+    expect(api.stderr).toMatch(/connection refused|network/)
+    expect(sink.code, sink.stderr).toBe(6)
+    expect(sink.stderr).toContain(join(notADir, "x.db"))
+    expect(sink.stderr).not.toContain("bug")
   })
 
   it("--verbose logs debug lines on stderr, never the API key", async () => {
