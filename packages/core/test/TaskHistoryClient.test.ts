@@ -585,6 +585,15 @@ describe("pagination", () => {
     })
   )
 
+  it.scopedLive("an understated total: concurrent pages up to total, then the links onwards", () =>
+    Effect.gen(function* () {
+      const server = yield* testServer(paged(records(450), { total: 220 }))
+      const all = yield* run(server.url, (c) => Stream.runCollect(c.executions(noQuery, { concurrency: 3 })))
+      expect(ids(all)).toEqual(records(450).map((r) => r.id))
+      expect(server.requests).toHaveLength(5)
+    })
+  )
+
   it.scopedLive("stops on a null or absent nextLink", () =>
     Effect.gen(function* () {
       for (const end of [null, undefined]) {

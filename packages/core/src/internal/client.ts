@@ -133,28 +133,15 @@ export const make = Effect.gen(function* () {
       Effect.withSpan("TaskHistory.listPage", { attributes: { offset }, captureStackTrace: false })
     )
 
-  /** The pages after `first`, in order. */
-  const pagesAfter = (
+  /** Follows `nextLink` offsets from `from`, one page at a time, until null, empty or repeated. */
+  const followLinks = (
     query: ExecutionQuery,
-    first: ExecutionPage,
-    concurrency: number
+    from: ExecutionPage,
+    seen: Set<number>
   ): Stream.Stream<ExecutionPage, RequestError> => {
-    const firstNext = offsetOfLink(first.nextLink)
-    if (isEmpty(first) || firstNext === undefined || firstNext === first.offset) return Stream.empty
-    const step = firstNext - first.offset
-    if (first.total !== undefined && concurrency > 1 && step > 0) {
-      // `total` known: fetch the following offsets concurrently (bounded), yielded in order.
-      const offsets: Array<number> = []
-      for (let offset = firstNext; offset < first.total; offset += step) offsets.push(offset)
-      return Stream.fromIterable(offsets).pipe(
-        Stream.mapEffect((offset) => listPage(query, offset), { concurrency }),
-        Stream.takeWhile((page) => !isEmpty(page)),
-        Stream.takeUntil((page) => offsetOfLink(page.nextLink) === undefined)
-      )
-    }
-    // Sequential: follow each nextLink by its offset only, until null, empty or repeated.
-    const seen = new Set<number>([first.offset])
-    return Stream.paginateChunkEffect(firstNext, (offset) => {
+    const start = offsetOfLink(from.nextLink)
+    if (isEmpty(from) || start === undefined || seen.has(start)) return Stream.empty
+    return Stream.paginateChunkEffect(start, (offset) => {
       seen.add(offset)
       return Effect.map(listPage(query, offset), (page) => {
         const next = offsetOfLink(page.nextLink)
@@ -165,6 +152,46 @@ export const make = Effect.gen(function* () {
         ] as const
       })
     })
+  }
+
+  /** The pages after `first`, in order. */
+  const pagesAfter = (
+    query: ExecutionQuery,
+    first: ExecutionPage,
+    concurrency: number
+  ): Stream.Stream<ExecutionPage, RequestError> => {
+    const seen = new Set<number>([first.offset])
+    const firstNext = offsetOfLink(first.nextLink)
+    const step = firstNext === undefined ? 0 : firstNext - first.offset
+    if (isEmpty(first) || first.total === undefined || concurrency <= 1 || step <= 0) {
+      return followLinks(query, first, seen)
+    }
+    // `total` known: fetch the offsets up to `total` concurrently (bounded), yielded in order.
+    // If the last of them still links further (records were added), follow the links from there.
+    const offsets: Array<number> = []
+    for (let offset = first.offset + step; offset < first.total; offset += step) offsets.push(offset)
+    let last = first
+    let ended = false
+    const concurrent = Stream.fromIterable(offsets).pipe(
+      Stream.mapEffect((offset) => Effect.tap(listPage(query, offset), () => seen.add(offset)), {
+        concurrency
+      }),
+      Stream.takeWhile((page) => {
+        if (isEmpty(page)) ended = true
+        return !ended
+      }),
+      Stream.takeUntil((page) => offsetOfLink(page.nextLink) === undefined),
+      Stream.tap((page) =>
+        Effect.sync(() => {
+          last = page
+          if (offsetOfLink(page.nextLink) === undefined) ended = true
+        })
+      )
+    )
+    return Stream.concat(
+      concurrent,
+      Stream.suspend(() => (ended ? Stream.empty : followLinks(query, last, seen)))
+    )
   }
 
   const pagesWithFirst = (query: ExecutionQuery, concurrency: number) =>
