@@ -53,18 +53,22 @@ export interface ScheduleFlags {
  *
  * @since 0.1.0
  */
-export const parseCron = (expression: string, timezone = "UTC"): Either.Either<RunSchedule, InvalidInput> =>
-  Either.match(Cron.parse(expression.trim(), timezone), {
-    onLeft: (error) =>
-      Either.left(
-        new InvalidInput({
-          field: "--schedule",
-          value: expression,
-          expected: `a cron expression such as "*/15 * * * *" (${error.message})`
-        })
-      ),
-    onRight: (cron) => Either.right(RunSchedule.Cron({ expression: expression.trim(), cron }))
-  })
+export const parseCron = (expression: string, timezone = "UTC"): Either.Either<RunSchedule, InvalidInput> => {
+  const bad = (why: string) =>
+    new InvalidInput({
+      field: "--schedule",
+      value: expression,
+      expected: `a cron expression such as "*/15 * * * *" (${why})`
+    })
+  return Either.flatMap(
+    Either.mapLeft(Cron.parse(expression.trim(), timezone), (error) => bad(error.message)),
+    (cron) =>
+      // An expression that parses but never matches (e.g. "0 0 30 2 *") has no next run.
+      Either.isRight(Either.try(() => Cron.next(cron, new Date(0))))
+        ? Either.right(RunSchedule.Cron({ expression: expression.trim(), cron }))
+        : Either.left(bad("it never matches"))
+  )
+}
 
 /**
  * Chooses the schedule from the flags: `--once` (the default), `--schedule CRON` or

@@ -51,6 +51,8 @@ describe("RunSchedule.fromFlags", () => {
       expect(r.left.message).toContain("every day at noon")
     }
     expect(Either.isLeft(RunSchedule.fromFlags({ schedule: "61 * * * *" }))).toBe(true)
+    const never = RunSchedule.fromFlags({ schedule: "0 0 30 2 *" })
+    expect(Either.isLeft(never) && never.left.message).toContain("never matches")
   })
 
   it("refuses a bad duration and two schedule flags at once", () => {
