@@ -110,6 +110,33 @@ describe("taskhistory-exporter run --once (NDJSON files)", () => {
   })
 })
 
+describe("taskhistory-exporter --on-invalid", () => {
+  it("quarantines malformed records by default, and fails (exit 6, no state) with --on-invalid fail", async () => {
+    const bad = await startSimulator({ records: 300, seed: 5, malformed: 3 })
+    try {
+      const failDb = join(dir.path, "invalid-fail.db")
+      const failed = await runBin(["run", "--on-invalid", "fail", "--sink", `sqlite:${failDb}`], simEnv(bad))
+      expect(failed.code, failed.stderr).toBe(6)
+      expect(failed.stderr).toContain("invalid execution record")
+      const failStatus = await runBin(["status", "--sink", `sqlite:${failDb}`, "--format", "json"], {})
+      const afterFail = JSON.parse(failStatus.stdout) as { streams: Array<{ highWaterMark: string | null }> }
+      expect(afterFail.streams.every((s) => s.highWaterMark === null)).toBe(true)
+
+      const db = join(dir.path, "invalid-quarantine.db")
+      const quarantined = await runBin(["run", "--sink", `sqlite:${db}`], simEnv(bad))
+      expect(quarantined.code, quarantined.stderr).toBe(0)
+      expect(quarantined.stderr).toMatch(/3 rejected/)
+      const stored = await readSqlite(db)
+      expect(stored.rejects).toBe(3)
+      expect(stored.count).toBe(297)
+      const status = await runBin(["status", "--sink", `sqlite:${db}`], {})
+      expect(status.stdout).toContain("rejects   3")
+    } finally {
+      await bad.close()
+    }
+  })
+})
+
 describe("taskhistory-exporter exit codes", () => {
   it("invalid input exits 2 with one or two lines naming the value", async () => {
     const db = `sqlite:${join(dir.path, "x.db")}`
