@@ -38,8 +38,8 @@ export const backfillThenIncremental = (fixture: SinkFixture) =>
     expect(first.inserted).toBe(dataset.length)
     expect(first.seen).toBe(dataset.length)
     expect(first.updated + first.rejected).toBe(0)
-    // 1500 records in 15 pages of 100 (plus the page that ends the range).
-    expect(first.requests).toBeLessThanOrEqual(17)
+    // 1500 records in 15 pages of 100, plus the last (partial) page of each of up to 4 windows.
+    expect(first.requests).toBeLessThanOrEqual(20)
     expect(first.streamKey).toBe("all")
 
     yield* sim.insert(30)
@@ -186,7 +186,7 @@ export const interruptAndResume = (fixture: SinkFixture) =>
     yield* Deferred.await(written)
     yield* Fiber.interrupt(fiber)
     const partial = yield* db.rows
-    expect(partial.size).toBeGreaterThanOrEqual(250)
+    expect(partial.size).toBeGreaterThanOrEqual(100)
     expect(partial.size).toBeLessThan(1500)
     const state = yield* Effect.flatMap(Sink, (s) => s.loadState("all")).pipe(Effect.provide(db.layer()))
     expect(Option.isSome(state) && state.value.highWaterMark === undefined).toBe(true)

@@ -11,7 +11,19 @@ import { TaskHistoryClient } from "@taskhistory/core/TaskHistoryClient"
 import type { RequestError } from "@taskhistory/core/TaskHistoryError"
 import * as TaskHistoryMetrics from "@taskhistory/core/TaskHistoryMetrics"
 import type { ExecutionPage, WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
-import { Chunk, Clock, Data, Duration, Effect, Metric, Option, Predicate, Stream } from "effect"
+import {
+  Chunk,
+  Clock,
+  Data,
+  Duration,
+  Effect,
+  Metric,
+  Option,
+  Predicate,
+  Queue,
+  Stream,
+  type Take
+} from "effect"
 import { type ExportState, type Reject, Sink, type SinkError } from "../Sink.js"
 
 /** Records per page: the API has no parameter to change it. */
@@ -179,9 +191,11 @@ const idOf = (raw: unknown): string | undefined =>
 const scan = (
   client: TaskHistoryClientShape,
   query: ExecutionQuery.ExecutionQuery,
-  start: RunCursor
+  start: RunCursor,
+  /** End of this window (exclusive, ms); the run's end for the last window. */
+  endMs: number
 ): Stream.Stream<Step, RequestError | ExportError> => {
-  const endMs = Date.parse(start.end)
+  const endIso = iso(endMs)
   const observe = (cursor: RunCursor, records: ReadonlyArray<WorkflowExecution>): RunCursor => {
     let minOpen = cursor.minOpen
     let longest = cursor.longestRunMs
@@ -220,7 +234,7 @@ const scan = (
         }
         const after = cursor.afterInclusive ? cursor.lower : cursor.lower - 1
         const page = yield* client.listPage(
-          { ...query, afterDate: iso(after), beforeDate: start.end, sortBy: "ASC" },
+          { ...query, afterDate: iso(after), beforeDate: endIso, sortBy: "ASC" },
           0
         )
         const dates = page.records.map((r) => Date.parse(r.dateStarted))
@@ -355,6 +369,76 @@ const scan = (
   return Stream.unfoldEffect(
     { cursor: start, mode: { _tag: "Keyset" }, recent: new Set() } as ScanState,
     step
+  )
+}
+
+/** Windows read at once on a long range, and the shortest range worth splitting per window. */
+const MAX_WINDOWS = 4
+const MIN_WINDOW_MS = 6 * HOUR
+
+/**
+ * Reads [start.lower, end) as up to {@link MAX_WINDOWS} consecutive windows of start dates, each
+ * with its own keyset reader, fetched at the same time but handed over in order (each window
+ * buffers a few pages ahead). So the cursor still means "everything before it is read": a window's
+ * steps come only after every earlier window is complete. The cursors of the steps carry what the
+ * earlier windows observed (running executions, longest run, inclusive bounds).
+ */
+const scanWindows = (
+  client: TaskHistoryClientShape,
+  query: ExecutionQuery.ExecutionQuery,
+  start: RunCursor,
+  prefetch: number
+): Stream.Stream<Step, RequestError | ExportError> => {
+  const endMs = Date.parse(start.end)
+  const range = Math.max(0, endMs - start.lower)
+  const count = Math.max(1, Math.min(MAX_WINDOWS, Math.floor(range / MIN_WINDOW_MS)))
+  if (count === 1) return scan(client, query, start, endMs)
+  const bounds = Array.from({ length: count + 1 }, (_, i) =>
+    i === count ? endMs : start.lower + Math.floor((range * i) / count)
+  )
+  const windows = Array.from({ length: count }, (_, i) => ({
+    index: i,
+    stream: scan(client, query, { ...start, lower: bounds[i]!, minOpen: undefined }, bounds[i + 1]!)
+  }))
+  const ahead = <A, E>(stream: Stream.Stream<A, E>) =>
+    Effect.gen(function* () {
+      const queue = yield* Queue.bounded<Take.Take<A, E>>(prefetch)
+      yield* Effect.forkScoped(Stream.runIntoQueue(stream, queue))
+      return Stream.flattenTake(Stream.fromQueue(queue))
+    })
+  const tagged = Stream.unwrapScoped(
+    Effect.forEach(windows, (w) =>
+      Effect.map(
+        ahead(w.stream),
+        Stream.map((step) => ({ step, last: w.index === count - 1 }))
+      )
+    ).pipe(Effect.map((streams) => Stream.concatAll(Chunk.fromIterable(streams))))
+  )
+  return tagged.pipe(
+    Stream.mapAccum(
+      { minOpen: start.minOpen, longest: start.longestRunMs, inclusive: start.afterInclusive },
+      (acc, { step, last }) => {
+        const c = step.cursor
+        const minOpen =
+          acc.minOpen === undefined
+            ? c.minOpen
+            : c.minOpen === undefined
+              ? acc.minOpen
+              : Math.min(acc.minOpen, c.minOpen)
+        const longest = Math.max(acc.longest, c.longestRunMs)
+        const inclusive = acc.inclusive || c.afterInclusive
+        const cursor: RunCursor = {
+          ...c,
+          end: start.end,
+          minOpen,
+          longestRunMs: longest,
+          afterInclusive: inclusive
+        }
+        // A window's end is the next one's start; only the last window ends the run.
+        const next = step.done ? { minOpen, longest, inclusive } : acc
+        return [next, { ...step, cursor, done: step.done && last }] as const
+      }
+    )
   )
 }
 
@@ -493,7 +577,7 @@ export const run = (
         }
       })
 
-    yield* scan(client, query, start).pipe(
+    yield* scanWindows(client, query, start, pagesPerBatch + 1).pipe(
       // Fetch the next pages while the current batch is written.
       Stream.buffer({ capacity: pagesPerBatch + 1 }),
       Stream.grouped(pagesPerBatch),
