@@ -1,4 +1,4 @@
-import { Clock, Deferred, Duration, Effect, Metric } from "effect"
+import { Clock, Deferred, Duration, Effect, FiberId, Metric } from "effect"
 import type { RateLimiterShape } from "../RateLimiter.js"
 import type { RateLimit } from "../TaskHistoryConfig.js"
 import { limiterWait, limiterWaitTotal } from "./metrics.js"
@@ -55,7 +55,7 @@ export const makeMemory = (rate: RateLimit): Effect.Effect<RateLimiterShape> =>
           turnHeld = true
           return Effect.void
         }
-        const ticket = Deferred.unsafeMake<void>(undefined as never)
+        const ticket = Deferred.unsafeMake<void>(FiberId.none)
         turnQueue.push(ticket)
         return restore(Deferred.await(ticket)).pipe(
           Effect.onInterrupt(() =>
@@ -96,7 +96,7 @@ export const makeMemory = (rate: RateLimit): Effect.Effect<RateLimiterShape> =>
             continue
           }
           // All N slots are held by requests in flight: wait for one to complete.
-          if (signal === undefined) signal = Deferred.unsafeMake<void>(undefined as never)
+          if (signal === undefined) signal = Deferred.unsafeMake<void>(FiberId.none)
           yield* restore(Deferred.await(signal))
         }
       })
