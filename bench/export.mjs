@@ -1,0 +1,183 @@
+// Benchmark of @taskhistory/export (built dist): a full export from the simulator into SQLite
+// against a hand-written baseline (fetch + JSON.parse + better-sqlite3 prepared upserts in one
+// transaction per page, sequential pages) in the same script; peak RSS at 100k and 1M; and an
+// export under a scaled budget (40 requests per 4 s): wall time / theoretical minimum, and 429s.
+//
+// The simulator runs in its own child process; each exporter (baseline or engine) runs in a fresh
+// child process so its peak RSS (maxRSS) is measured alone.
+//
+//   node bench/export.mjs [--sizes 100000,1000000] [--budget-records 16000]
+import { fork } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const self = fileURLToPath(import.meta.url)
+const args = process.argv.slice(2)
+const flag = (name, fallback) => {
+  const i = args.indexOf(`--${name}`)
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback
+}
+const NOW = "2026-11-28T00:00:00Z"
+
+// ----------------------------------------------------------------------------- child: simulator
+if (args[0] === "--child-sim") {
+  const { startSimulator } = await import("@taskhistory/simulator")
+  const records = Number(args[1])
+  const rateLimit = args[2] === "none" ? undefined : args[2]
+  const sim = await startSimulator({ records, seed: 5, now: NOW, ...(rateLimit ? { rateLimit } : {}) })
+  process.send({ url: sim.url, projectId: sim.projectId, apiKey: sim.apiKey, visible: sim.dataset().length })
+  process.on("disconnect", () => process.exit(0))
+  process.on("message", async (m) => {
+    if (m === "stats") process.send({ stats: sim.stats() })
+    if (m === "stop") {
+      await sim.close()
+      process.exit(0)
+    }
+  })
+}
+
+// ----------------------------------------------------------------------------- child: baseline
+else if (args[0] === "--child-baseline") {
+  const { default: Database } = await import("better-sqlite3")
+  const [, url, projectId, apiKey, path] = args
+  const db = new Database(path)
+  db.pragma("journal_mode = WAL")
+  db.pragma("synchronous = NORMAL")
+  db.exec(`CREATE TABLE workflow_executions (id TEXT PRIMARY KEY, user_id TEXT, workflow_id TEXT, status TEXT NOT NULL,
+    task_count NUMERIC, run_duration_ms NUMERIC, date_started TEXT NOT NULL, date_ended TEXT, raw TEXT NOT NULL,
+    exported_at TEXT NOT NULL); CREATE INDEX we_ds ON workflow_executions (date_started)`)
+  const upsert = db.prepare(`INSERT INTO workflow_executions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO UPDATE SET status = excluded.status, raw = excluded.raw, exported_at = excluded.exported_at,
+    date_ended = excluded.date_ended, run_duration_ms = excluded.run_duration_ms WHERE raw IS NOT excluded.raw`)
+  const write = db.transaction((items, now) => {
+    for (const r of items) {
+      upsert.run(r.id, r.userId ?? null, r.workflowId ?? null, r.status, r.taskCount ?? null, r.runDuration ?? null,
+        r.dateStarted, r.dateEnded ?? null, JSON.stringify(r), now)
+    }
+  })
+  const rssStart = process.memoryUsage().rss / 1048576
+  const t0 = performance.now()
+  let records = 0
+  let requests = 0
+  for (let offset = 0; requests < 100_000; offset += 100) {
+    const res = await fetch(`${url}/projects/${projectId}/task-history/workflow-executions?sortBy=ASC&offset=${offset}`, {
+      headers: { authorization: `Bearer ${apiKey}` }
+    })
+    requests++
+    const body = JSON.parse(await res.text())
+    const items = body.workflowExecutions ?? body.data
+    write(items, new Date().toISOString())
+    records += items.length
+    if (items.length < 100 || !body.nextLink) break
+  }
+  const ms = performance.now() - t0
+  db.close()
+  process.send({ rssStartMb: rssStart, records, requests, ms, maxRssMb: process.resourceUsage().maxRSS / 1024 })
+}
+
+// ----------------------------------------------------------------------------- child: engine
+else if (args[0] === "--child-engine") {
+  const [, url, projectId, apiKey, path, rateLimit] = args
+  // Subpath imports: only the modules a SQLite export needs are loaded.
+  const NodeHttpClient = await import("@effect/platform-node/NodeHttpClient")
+  const RateLimiter = await import("@taskhistory/core/RateLimiter")
+  const TaskHistoryClient = await import("@taskhistory/core/TaskHistoryClient")
+  const TaskHistoryConfig = await import("@taskhistory/core/TaskHistoryConfig")
+  const Exporter = await import("@taskhistory/export/Exporter")
+  const SqliteSink = await import("@taskhistory/export/SqliteSink")
+  const { Effect, Layer, Logger, LogLevel } = await import("effect")
+  const client = TaskHistoryClient.layer.pipe(
+    Layer.provide(RateLimiter.layerFromConfig),
+    Layer.provide(TaskHistoryConfig.layer({ apiKey, projectId, baseUrl: url, rateLimit })),
+    Layer.provide(NodeHttpClient.layerUndici)
+  )
+  const rssStart = process.memoryUsage().rss / 1048576
+  const t0 = performance.now()
+  const report = await Effect.runPromise(
+    Exporter.run({ since: "2026-01-01" }).pipe(
+      Effect.provide(Layer.merge(client, SqliteSink.layer({ path }))),
+      Logger.withMinimumLogLevel(LogLevel.Warning)
+    )
+  )
+  const ms = performance.now() - t0
+  process.send({
+    rssStartMb: rssStart,
+    records: report.seen,
+    requests: report.requests,
+    rateLimited: report.rateLimited,
+    ms,
+    maxRssMb: process.resourceUsage().maxRSS / 1024
+  })
+}
+
+// ----------------------------------------------------------------------------- parent
+else {
+  const sizes = flag("sizes", "100000,1000000").split(",").map(Number)
+  const budgetRecords = Number(flag("budget-records", "16000"))
+  const dir = mkdtempSync(join(tmpdir(), "taskhistory-bench-export-"))
+  const child = (role, ...rest) => {
+    const p = fork(self, [role, ...rest.map(String)], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
+    const first = new Promise((resolve, reject) => {
+      p.once("message", resolve)
+      p.once("exit", (code) => reject(new Error(`${role} exited with ${code}`)))
+    })
+    return { p, first }
+  }
+  const startSim = async (records, rateLimit = "none") => {
+    const sim = child("--child-sim", records, rateLimit)
+    const info = await sim.first
+    const ask = (m) =>
+      new Promise((resolve) => {
+        sim.p.once("message", resolve)
+        sim.p.send(m)
+      })
+    return { ...info, stats: () => ask("stats").then((m) => m.stats), stop: () => sim.p.send("stop") }
+  }
+  const runChild = async (role, sim, extra = []) => {
+    const c = child(role, sim.url, sim.projectId, sim.apiKey, join(dir, `${role.slice(8)}-${Date.now()}.db`), ...extra)
+    const out = await c.first
+    await new Promise((resolve) => (c.p.exitCode === null ? c.p.once("exit", resolve) : resolve()))
+    return out
+  }
+  const lines = []
+  const log = (line) => {
+    console.log(line)
+    lines.push(line)
+  }
+  try {
+    log(`| records | baseline rec/s | engine rec/s | ratio | baseline peak RSS (after imports) | engine peak RSS (after imports) |`)
+    log(`|---:|---:|---:|---:|---:|---:|`)
+    for (const size of sizes) {
+      const sim = await startSim(size)
+      const base = await runChild("--child-baseline", sim)
+      const engine = await runChild("--child-engine", sim, ["1000000000/1s"])
+      sim.stop()
+      if (engine.records !== sim.visible || base.records !== sim.visible) {
+        log(`!! records: simulator ${sim.visible}, baseline ${base.records}, engine ${engine.records}`)
+      }
+      const b = base.records / (base.ms / 1000)
+      const e = engine.records / (engine.ms / 1000)
+      log(
+        `| ${size} | ${b.toFixed(0)} | ${e.toFixed(0)} | ${(e / b).toFixed(2)}x | ${base.maxRssMb.toFixed(0)} MB (${base.rssStartMb.toFixed(0)}) | ${engine.maxRssMb.toFixed(0)} MB (${engine.rssStartMb.toFixed(0)}) |`
+      )
+    }
+    // Budget: the server enforces 40/4s and so does the client.
+    const sim = await startSim(budgetRecords, "40/4s")
+    const engine = await runChild("--child-engine", sim, ["40/4s"])
+    const stats = await sim.stats()
+    sim.stop()
+    const requests = engine.requests
+    // Request k (0-based) may start at floor(k / 40) * 4 s at the earliest.
+    const minimumMs = Math.floor((requests - 1) / 40) * 4000
+    log("")
+    log(`| budget | records | requests | wall | theoretical minimum | ratio | 429s |`)
+    log(`|---|---:|---:|---:|---:|---:|---:|`)
+    log(
+      `| 40/4s | ${engine.records} | ${requests} | ${(engine.ms / 1000).toFixed(1)} s | ${(minimumMs / 1000).toFixed(1)} s | ${(engine.ms / Math.max(1, minimumMs)).toFixed(3)} | ${engine.rateLimited} (server: ${stats.rateLimited}, max ${stats.maxInWindow} in a window) |`
+    )
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
