@@ -13,6 +13,8 @@ const pkg = JSON.parse(readFileSync("package.json", "utf8"))
 
 rmSync("dist/chunks", { recursive: true, force: true })
 rmSync("dist/main.cache", { force: true })
+// tsc's map of bin.ts does not describe the loader written below
+rmSync("dist/bin.js.map", { force: true })
 
 await build({
   entryPoints: ["src/bin.ts"],

@@ -415,3 +415,30 @@ describe("executions replay", () => {
     expect(writes.stats().replays).toEqual(replays)
   })
 })
+
+const redisUrl = process.env.TASKHISTORY_TEST_REDIS_URL
+
+describe("shared rate limit (Redis)", () => {
+  if (redisUrl === undefined || redisUrl === "") {
+    it("is skipped: set TASKHISTORY_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379) to run it", () => {
+      console.warn("cli Redis test skipped: TASKHISTORY_TEST_REDIS_URL is not set")
+    })
+    return
+  }
+  it("reads through the Redis limiter (--rate-limit-redis or PARAGON_RATE_LIMIT_REDIS); a bad URL exits 2", async () => {
+    const [flag, env, bad] = await Promise.all([
+      run(["executions", "count", "--rate-limit-redis", redisUrl]),
+      run(
+        ["executions", "list", "--limit", "120", "--format", "ndjson"],
+        envOf(reads, { PARAGON_RATE_LIMIT_REDIS: redisUrl })
+      ),
+      run(["executions", "count", "--rate-limit-redis", "http://not-redis"])
+    ])
+    expect(flag.code).toBe(0)
+    expect(flag.stdout).toBe("250\n")
+    expect(env.code).toBe(0)
+    expect(lines(env.stdout).length).toBe(120)
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain("Redis")
+  })
+})
