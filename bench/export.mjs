@@ -53,8 +53,18 @@ else if (args[0] === "--child-baseline") {
     date_ended = excluded.date_ended, run_duration_ms = excluded.run_duration_ms WHERE raw IS NOT excluded.raw`)
   const write = db.transaction((items, now) => {
     for (const r of items) {
-      upsert.run(r.id, r.userId ?? null, r.workflowId ?? null, r.status, r.taskCount ?? null, r.runDuration ?? null,
-        r.dateStarted, r.dateEnded ?? null, JSON.stringify(r), now)
+      upsert.run(
+        r.id,
+        r.userId ?? null,
+        r.workflowId ?? null,
+        r.status,
+        r.taskCount ?? null,
+        r.runDuration ?? null,
+        r.dateStarted,
+        r.dateEnded ?? null,
+        JSON.stringify(r),
+        now
+      )
     }
   })
   const rssStart = process.memoryUsage().rss / 1048576
@@ -62,9 +72,12 @@ else if (args[0] === "--child-baseline") {
   let records = 0
   let requests = 0
   for (let offset = 0; requests < 100_000; offset += 100) {
-    const res = await fetch(`${url}/projects/${projectId}/task-history/workflow-executions?sortBy=ASC&offset=${offset}`, {
-      headers: { authorization: `Bearer ${apiKey}` }
-    })
+    const res = await fetch(
+      `${url}/projects/${projectId}/task-history/workflow-executions?sortBy=ASC&offset=${offset}`,
+      {
+        headers: { authorization: `Bearer ${apiKey}` }
+      }
+    )
     requests++
     const body = JSON.parse(await res.text())
     const items = body.workflowExecutions ?? body.data
@@ -74,7 +87,13 @@ else if (args[0] === "--child-baseline") {
   }
   const ms = performance.now() - t0
   db.close()
-  process.send({ rssStartMb: rssStart, records, requests, ms, maxRssMb: process.resourceUsage().maxRSS / 1024 })
+  process.send({
+    rssStartMb: rssStart,
+    records,
+    requests,
+    ms,
+    maxRssMb: process.resourceUsage().maxRSS / 1024
+  })
 }
 
 // ----------------------------------------------------------------------------- child: engine
@@ -136,7 +155,14 @@ else {
     return { ...info, stats: () => ask("stats").then((m) => m.stats), stop: () => sim.p.send("stop") }
   }
   const runChild = async (role, sim, extra = []) => {
-    const c = child(role, sim.url, sim.projectId, sim.apiKey, join(dir, `${role.slice(8)}-${Date.now()}.db`), ...extra)
+    const c = child(
+      role,
+      sim.url,
+      sim.projectId,
+      sim.apiKey,
+      join(dir, `${role.slice(8)}-${Date.now()}.db`),
+      ...extra
+    )
     const out = await c.first
     await new Promise((resolve) => (c.p.exitCode === null ? c.p.once("exit", resolve) : resolve()))
     return out
@@ -147,7 +173,9 @@ else {
     lines.push(line)
   }
   try {
-    log(`| records | baseline rec/s | engine rec/s | ratio | baseline peak RSS (after imports) | engine peak RSS (after imports) |`)
+    log(
+      `| records | baseline rec/s | engine rec/s | ratio | baseline peak RSS (after imports) | engine peak RSS (after imports) |`
+    )
     log(`|---:|---:|---:|---:|---:|---:|`)
     for (const size of sizes) {
       const sim = await startSim(size)
