@@ -181,6 +181,9 @@ Machine: ${cpus().length} cores (${cpus()[0]?.model ?? "unknown"}), Node ${proce
 The binary is one esbuild bundle (\`dist/main.cjs\`) loaded through a V8 code cache built at
 \`pnpm build\` (\`dist/main.cache\`); the baseline reader fetches the pages one after the other,
 \`JSON.parse\`s them and writes one line per record. Both run as child processes writing to a
-pipe that this script drains, against the same simulator in this process.
+pipe that this script drains, against the same simulator in this process (reset before each run,
+order rotated). The "core alone" row drains \`client.executions\` with no formatting or output: when
+the CLI matches it but trails the baseline, the gap is in the core client's request pipeline, not
+in the CLI. The machine is shared (see the load average): absolute numbers move by 2x between runs.
 `
 )

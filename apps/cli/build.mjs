@@ -16,18 +16,54 @@ rmSync("dist/main.cache", { force: true })
 // tsc's map of bin.ts does not describe the loader written below
 rmSync("dist/bin.js.map", { force: true })
 
-await build({
-  entryPoints: ["src/bin.ts"],
-  outfile: "dist/main.cjs",
+// Large plain-CommonJS dependencies that only some commands need (the HTTP client's undici,
+// the Redis limiter's ioredis) go to their own files under dist/vendor/, required on first use,
+// so that the main script, its code cache, and `--help` stay small. They do not import Effect,
+// so nothing is duplicated.
+const vendored = ["undici", "ioredis"]
+const vendorEntries = new Map()
+const vendorPlugin = {
+  name: "vendor",
+  setup(b) {
+    const filter = new RegExp(`^(${vendored.join("|")})$`)
+    b.onResolve({ filter }, async (args) => {
+      if (args.pluginData === "vendor") return undefined
+      const resolved = await b.resolve(args.path, {
+        resolveDir: args.resolveDir,
+        kind: args.kind,
+        pluginData: "vendor"
+      })
+      if (resolved.errors.length > 0) return { errors: resolved.errors }
+      vendorEntries.set(args.path, resolved.path)
+      return { path: `./vendor/${args.path}.cjs`, external: true }
+    })
+  }
+}
+
+const common = {
   bundle: true,
   format: "cjs",
   platform: "node",
   target: "node20",
   minify: true,
   legalComments: "none",
-  logLevel: "error",
-  define: { __TASKHISTORY_VERSION__: JSON.stringify(pkg.version) }
+  logLevel: "error"
+}
+
+rmSync("dist/vendor", { recursive: true, force: true })
+await build({
+  ...common,
+  entryPoints: ["src/bin.ts"],
+  outfile: "dist/main.cjs",
+  plugins: [vendorPlugin],
+  define: { __TASKHISTORY_VERSION__: JSON.stringify(pkg.version) },
+  // The loader compiles the file as one function body (see below).
+  banner: { js: "(function (exports, require, module, __filename, __dirname) {" },
+  footer: { js: "\n})" }
 })
+for (const [name, path] of vendorEntries) {
+  await build({ ...common, entryPoints: [path], outfile: `dist/vendor/${name}.cjs` })
+}
 
 const loader = `#!/usr/bin/env node
 // Loads main.cjs through a V8 code cache (see build.mjs in the source repository).
@@ -37,12 +73,11 @@ import { Script } from "node:vm"
 
 const file = new URL("./main.cjs", import.meta.url).pathname
 const cacheFile = new URL("./main.cache", import.meta.url).pathname
-const source = readFileSync(file, "utf8")
 const cachedData = existsSync(cacheFile) ? readFileSync(cacheFile) : undefined
-const script = new Script(
-  "(function (exports, require, module, __filename, __dirname) {" + source + "\\n})",
-  { filename: file, ...(cachedData === undefined ? {} : { cachedData }) }
-)
+const script = new Script(readFileSync(file, "utf8"), {
+  filename: file,
+  ...(cachedData === undefined ? {} : { cachedData })
+})
 if (process.env.TASKHISTORY_WRITE_CODE_CACHE === "1") {
   process.once("exit", () => writeFileSync(cacheFile, script.createCachedData()))
 }

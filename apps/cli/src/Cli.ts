@@ -247,12 +247,17 @@ const bulkReplay = (options: {
   readonly dryRun: boolean
   readonly log: Option.Option<string>
   readonly quiet: boolean
-}): Effect.Effect<number, TaskHistoryError | Main.CliError, TaskHistoryClient> =>
+}): Effect.Effect<
+  number,
+  TaskHistoryError | Main.CliError,
+  TaskHistoryClient | TaskHistoryConfig.TaskHistoryConfig
+> =>
   Effect.gen(function* () {
     const client = yield* TaskHistoryClient
     const state: ReplayLog.LogState = Option.isSome(options.log)
       ? yield* ReplayLog.load(options.log.value)
       : new Map()
+    yield* costNotice(options.query, options.quiet)
     // Collect the ids first: replays add new executions to the list while we page.
     const ids: Array<string> = []
     const seen = new Set<string>()
