@@ -161,6 +161,24 @@ export const malformed = (fixture: SinkFixture) =>
     expectSinkMatches(yield* db.rows, yield* sim.dataset)
   }).pipe(Effect.scoped)
 
+/** A filtered export is its own stream with its own state, and holds exactly the matches. */
+export const filtered = (fixture: SinkFixture) =>
+  Effect.gen(function* () {
+    const sim = yield* Simulator.start({ records: 900, seed: 19 })
+    const db = fixture.fresh()
+    const report = yield* runWith(sim, db.layer(), { filters: { status: "failed" } })
+    expect(report.streamKey).toBe("status=FAILED")
+    const failed = (yield* sim.dataset).filter((r) => r.status === "FAILED")
+    expect(failed.length).toBeGreaterThan(0)
+    expectSinkMatches(yield* db.rows, failed)
+    const status = yield* Effect.flatMap(Sink, (s) => s.status).pipe(Effect.provide(db.layer()))
+    expect(status.states.map((s) => s.streamKey)).toEqual(["status=FAILED"])
+    const bad = yield* Effect.either(runWith(sim, db.layer(), { filters: { status: "nope" } }))
+    expect(
+      Either.isLeft(bad) && bad.left._tag === "ExportError" && bad.left.reason === "InvalidOptions"
+    ).toBe(true)
+  }).pipe(Effect.scoped)
+
 /** Interrupt a run after a few batches, run again: same rows as an uninterrupted run. */
 export const interruptAndResume = (fixture: SinkFixture) =>
   Effect.gen(function* () {
