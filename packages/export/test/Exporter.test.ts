@@ -30,6 +30,7 @@ describe("Exporter (SQLite, simulator)", () => {
   it.live("survives 429s", () => Scenario.rateLimited(sqlite))
   it.live("quarantines or fails on malformed records", () => Scenario.malformed(sqlite))
   it.live("resumes an interrupted run with the same rows", () => Scenario.interruptAndResume(sqlite))
+  it.live("picks up status changes of running executions", () => Scenario.statusChanges(sqlite))
   it.live("exports a filtered stream with its own state", () => Scenario.filtered(sqlite))
 })
 

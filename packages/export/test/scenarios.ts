@@ -161,6 +161,23 @@ export const malformed = (fixture: SinkFixture) =>
     expectSinkMatches(yield* db.rows, yield* sim.dataset)
   }).pipe(Effect.scoped)
 
+/** Running executions hold the high-water mark, so their end is picked up by the next run. */
+export const statusChanges = (fixture: SinkFixture) =>
+  Effect.gen(function* () {
+    const sim = yield* Simulator.start({ records: 1200, seed: 20, span: 10 })
+    const db = fixture.fresh()
+    const running = (yield* sim.dataset).filter((r) => r.status === "EXECUTING" || r.status === "DELAYED")
+    expect(running.length).toBeGreaterThan(0)
+    const first = running[0]!
+    const report = yield* runWith(sim, db.layer())
+    expect(report.highWaterMark <= (first.dateStarted as string)).toBe(true)
+    yield* sim.setStatus(first.id as string, "SUCCEEDED")
+    const second = yield* runWith(sim, db.layer())
+    expect(second.updated).toBeGreaterThanOrEqual(1)
+    expect((yield* db.rows).get(first.id as string)?.status).toBe("SUCCEEDED")
+    expectSinkMatches(yield* db.rows, yield* sim.dataset)
+  }).pipe(Effect.scoped)
+
 /** A filtered export is its own stream with its own state, and holds exactly the matches. */
 export const filtered = (fixture: SinkFixture) =>
   Effect.gen(function* () {
