@@ -49,6 +49,7 @@ export class CliError extends Data.TaggedError("@taskhistory/app-kit/CliError")<
  */
 export const commonOptions = Options.all({
   verbose: Options.boolean("verbose").pipe(
+    Options.withAlias("v"),
     Options.withDescription("On failure, print the full cause (never the API key).")
   ),
   quiet: Options.boolean("quiet").pipe(
@@ -130,7 +131,14 @@ export const describeFailure = (cause: Cause.Cause<unknown>, verbose = false): F
     return bug(messageOf(error), verbose, detail)
   }
   const defect = Cause.dieOption(cause)
-  if (Option.isSome(defect)) return bug(messageOf(defect.value), verbose, detail)
+  if (Option.isSome(defect)) {
+    // The shared (Redis) limiter cannot fail through the RateLimiter interface, so an outage that
+    // outlasts its retries arrives as a defect: it is an upstream failure, not a bug.
+    if (Predicate.isTagged(defect.value, "RedisLimiterError")) {
+      return { exitCode: 6, lines: [`error: ${Secrets.scrub(messageOf(defect.value))}`, ...detail] }
+    }
+    return bug(messageOf(defect.value), verbose, detail)
+  }
   if (Cause.isInterruptedOnly(cause)) return { exitCode: 130, lines: ["interrupted"] }
   return bug("unknown failure", verbose, detail)
 }
@@ -171,7 +179,8 @@ export const run = <Name extends string, E, A>(
     const args = argv.slice(2)
     const apiKey = process.env.PARAGON_API_KEY
     if (apiKey !== undefined) Secrets.register(apiKey)
-    const verbose = args.slice(0, args.includes("--") ? args.indexOf("--") : undefined).includes("--verbose")
+    const flags = args.slice(0, args.includes("--") ? args.indexOf("--") : undefined)
+    const verbose = flags.includes("--verbose") || flags.includes("-v")
     const secretFlag = findSecretFlag(args)
     if (secretFlag !== undefined) {
       return Console.error(secretFlagMessage(secretFlag)).pipe(Effect.as(2))

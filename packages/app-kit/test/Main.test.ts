@@ -25,6 +25,18 @@ describe("Main.describeFailure", () => {
     expect(code(new Main.CliError({ exitCode: 2, text: "nope" }))).toBe(2)
   })
 
+  it("reports a shared-limiter (Redis) outage as an upstream failure, not a bug", () => {
+    // RedisLimiterError reaches the runner as a defect (the RateLimiter interface has no error channel).
+    const outage = {
+      _tag: "RedisLimiterError",
+      message: "the shared rate limiter's Redis is unavailable (redis://127.0.0.1:6390/0): connect ECONNREFUSED"
+    }
+    const failure = Main.describeFailure(Cause.die(outage))
+    expect(failure.exitCode).toBe(6)
+    expect(failure.lines[0]).toContain("Redis is unavailable")
+    expect(failure.lines.join("\n")).not.toContain("this is a bug")
+  })
+
   it("calls anything else a bug, without a stack trace unless verbose", () => {
     const plain = Main.describeFailure(Cause.die(new Error("boom")))
     expect(plain.exitCode).toBe(1)
