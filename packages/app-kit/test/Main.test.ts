@@ -29,7 +29,8 @@ describe("Main.describeFailure", () => {
     // RedisLimiterError reaches the runner as a defect (the RateLimiter interface has no error channel).
     const outage = {
       _tag: "RedisLimiterError",
-      message: "the shared rate limiter's Redis is unavailable (redis://127.0.0.1:6390/0): connect ECONNREFUSED"
+      message:
+        "the shared rate limiter's Redis is unavailable (redis://127.0.0.1:6390/0): connect ECONNREFUSED"
     }
     const failure = Main.describeFailure(Cause.die(outage))
     expect(failure.exitCode).toBe(6)
