@@ -1,4 +1,4 @@
-import { HttpClient } from "@effect/platform"
+import * as HttpClient from "@effect/platform/HttpClient"
 import { Chunk, Duration, Effect, Either, Option, Predicate, type Schema, Stream } from "effect"
 import { type ExecutionQuery, toUrlParams } from "../ExecutionQuery.js"
 import { RateLimiter } from "../RateLimiter.js"

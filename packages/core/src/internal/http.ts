@@ -7,8 +7,12 @@
  * 4. `withRetry`: every attempt through `RateLimiter.withPermit`; a 429 pauses the limiter;
  *    retried on a `Schedule` (GETs: 429, 5xx, transport; replays: only 429 and refused).
  */
-import { HttpClient, HttpClientRequest, UrlParams } from "@effect/platform"
+// Deep imports: the `@effect/platform` index loads every module of the package (HttpApi,
+// OpenApi, ...), ~35 MB of RSS that a client never uses.
+import * as HttpClient from "@effect/platform/HttpClient"
 import type { HttpClientError } from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as UrlParams from "@effect/platform/UrlParams"
 import {
   Clock,
   Duration,
