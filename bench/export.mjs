@@ -6,9 +6,17 @@
 // The simulator runs in its own child process; each exporter (baseline or engine) runs in a fresh
 // child process so its peak RSS (maxRSS) is measured alone.
 //
+// Besides the engine under Node's default heap settings, the same engine runs with
+// TUNED_FLAGS (a smaller young generation and a slower-growing old generation: V8 otherwise lets
+// the old space grow to ~4x the live heap between full collections), and the bundled binary
+// (apps/exporter/dist/bin.js, `run --once --sink sqlite:PATH`) runs with and without them; its
+// peak RSS comes from an `--import` hook that writes `maxRSS` at exit. `--variants` picks which of
+// engine,tuned,bin,bin-tuned run (the baseline always runs).
+//
 //   node bench/export.mjs [--sizes 100000,1000000] [--budget-records 16000]
-import { fork } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
+//                         [--variants engine,tuned,bin,bin-tuned]
+import { fork, spawn } from "node:child_process"
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -20,6 +28,12 @@ const flag = (name, fallback) => {
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback
 }
 const NOW = "2026-11-28T00:00:00Z"
+/** Node flags of the "tuned" runs (each is also accepted in NODE_OPTIONS except the second). */
+const TUNED_FLAGS = ["--max-semi-space-size=4", "--heap-growing-percent=50"]
+const BIN = fileURLToPath(new URL("../apps/exporter/dist/bin.js", import.meta.url))
+/** Writes this process's peak RSS (KB) to $TH_BENCH_RSS_OUT at exit. */
+const RSS_HOOK =
+  "data:text/javascript,import{writeFileSync}from'node:fs';process.on('exit',()=>writeFileSync(process.env.TH_BENCH_RSS_OUT,String(process.resourceUsage().maxRSS)))"
 
 // ----------------------------------------------------------------------------- child: simulator
 if (args[0] === "--child-sim") {
@@ -136,8 +150,13 @@ else {
   const sizes = flag("sizes", "100000,1000000").split(",").map(Number)
   const budgetRecords = Number(flag("budget-records", "16000"))
   const dir = mkdtempSync(join(tmpdir(), "taskhistory-bench-export-"))
+  const variants = new Set(flag("variants", "engine,tuned,bin,bin-tuned").split(","))
   const child = (role, ...rest) => {
-    const p = fork(self, [role, ...rest.map(String)], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
+    const execArgv = role.endsWith("-tuned") ? TUNED_FLAGS : []
+    const p = fork(self, [role.replace(/-tuned$/, ""), ...rest.map(String)], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      execArgv
+    })
     const first = new Promise((resolve, reject) => {
       p.once("message", resolve)
       p.once("exit", (code) => reject(new Error(`${role} exited with ${code}`)))
@@ -167,28 +186,85 @@ else {
     await new Promise((resolve) => (c.p.exitCode === null ? c.p.once("exit", resolve) : resolve()))
     return out
   }
+  /** The bundled binary, one run into a fresh SQLite file: wall time (startup included), peak RSS. */
+  const runBin = async (sim, tuned) => {
+    const db = join(dir, `bin-${Date.now()}.db`)
+    const rssOut = join(dir, `bin-${Date.now()}.rss`)
+    const t0 = performance.now()
+    const p = spawn(
+      process.execPath,
+      [
+        ...(tuned ? TUNED_FLAGS : []),
+        "--import",
+        RSS_HOOK,
+        BIN,
+        "run",
+        "--once",
+        "--sink",
+        `sqlite:${db}`,
+        "--since",
+        "2026-01-01"
+      ],
+      {
+        stdio: ["ignore", "ignore", "pipe"],
+        env: {
+          ...process.env,
+          TH_BENCH_RSS_OUT: rssOut,
+          PARAGON_API_KEY: sim.apiKey,
+          PARAGON_PROJECT_ID: sim.projectId,
+          PARAGON_BASE_URL: sim.url,
+          PARAGON_RATE_LIMIT: "1000000000/1s"
+        }
+      }
+    )
+    let log = ""
+    p.stderr.on("data", (chunk) => {
+      log = (log + chunk).slice(-20_000)
+    })
+    const code = await new Promise((resolve) => p.once("close", resolve))
+    // The run's own duration (as for the engine: startup and imports not included).
+    const reported = /message="export run finished".*?durationMs=(\d+)/.exec(log)
+    const ms = reported ? Number(reported[1]) : performance.now() - t0
+    if (code !== 0) process.stderr.write(log)
+    const { default: Database } = await import("better-sqlite3")
+    const conn = new Database(db, { readonly: true })
+    const records = conn.prepare("SELECT COUNT(*) AS n FROM workflow_executions").get().n
+    conn.close()
+    return { code, ms, records, maxRssMb: Number(readFileSync(rssOut, "utf8")) / 1024 }
+  }
   const lines = []
   const log = (line) => {
     console.log(line)
     lines.push(line)
   }
   try {
+    const cell = (r, b) =>
+      r === undefined ? "-" : `${r.maxRssMb.toFixed(0)} MB, ${(r.records / (r.ms / 1000) / b).toFixed(2)}x`
     log(
-      `| records | baseline rec/s | engine rec/s | ratio | baseline peak RSS (after imports) | engine peak RSS (after imports) |`
+      "| records | baseline rec/s | engine rec/s | ratio | baseline peak RSS (after imports) | engine peak RSS (after imports) | engine, tuned flags: peak RSS, ratio | binary: peak RSS, ratio | binary, tuned flags: peak RSS, ratio |"
     )
-    log(`|---:|---:|---:|---:|---:|---:|`)
+    log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for (const size of sizes) {
       const sim = await startSim(size)
       const base = await runChild("--child-baseline", sim)
-      const engine = await runChild("--child-engine", sim, ["1000000000/1s"])
-      sim.stop()
-      if (engine.records !== sim.visible || base.records !== sim.visible) {
-        log(`!! records: simulator ${sim.visible}, baseline ${base.records}, engine ${engine.records}`)
-      }
       const b = base.records / (base.ms / 1000)
-      const e = engine.records / (engine.ms / 1000)
+      const engine = variants.has("engine")
+        ? await runChild("--child-engine", sim, ["1000000000/1s"])
+        : undefined
+      const tuned = variants.has("tuned")
+        ? await runChild("--child-engine-tuned", sim, ["1000000000/1s"])
+        : undefined
+      const bin = variants.has("bin") && existsSync(BIN) ? await runBin(sim, false) : undefined
+      const binTuned = variants.has("bin-tuned") && existsSync(BIN) ? await runBin(sim, true) : undefined
+      sim.stop()
+      for (const [name, r] of Object.entries({ base, engine, tuned, bin, binTuned })) {
+        if (r !== undefined && (r.records !== sim.visible || (r.code ?? 0) !== 0)) {
+          log(`!! ${name}: ${r.records} records of ${sim.visible}, exit code ${r.code ?? 0}`)
+        }
+      }
+      const e = engine === undefined ? undefined : engine.records / (engine.ms / 1000)
       log(
-        `| ${size} | ${b.toFixed(0)} | ${e.toFixed(0)} | ${(e / b).toFixed(2)}x | ${base.maxRssMb.toFixed(0)} MB (${base.rssStartMb.toFixed(0)}) | ${engine.maxRssMb.toFixed(0)} MB (${engine.rssStartMb.toFixed(0)}) |`
+        `| ${size} | ${b.toFixed(0)} | ${e === undefined ? "-" : e.toFixed(0)} | ${e === undefined ? "-" : `${(e / b).toFixed(2)}x`} | ${base.maxRssMb.toFixed(0)} MB (${base.rssStartMb.toFixed(0)}) | ${engine === undefined ? "-" : `${engine.maxRssMb.toFixed(0)} MB (${engine.rssStartMb.toFixed(0)})`} | ${cell(tuned, b)} | ${cell(bin, b)} | ${cell(binTuned, b)} |`
       )
     }
     // Budget: the server enforces 40/4s and so does the client.

@@ -67,6 +67,20 @@ export const planFor = (
   }
 }
 
+const isOptional = (value: unknown, type: "number" | "string"): boolean =>
+  value === undefined || value === null || typeof value === type
+
+/**
+ * The page itself when `json` is a well-formed raw page (what the schema `RawExecutionPage`
+ * accepts, checked without allocating), else `undefined`.
+ */
+const plainPage = (json: Readonly<Record<string, unknown>>): typeof RawExecutionPage.Type | undefined => {
+  if (!isOptional(json.total, "number") || !isOptional(json.nextLink, "string")) return undefined
+  const items =
+    "data" in json ? json.data : "workflowExecutions" in json ? json.workflowExecutions : undefined
+  return Array.isArray(items) ? (json as typeof RawExecutionPage.Type) : undefined
+}
+
 /** Builds the client from its three requirements. */
 export const make = Effect.gen(function* () {
   const config = yield* TaskHistoryConfig
@@ -104,6 +118,10 @@ export const make = Effect.gen(function* () {
             shapeError(answer, secret, "", "expected an object holding a page of executions")
           )
         }
+        // Fast path: the common, well-formed page is checked by hand (no schema run, no copy of
+        // the array); anything else goes through the schema for its precise error.
+        const plain = plainPage(json)
+        if (plain !== undefined) return Either.right(toExecutionPage(plain, offset))
         const raw: Either.Either<typeof RawExecutionPage.Type, InvalidResponse> =
           "data" in json
             ? validateAt(answer, secret, DataPage, json)

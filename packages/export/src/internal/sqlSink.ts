@@ -188,19 +188,21 @@ const numberOrNull = (value: unknown): number | null =>
 
 const stringOrNull = (value: unknown): string | null => (typeof value === "string" ? value : null)
 
-/** The row of a record, in the column order of {@link EXEC_COLUMNS}. */
-const rowOf = (record: WorkflowExecution, raw: string, now: string): Array<unknown> => [
-  record.id,
-  stringOrNull(record.userId),
-  stringOrNull(record.workflowId),
-  record.status,
-  numberOrNull(record.taskCount),
-  numberOrNull(record.runDuration),
-  record.dateStarted,
-  stringOrNull(record.dateEnded),
-  raw,
-  now
-]
+/** Appends the row of a record to `params`, in the column order of {@link EXEC_COLUMNS}. */
+const pushRow = (params: Array<unknown>, record: WorkflowExecution, raw: string, now: string): void => {
+  params.push(
+    record.id,
+    stringOrNull(record.userId),
+    stringOrNull(record.workflowId),
+    record.status,
+    numberOrNull(record.taskCount),
+    numberOrNull(record.runDuration),
+    record.dateStarted,
+    stringOrNull(record.dateEnded),
+    raw,
+    now
+  )
+}
 
 const EXEC_COLUMNS =
   "id, user_id, workflow_id, status, task_count, run_duration_ms, date_started, date_ended, raw, exported_at"
@@ -248,8 +250,15 @@ export const make = (sql: SqlClient, options: SqlSinkOptions): Effect.Effect<Sin
       }
       return text
     }
-    const selectText = (rows: number) =>
-      `SELECT id, raw FROM ${t.executions} WHERE id IN (${Array.from({ length: rows }, (_, i) => ph(dialect, i + 1)).join(", ")})`
+    const selectSql = new Map<number, string>()
+    const selectText = (rows: number): string => {
+      let text = selectSql.get(rows)
+      if (text === undefined) {
+        text = `SELECT id, raw FROM ${t.executions} WHERE id IN (${Array.from({ length: rows }, (_, i) => ph(dialect, i + 1)).join(", ")})`
+        selectSql.set(rows, text)
+      }
+      return text
+    }
 
     const rejectText =
       `INSERT INTO ${t.rejects} (stream_key, reject_key, id, raw, reason, seen_at) VALUES ${placeholders(dialect, 1, 6)} ` +
@@ -293,7 +302,7 @@ export const make = (sql: SqlClient, options: SqlSinkOptions): Effect.Effect<Sin
           if (dialect === "pg") {
             const params: Array<unknown> = []
             chunk.forEach((r, j) => {
-              params.push(...rowOf(r, raws[j]!, now))
+              pushRow(params, r, raws[j]!, now)
             })
             const rows = yield* sql.unsafe<{ inserted: boolean }>(upsertText(chunk.length), params)
             for (const row of rows) {
@@ -308,7 +317,8 @@ export const make = (sql: SqlClient, options: SqlSinkOptions): Effect.Effect<Sin
             )
             const known = new Map<string, string>()
             for (const row of existing) known.set(row.id, row.raw)
-            const pending: Array<ReadonlyArray<unknown>> = []
+            // The rows to write, flat (10 parameters per row): one array, no per-row arrays.
+            const pending: Array<unknown> = []
             chunk.forEach((r, j) => {
               const raw = raws[j]!
               const before = known.get(r.id)
@@ -317,11 +327,13 @@ export const make = (sql: SqlClient, options: SqlSinkOptions): Effect.Effect<Sin
                 unchanged++
                 return
               } else updated++
-              pending.push(rowOf(r, raw, now))
+              pushRow(pending, r, raw, now)
             })
+            const rows = pending.length / 10
             let k = 0
-            for (const size of chunkSizes(pending.length)) {
-              yield* sql.unsafe(upsertText(size), pending.slice(k, k + size).flat())
+            for (const size of chunkSizes(rows)) {
+              const params = k === 0 && size === rows ? pending : pending.slice(k * 10, (k + size) * 10)
+              yield* sql.unsafe(upsertText(size), params)
               k += size
             }
           }
