@@ -10,6 +10,8 @@
  *   starts at `since` or the 90-day retention horizon. Backfill and incremental runs are the same.
  * - A killed run resumes from the cursor stored with its last batch; upserts by `id` make the
  *   re-read idempotent.
+ * - Late arrivals older than the look-back: a ledger of what was read per day (stored with the
+ *   state) is compared with the API's `total` each run, and days that differ are read again.
  *
  * @since 0.1.0
  */
@@ -48,6 +50,13 @@ export interface RunOptions {
   readonly onInvalid?: "quarantine" | "fail" | undefined
   /** Records per transaction (rounded up to whole pages of 100). Default 500. */
   readonly batchSize?: number | undefined
+  /**
+   * `auto` (default): keep a ledger of what was read per day of start dates older than the
+   * look-back, compare it with the API's `total` (one request per run; weeks, then days, only
+   * where it differs) and read again the days that changed, so late arrivals of any age are
+   * caught. `off`: no verification (the ledger is dropped).
+   */
+  readonly verify?: "auto" | "off" | undefined
 }
 
 /**
@@ -70,6 +79,10 @@ export interface RunReport {
   /** The stored high-water mark after the run (ISO). */
   readonly highWaterMark: string
   readonly streamKey: string
+  /** Ranges whose `total` was compared with the ledger (one request each). */
+  readonly checked: number
+  /** Days read again because their total changed (late arrivals older than the look-back, expiry). */
+  readonly reread: number
 }
 
 /**

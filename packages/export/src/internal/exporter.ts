@@ -25,11 +25,12 @@ import {
   type Take
 } from "effect"
 import { type ExportState, type Reject, Sink, type SinkError } from "../Sink.js"
+import * as L from "./ledger.js"
 
 /** Records per page: the API has no parameter to change it. */
 const PAGE_SIZE = 100
-const HOUR = 3_600_000
-const DAY = 24 * HOUR
+const HOUR = L.HOUR
+const DAY = L.DAY
 /** Paragon keeps executions 90 days by default. */
 export const retentionMs = 90 * DAY
 /** How many times one instant is read again when its ids and `total` disagree. */
@@ -52,6 +53,7 @@ export interface RunOptions {
   readonly lookback?: Duration.DurationInput | undefined
   readonly onInvalid?: "quarantine" | "fail" | undefined
   readonly batchSize?: number | undefined
+  readonly verify?: "auto" | "off" | undefined
 }
 
 /** @internal */
@@ -66,6 +68,8 @@ export interface RunReport {
   readonly durationMs: number
   readonly highWaterMark: string
   readonly streamKey: string
+  readonly checked: number
+  readonly reread: number
 }
 
 /** @internal */
@@ -452,6 +456,104 @@ const toReject = (invalid: ExecutionPage["invalid"][number], seenAt: string): Re
 const counterValue = (counter: Metric.Metric.Counter<number>) =>
   Effect.map(Metric.value(counter), (state) => state.count)
 
+/** Days read again after a mismatch: which, and the progress in the first one. */
+interface Plan {
+  /** Start (ms) of each UTC day to read again, ascending. */
+  readonly days: ReadonlyArray<number>
+  /** Every execution of the first day that started before this instant has been read again. */
+  readonly at: number | undefined
+  /** What was read of the first day so far. */
+  readonly acc: L.Count | undefined
+}
+
+/** Everything the engine keeps in `ExportState.cursor` (version 2; version 1 was a bare RunCursor). */
+interface Stored {
+  /** A keyset read under way. */
+  readonly run: RunCursor | undefined
+  /** Hourly counts of that read for start dates at or after `base`. */
+  readonly tally: Map<number, L.Count>
+  readonly base: number | undefined
+  readonly ledger: L.Ledger | undefined
+  readonly plan: Plan | undefined
+}
+
+const decodePlan = (u: unknown): Plan | undefined => {
+  if (!Predicate.isRecord(u) || !Array.isArray(u.days)) return undefined
+  const days = u.days.filter((d): d is number => typeof d === "number")
+  if (days.length === 0) return undefined
+  return {
+    days,
+    at: typeof u.at === "number" ? u.at : undefined,
+    acc: u.acc === undefined ? undefined : L.decodeCountValue(u.acc)
+  }
+}
+
+const decodeStored = (u: unknown): Stored => {
+  const empty: Stored = { run: undefined, tally: new Map(), base: undefined, ledger: undefined, plan: undefined }
+  if (!Predicate.isRecord(u)) return empty
+  if (u.v === 1) return { ...empty, run: decodeCursor(u) }
+  if (u.v !== 2) return empty
+  return {
+    run: u.run === undefined ? undefined : decodeCursor(u.run),
+    tally: L.decodeCounts(u.tally),
+    base: typeof u.base === "number" ? u.base : undefined,
+    ledger: L.decodeLedger(u.ledger),
+    plan: decodePlan(u.plan)
+  }
+}
+
+const encodeStored = (s: Stored): unknown => ({
+  v: 2,
+  ...(s.run === undefined ? {} : { run: s.run, tally: L.encodeCounts(s.tally), base: s.base }),
+  ...(s.ledger === undefined ? {} : { ledger: L.encodeLedger(s.ledger) }),
+  ...(s.plan === undefined
+    ? {}
+    : {
+        plan: {
+          days: s.plan.days,
+          ...(s.plan.at === undefined ? {} : { at: s.plan.at }),
+          ...(s.plan.acc === undefined ? {} : { acc: L.encodeCountValue(s.plan.acc) })
+        }
+      })
+})
+
+/** Adds the records of a step to hourly counts (start dates at or after `base` only). */
+const tallyStep = (tally: Map<number, L.Count>, base: number, step: Step): void => {
+  let fallback = step.cursor.lower
+  for (const r of step.records) {
+    const at = Date.parse(r.dateStarted)
+    if (at < fallback) fallback = at
+  }
+  const count = (at: number, id: string | undefined) => {
+    if (at < base) return
+    const hour = L.floorHour(at)
+    let c = tally.get(hour)
+    if (c === undefined) {
+      c = L.emptyCount()
+      tally.set(hour, c)
+    }
+    L.add(c, at, id, hour + HOUR)
+  }
+  for (const r of step.records) count(Date.parse(r.dateStarted), r.id)
+  for (const i of step.invalid) {
+    const p = L.placeOf(i.raw)
+    // A record without a readable start date is counted near its page (its day is re-read on a mismatch).
+    if (p.at === undefined) count(fallback, undefined)
+    else count(p.at, p.id)
+  }
+}
+
+/** Adds the records of a step of a re-read of one day (every record belongs to that day). */
+const countStep = (acc: L.Count, day: readonly [number, number], step: Step): L.Count => {
+  const next = { ...acc }
+  for (const r of step.records) L.add(next, Date.parse(r.dateStarted), r.id, day[1])
+  for (const i of step.invalid) {
+    const p = L.placeOf(i.raw)
+    L.add(next, p.at ?? day[0], p.at === undefined ? undefined : p.id, day[1])
+  }
+  return next
+}
+
 /** @internal */
 export const run = (
   options: RunOptions = {}
@@ -477,6 +579,13 @@ export const run = (
         detail: `batchSize ${batchSize}: expected a positive integer`
       })
     }
+    const verify = options.verify ?? "auto"
+    if (verify !== "auto" && verify !== "off") {
+      return yield* new ExportError({
+        reason: "InvalidOptions",
+        detail: `verify ${JSON.stringify(verify)}: expected "auto" or "off"`
+      })
+    }
     let since: number | undefined
     if (options.since !== undefined) {
       const normalized = ExecutionQuery.normalizeDate(options.since)
@@ -492,15 +601,60 @@ export const run = (
     const onInvalid = options.onInvalid ?? "quarantine"
     const stored = yield* sink.loadState(key)
     const previous = Option.getOrUndefined(stored)
-    const resumed = decodeCursor(previous?.cursor)
+    const saved = decodeStored(previous?.cursor)
     const longestBefore = previous?.longestRunMs ?? 0
+    const requestsBefore = yield* counterValue(TaskHistoryMetrics.requests)
+    const limitedBefore = yield* counterValue(TaskHistoryMetrics.rateLimited)
 
-    let start: RunCursor
-    if (resumed !== undefined) {
-      start = resumed
-      yield* Effect.logInfo(
-        `resuming an interrupted run at ${iso(resumed.lower)} (range ends ${resumed.end})`
+    // The ledger (verification of closed ranges) is kept only while verification is on.
+    let ledger = verify === "auto" ? saved.ledger : undefined
+    let plan = verify === "auto" ? saved.plan : undefined
+    let tally = saved.tally
+    let base = saved.base
+    let checked = 0
+
+    /** `total` and first id of [a, b) (`afterDate = a - 1 ms`, `beforeDate = b - 1 ms`, ASC). */
+    const probe = (a: number, b: number) =>
+      Effect.map(
+        client.listPage({ ...query, afterDate: iso(a - 1), beforeDate: iso(b - 1), sortBy: "ASC" }, 0),
+        (page) => {
+          checked++
+          return { a, b, total: page.total, head: L.headOf(page.records, page.invalid) }
+        }
       )
+    const agrees = (
+      l: L.Ledger,
+      r: { readonly a: number; readonly b: number; readonly total: number | undefined; readonly head: string | null }
+    ) => r.total !== undefined && L.agrees(l, r.a, r.b, r.total, r.head, false)
+
+    /** Compares the ledger with the API: one request, then weeks and days only where they differ. */
+    const check = (l: L.Ledger) =>
+      Effect.gen(function* () {
+        if (l.to <= l.from) return []
+        const root = yield* probe(l.from, l.to)
+        if (root.total === undefined) {
+          yield* Effect.logWarning("the API sent no total: late arrivals older than the look-back cannot be verified")
+          return []
+        }
+        if (agrees(l, root)) return []
+        const weeks = yield* Effect.forEach(L.segments(l.from, l.to, "week"), ([a, b]) => probe(a, b), {
+          concurrency: 4
+        })
+        const suspects = weeks.filter((w) => !agrees(l, w)).flatMap((w) => L.segments(w.a, w.b, "day"))
+        const days = yield* Effect.forEach(suspects, ([a, b]) => probe(a, b), { concurrency: 4 })
+        const changed = days.filter((d) => !agrees(l, d)).map((d) => L.dayStart(d.a))
+        yield* Effect.logDebug(
+          `ledger differs from the API (total ${root.total}): ${changed.length} day(s) to read again`
+        )
+        return changed
+      })
+
+    let start: RunCursor | undefined
+    if (saved.run !== undefined) {
+      start = saved.run
+      yield* Effect.logInfo(`resuming an interrupted run at ${iso(start.lower)} (range ends ${start.end})`)
+    } else if (plan !== undefined) {
+      yield* Effect.logInfo(`resuming the re-read of ${plan.days.length} day(s) whose totals changed`)
     } else {
       const lookback =
         options.lookback === undefined ? defaultLookback(longestBefore) : Duration.decode(options.lookback)
@@ -509,27 +663,41 @@ export const run = (
         hwm !== undefined && !Number.isNaN(hwm)
           ? hwm - Duration.toMillis(lookback)
           : (since ?? startedAt - retentionMs)
+      let lower = Math.min(from, startedAt)
+      if (verify === "auto") {
+        if (ledger !== undefined) {
+          ledger = L.prune(ledger, startedAt - retentionMs)
+          const changed = yield* check(ledger)
+          if (changed.length > 0) plan = { days: changed, at: undefined, acc: undefined }
+          // The keyset read covers what the ledger does not yet (its counts grow from `ledger.to`).
+          lower = Math.min(lower, ledger.to)
+        } else {
+          ledger = { from: lower, to: lower, days: new Map() }
+        }
+        base = ledger.to
+        tally = new Map()
+      }
       start = {
         v: 1,
         end: iso(startedAt),
-        lower: Math.min(from, startedAt),
+        lower,
         minOpen: undefined,
         afterInclusive: false,
         longestRunMs: longestBefore
       }
-      yield* Effect.logInfo(`reading executions started from ${iso(start.lower)} to ${start.end}`)
+      yield* Effect.logDebug(`reading executions started from ${iso(start.lower)} to ${start.end}`)
     }
 
-    const requestsBefore = yield* counterValue(TaskHistoryMetrics.requests)
-    const limitedBefore = yield* counterValue(TaskHistoryMetrics.rateLimited)
     const totals = { seen: 0, inserted: 0, updated: 0, unchanged: 0, rejected: 0 }
-    let highWaterMark = previous?.highWaterMark ?? start.end
+    let highWaterMark = previous?.highWaterMark ?? start?.end ?? iso(startedAt)
+    let longestRunMs = longestBefore
+    let lastRunAt = previous?.lastRunAt
+    let afterInclusive = start?.afterInclusive ?? false
     const pagesPerBatch = Math.max(1, Math.ceil(batchSize / PAGE_SIZE))
+    let reread = 0
 
-    const write = (steps: Chunk.Chunk<Step>) =>
+    const writeSteps = (all: ReadonlyArray<Step>, state: ExportState) =>
       Effect.gen(function* () {
-        const all = Chunk.toReadonlyArray(steps)
-        const last = all[all.length - 1]!
         const records = all.flatMap((s) => s.records)
         const invalid = all.flatMap((s) => s.invalid)
         const now = iso(yield* Clock.currentTimeMillis)
@@ -540,28 +708,6 @@ export const run = (
             reason: "InvalidRecords",
             detail: `${id === undefined ? "a record without an id" : `record ${id}`}: ${first.reason}`
           })
-        }
-        const cursor = last.cursor
-        let state: ExportState
-        if (last.done) {
-          const endMs = Date.parse(cursor.end)
-          const hold = cursor.minOpen === undefined ? endMs : Math.min(endMs, cursor.minOpen)
-          highWaterMark = iso(hold)
-          state = {
-            streamKey: key,
-            highWaterMark,
-            longestRunMs: cursor.longestRunMs,
-            lastRunAt: now,
-            cursor: null
-          }
-        } else {
-          state = {
-            streamKey: key,
-            highWaterMark: previous?.highWaterMark,
-            longestRunMs: longestBefore,
-            lastRunAt: previous?.lastRunAt,
-            cursor
-          }
         }
         const rejects = invalid.map((i) => toReject(i, now))
         const result = yield* sink.writeBatch({ records, rejects, state })
@@ -577,12 +723,138 @@ export const run = (
         }
       })
 
-    yield* scanWindows(client, query, start, pagesPerBatch + 1).pipe(
-      // Fetch the next pages while the current batch is written.
-      Stream.buffer({ capacity: pagesPerBatch + 1 }),
-      Stream.grouped(pagesPerBatch),
-      Stream.runForEach(write)
-    )
+    let storedHwm = previous?.highWaterMark
+    const state = (cursor: unknown): ExportState => ({
+      streamKey: key,
+      highWaterMark: storedHwm,
+      longestRunMs,
+      lastRunAt,
+      cursor
+    })
+
+    if (start !== undefined) {
+      const keysetStart = start
+      const keysetBase = base ?? keysetStart.lower
+      let hwmSet = false
+      const write = (steps: Chunk.Chunk<Step>) =>
+        Effect.gen(function* () {
+          const all = Chunk.toReadonlyArray(steps)
+          const last = all[all.length - 1]!
+          const cursor = last.cursor
+          const nextTally = new Map([...tally].map(([h, c]) => [h, { ...c }] as const))
+          if (ledger !== undefined) for (const s of all) tallyStep(nextTally, keysetBase, s)
+          const now = yield* Clock.currentTimeMillis
+          let stateToWrite: ExportState
+          if (last.done) {
+            const endMs = Date.parse(cursor.end)
+            const hold = cursor.minOpen === undefined ? endMs : Math.min(endMs, cursor.minOpen)
+            const nextLookback =
+              options.lookback === undefined
+                ? defaultLookback(cursor.longestRunMs)
+                : Duration.decode(options.lookback)
+            const grown =
+              ledger === undefined
+                ? undefined
+                : L.grow(ledger, nextTally, L.floorHour(Math.min(hold - Duration.toMillis(nextLookback), endMs)))
+            stateToWrite = {
+              streamKey: key,
+              highWaterMark: iso(hold),
+              longestRunMs: cursor.longestRunMs,
+              lastRunAt: iso(now),
+              cursor:
+                grown === undefined && plan === undefined
+                  ? null
+                  : encodeStored({ run: undefined, tally: new Map(), base: undefined, ledger: grown, plan })
+            }
+            yield* writeSteps(all, stateToWrite)
+            highWaterMark = iso(hold)
+            storedHwm = highWaterMark
+            hwmSet = true
+            longestRunMs = cursor.longestRunMs
+            lastRunAt = iso(now)
+            afterInclusive = cursor.afterInclusive
+            ledger = grown
+          } else {
+            stateToWrite = {
+              streamKey: key,
+              highWaterMark: previous?.highWaterMark,
+              longestRunMs: longestBefore,
+              lastRunAt: previous?.lastRunAt,
+              cursor: encodeStored({ run: cursor, tally: nextTally, base: keysetBase, ledger, plan })
+            }
+            yield* writeSteps(all, stateToWrite)
+          }
+          tally = nextTally
+        })
+
+      yield* scanWindows(client, query, keysetStart, pagesPerBatch + 1).pipe(
+        // Fetch the next pages while the current batch is written.
+        Stream.buffer({ capacity: pagesPerBatch + 1 }),
+        Stream.grouped(pagesPerBatch),
+        Stream.runForEach(write)
+      )
+      if (!hwmSet) highWaterMark = previous?.highWaterMark ?? keysetStart.end
+    }
+
+    // Read again the days whose totals changed (late arrivals older than the look-back, expiry).
+    for (let guard = 0; plan !== undefined && ledger !== undefined && guard < 1_000; guard++) {
+      const l: L.Ledger = ledger
+      const p: Plan = plan
+      const dayKey = p.days[0]!
+      const day = [Math.max(dayKey, l.from), Math.min(dayKey + L.DAY, l.to)] as const
+      const rest = p.days.slice(1)
+      if (day[0] >= day[1]) {
+        plan = rest.length === 0 ? undefined : { days: rest, at: undefined, acc: undefined }
+        continue
+      }
+      reread++
+      yield* Effect.logDebug(`reading again executions started on ${iso(dayKey).slice(0, 10)}`)
+      let acc = p.acc ?? L.emptyCount()
+      const from: RunCursor = {
+        v: 1,
+        end: iso(day[1]),
+        lower: p.at ?? day[0],
+        minOpen: undefined,
+        afterInclusive,
+        longestRunMs
+      }
+      const write = (steps: Chunk.Chunk<Step>) =>
+        Effect.gen(function* () {
+          const all = Chunk.toReadonlyArray(steps)
+          const last = all[all.length - 1]!
+          let next = acc
+          for (const s of all) next = countStep(next, day, s)
+          const now = iso(yield* Clock.currentTimeMillis)
+          if (last.done) {
+            const days = new Map(l.days)
+            if (next.c === 0) days.delete(dayKey)
+            else days.set(dayKey, next)
+            const nextLedger: L.Ledger = { from: l.from, to: l.to, days }
+            const nextPlan = rest.length === 0 ? undefined : { days: rest, at: undefined, acc: undefined }
+            lastRunAt = now
+            yield* writeSteps(
+              all,
+              state(
+                encodeStored({ run: undefined, tally: new Map(), base: undefined, ledger: nextLedger, plan: nextPlan })
+              )
+            )
+            ledger = nextLedger
+            plan = nextPlan
+          } else {
+            const nextPlan: Plan = { days: p.days, at: last.cursor.lower, acc: next }
+            yield* writeSteps(
+              all,
+              state(encodeStored({ run: undefined, tally: new Map(), base: undefined, ledger: l, plan: nextPlan }))
+            )
+          }
+          acc = next
+        })
+      yield* scan(client, query, from, day[1]).pipe(
+        Stream.buffer({ capacity: pagesPerBatch + 1 }),
+        Stream.grouped(pagesPerBatch),
+        Stream.runForEach(write)
+      )
+    }
 
     const finishedAt = yield* Clock.currentTimeMillis
     const report: RunReport = {
@@ -591,8 +863,10 @@ export const run = (
       rateLimited: (yield* counterValue(TaskHistoryMetrics.rateLimited)) - limitedBefore,
       durationMs: finishedAt - startedAt,
       highWaterMark,
-      streamKey: key
+      streamKey: key,
+      checked,
+      reread
     }
-    yield* Effect.logInfo("export run finished").pipe(Effect.annotateLogs({ ...report }))
+    yield* Effect.logDebug("export run finished").pipe(Effect.annotateLogs({ ...report }))
     return report
   }).pipe(Effect.annotateLogs({ component: "taskhistory-export" }), Effect.withLogSpan("export"))

@@ -1,0 +1,197 @@
+/**
+ * The verification ledger: how many executions (and which first one) the engine has read per UTC
+ * day of start dates, for the closed range [from, to) that is older than the look-back. A run asks
+ * the API's `total` for that range (one request); an answer that differs from the ledger means
+ * executions appeared there (late arrivals) or expired, and the engine drills down (weeks, then
+ * days) and reads the days that differ again.
+ *
+ * Pure data and arithmetic; the requests are made by the engine.
+ *
+ * @internal
+ */
+import { Predicate } from "effect"
+
+export const HOUR = 3_600_000
+export const DAY = 24 * HOUR
+const WEEK = 7 * DAY
+/** 1970-01-01 was a Thursday: the first Monday is day 4. */
+const MONDAY = 4 * DAY
+
+/** What was read of one day (or of one hour while a run is under way). */
+export interface Count {
+  /** Records (valid or not) read with a start date in the covered part. */
+  c: number
+  /** Of those, records that started at the last millisecond of the covered part. */
+  y: number
+  /** The first record (by start date, then id), for telling expiry from arrivals. */
+  f: string | null
+  fAt: number
+}
+
+export interface Ledger {
+  /** Start (inclusive, ms) and end (exclusive, ms) of the covered range. */
+  readonly from: number
+  readonly to: number
+  /** Keyed by the start (ms) of the UTC day; days without an entry held nothing. */
+  readonly days: ReadonlyMap<number, Count>
+}
+
+export const emptyCount = (): Count => ({ c: 0, y: 0, f: null, fAt: Number.POSITIVE_INFINITY })
+
+export const floorHour = (ms: number): number => Math.floor(ms / HOUR) * HOUR
+export const dayStart = (ms: number): number => Math.floor(ms / DAY) * DAY
+export const weekStart = (ms: number): number => Math.floor((ms - MONDAY) / WEEK) * WEEK + MONDAY
+
+/** Adds one record (start `at`, id) to a count whose covered part ends at `end` (exclusive). */
+export const add = (count: Count, at: number, id: string | undefined, end: number): void => {
+  count.c++
+  if (at === end - 1) count.y++
+  if (id !== undefined && (at < count.fAt || (at === count.fAt && count.f !== null && id < count.f))) {
+    count.f = id
+    count.fAt = at
+  }
+}
+
+/** Cuts [a, b) at the boundaries of `unit`. */
+export const segments = (a: number, b: number, unit: "week" | "day"): Array<readonly [number, number]> => {
+  const out: Array<readonly [number, number]> = []
+  let from = a
+  for (let k = 0; from < b && k < 1_000; k++) {
+    const to = Math.min(b, unit === "week" ? weekStart(from) + WEEK : dayStart(from) + DAY)
+    out.push([from, to])
+    from = to
+  }
+  return out
+}
+
+/**
+ * What the API should answer for `afterDate = a - 1 ms`, `beforeDate = b - 1 ms` over [a, b)
+ * (day-aligned or the ledger's ends), under inclusive and exclusive date bounds, and the first id.
+ */
+export const expected = (
+  ledger: Ledger,
+  a: number,
+  b: number
+): { readonly inclusive: number; readonly exclusive: number; readonly first: string | null } => {
+  let sum = 0
+  let first: Count | undefined
+  for (let d = dayStart(a); d < b; d += DAY) {
+    const day = ledger.days.get(d)
+    if (day === undefined) continue
+    sum += day.c
+    if (day.f !== null && (first === undefined || day.fAt < first.fAt)) first = day
+  }
+  const before = a === ledger.from ? 0 : (ledger.days.get(dayStart(a - 1))?.y ?? 0)
+  const last = ledger.days.get(dayStart(b - 1))?.y ?? 0
+  return { inclusive: sum + before, exclusive: sum - last, first: first?.f ?? null }
+}
+
+/** Whether an answer (`total`, first id) agrees with the ledger over [a, b). */
+export const agrees = (
+  ledger: Ledger,
+  a: number,
+  b: number,
+  total: number,
+  head: string | null,
+  inclusive: boolean
+): boolean => {
+  const e = expected(ledger, a, b)
+  const countOk = total === e.inclusive || (!inclusive && total === e.exclusive)
+  return countOk && head === e.first
+}
+
+/** Drops the days that ended before `horizon` (expired by retention). */
+export const prune = (ledger: Ledger, horizon: number): Ledger => {
+  const cut = dayStart(horizon)
+  if (ledger.from >= cut) return ledger
+  const days = new Map([...ledger.days].filter(([d]) => d >= cut))
+  return { from: Math.min(Math.max(ledger.from, cut), ledger.to), to: ledger.to, days }
+}
+
+/** Extends the ledger to `to` with the hourly counts of a run (hours at or after `ledger.to`). */
+export const grow = (ledger: Ledger, hours: ReadonlyMap<number, Count>, to: number): Ledger => {
+  if (to <= ledger.to) return ledger
+  const days = new Map(ledger.days)
+  for (const [hour, count] of hours) {
+    if (hour >= to || hour + HOUR <= ledger.to) continue
+    const key = dayStart(hour)
+    const day = days.get(key) ?? emptyCount()
+    const next: Count = { ...day, c: day.c + count.c }
+    if (count.f !== null && (count.fAt < next.fAt || (count.fAt === next.fAt && next.f !== null && count.f < next.f))) {
+      next.f = count.f
+      next.fAt = count.fAt
+    }
+    days.set(key, next)
+  }
+  // `y` of each day touched: the count at the last millisecond of its covered part.
+  for (let d = dayStart(ledger.to), k = 0; d < to && k < 1_000; d += DAY, k++) {
+    const end = Math.min(d + DAY, to)
+    if (end <= ledger.to) continue
+    const day = days.get(d)
+    if (day !== undefined) days.set(d, { ...day, y: hours.get(end - HOUR)?.y ?? 0 })
+  }
+  return { from: ledger.from, to, days }
+}
+
+type Row = readonly [number, number, number, string | null, number]
+
+const encodeCount = (key: number, c: Count): Row => [key, c.c, c.y, c.f, c.f === null ? 0 : c.fAt]
+
+const decodeRows = (u: unknown): Map<number, Count> => {
+  const out = new Map<number, Count>()
+  if (!Array.isArray(u)) return out
+  for (const row of u) {
+    if (!Array.isArray(row) || row.length !== 5) continue
+    const [k, c, y, f, fAt] = row as ReadonlyArray<unknown>
+    if (typeof k !== "number" || typeof c !== "number" || typeof y !== "number" || typeof fAt !== "number")
+      continue
+    if (!(f === null || typeof f === "string")) continue
+    out.set(k, { c, y, f, fAt: f === null ? Number.POSITIVE_INFINITY : fAt })
+  }
+  return out
+}
+
+export const encodeCounts = (counts: ReadonlyMap<number, Count>): ReadonlyArray<Row> =>
+  [...counts].sort((x, y) => x[0] - y[0]).map(([k, c]) => encodeCount(k, c))
+
+export const decodeCounts = decodeRows
+
+export const encodeLedger = (ledger: Ledger) => ({
+  from: ledger.from,
+  to: ledger.to,
+  days: encodeCounts(ledger.days)
+})
+
+export const decodeLedger = (u: unknown): Ledger | undefined => {
+  if (!Predicate.isRecord(u) || typeof u.from !== "number" || typeof u.to !== "number") return undefined
+  if (!(u.from <= u.to)) return undefined
+  return { from: u.from, to: u.to, days: decodeRows(u.days) }
+}
+
+export const encodeCountValue = (c: Count) => encodeCount(0, c)
+
+export const decodeCountValue = (u: unknown): Count | undefined => decodeRows([u]).get(0)
+
+/** The id of the first item of an ASC page (valid or not), by start date then id. */
+export const headOf = (
+  records: ReadonlyArray<{ readonly id: string; readonly dateStarted: string }>,
+  invalid: ReadonlyArray<{ readonly raw: unknown }>
+): string | null => {
+  const count = emptyCount()
+  for (const r of records) add(count, Date.parse(r.dateStarted), r.id, Number.NaN)
+  for (const i of invalid) {
+    const p = placeOf(i.raw)
+    if (p.id !== undefined && p.at !== undefined) add(count, p.at, p.id, Number.NaN)
+  }
+  return count.f
+}
+
+/** The start date (ms) and id of a raw record, when readable. */
+export const placeOf = (raw: unknown): { readonly at: number | undefined; readonly id: string | undefined } => {
+  const id = Predicate.hasProperty(raw, "id") && typeof raw.id === "string" && raw.id !== "" ? raw.id : undefined
+  const ms =
+    Predicate.hasProperty(raw, "dateStarted") && typeof raw.dateStarted === "string"
+      ? Date.parse(raw.dateStarted)
+      : Number.NaN
+  return { at: Number.isNaN(ms) ? undefined : ms, id }
+}
