@@ -475,6 +475,8 @@ interface Stored {
   readonly base: number | undefined
   readonly ledger: L.Ledger | undefined
   readonly plan: Plan | undefined
+  /** Ids already counted that started exactly at the stored position (read again on resume). */
+  readonly edge: ReadonlyArray<string>
 }
 
 const decodePlan = (u: unknown): Plan | undefined => {
@@ -489,7 +491,14 @@ const decodePlan = (u: unknown): Plan | undefined => {
 }
 
 const decodeStored = (u: unknown): Stored => {
-  const empty: Stored = { run: undefined, tally: new Map(), base: undefined, ledger: undefined, plan: undefined }
+  const empty: Stored = {
+    run: undefined,
+    tally: new Map(),
+    base: undefined,
+    ledger: undefined,
+    plan: undefined,
+    edge: []
+  }
   if (!Predicate.isRecord(u)) return empty
   if (u.v === 1) return { ...empty, run: decodeCursor(u) }
   if (u.v !== 2) return empty
@@ -498,12 +507,14 @@ const decodeStored = (u: unknown): Stored => {
     tally: L.decodeCounts(u.tally),
     base: typeof u.base === "number" ? u.base : undefined,
     ledger: L.decodeLedger(u.ledger),
-    plan: decodePlan(u.plan)
+    plan: decodePlan(u.plan),
+    edge: Array.isArray(u.edge) ? u.edge.filter((id): id is string => typeof id === "string") : []
   }
 }
 
-const encodeStored = (s: Stored): unknown => ({
+const encodeStored = (s: Omit<Stored, "edge"> & { readonly edge?: ReadonlyArray<string> }): unknown => ({
   v: 2,
+  ...(s.edge === undefined || s.edge.length === 0 ? {} : { edge: s.edge }),
   ...(s.run === undefined ? {} : { run: s.run, tally: L.encodeCounts(s.tally), base: s.base }),
   ...(s.ledger === undefined ? {} : { ledger: L.encodeLedger(s.ledger) }),
   ...(s.plan === undefined
@@ -518,14 +529,19 @@ const encodeStored = (s: Stored): unknown => ({
 })
 
 /** Adds the records of a step to hourly counts (start dates at or after `base` only). */
-const tallyStep = (tally: Map<number, L.Count>, base: number, step: Step): void => {
+const tallyStep = (
+  tally: Map<number, L.Count>,
+  base: number,
+  step: Step,
+  skip: ReadonlySet<string>
+): void => {
   let fallback = step.cursor.lower
   for (const r of step.records) {
     const at = Date.parse(r.dateStarted)
     if (at < fallback) fallback = at
   }
   const count = (at: number, id: string | undefined) => {
-    if (at < base) return
+    if (at < base || (id !== undefined && skip.has(id))) return
     const hour = L.floorHour(at)
     let c = tally.get(hour)
     if (c === undefined) {
@@ -544,14 +560,38 @@ const tallyStep = (tally: Map<number, L.Count>, base: number, step: Step): void 
 }
 
 /** Adds the records of a step of a re-read of one day (every record belongs to that day). */
-const countStep = (acc: L.Count, day: readonly [number, number], step: Step): L.Count => {
+const countStep = (
+  acc: L.Count,
+  day: readonly [number, number],
+  step: Step,
+  skip: ReadonlySet<string>
+): L.Count => {
   const next = { ...acc }
-  for (const r of step.records) L.add(next, Date.parse(r.dateStarted), r.id, day[1])
+  for (const r of step.records) if (!skip.has(r.id)) L.add(next, Date.parse(r.dateStarted), r.id, day[1])
   for (const i of step.invalid) {
     const p = L.placeOf(i.raw)
+    if (p.id !== undefined && skip.has(p.id)) continue
     L.add(next, p.at ?? day[0], p.at === undefined ? undefined : p.id, day[1])
   }
   return next
+}
+
+/** Ids of the steps' records that started exactly at `lower` (with the previous ones when `lower` did not move). */
+const edgeIds = (
+  all: ReadonlyArray<Step>,
+  lower: number,
+  previous: { readonly lower: number | undefined; readonly ids: ReadonlyArray<string> }
+): ReadonlyArray<string> => {
+  const out = new Set(previous.lower === lower ? previous.ids : [])
+  for (const s of all) {
+    for (const r of s.records) if (Date.parse(r.dateStarted) === lower) out.add(r.id)
+    for (const i of s.invalid) {
+      const p = L.placeOf(i.raw)
+      if (p.at === lower && p.id !== undefined) out.add(p.id)
+    }
+  }
+  // Bounded: a longer list only costs a false alarm (a day read again) after a resume.
+  return [...out].slice(0, 1_000)
 }
 
 /** @internal */
@@ -612,6 +652,8 @@ export const run = (
     let tally = saved.tally
     let base = saved.base
     let checked = 0
+    // Records counted before an interruption that the resumed read hands over again.
+    let resumeSkip: ReadonlySet<string> = new Set(saved.edge)
 
     /** `total` and first id of [a, b) (`afterDate = a - 1 ms`, `beforeDate = b - 1 ms`, ASC). */
     const probe = (a: number, b: number) =>
@@ -736,13 +778,20 @@ export const run = (
       const keysetStart = start
       const keysetBase = base ?? keysetStart.lower
       let hwmSet = false
+      const skip = resumeSkip
+      resumeSkip = new Set()
+      let edge: { readonly lower: number | undefined; readonly ids: ReadonlyArray<string> } = {
+        lower: saved.run?.lower,
+        ids: saved.run === undefined ? [] : saved.edge
+      }
       const write = (steps: Chunk.Chunk<Step>) =>
         Effect.gen(function* () {
           const all = Chunk.toReadonlyArray(steps)
           const last = all[all.length - 1]!
           const cursor = last.cursor
           const nextTally = new Map([...tally].map(([h, c]) => [h, { ...c }] as const))
-          if (ledger !== undefined) for (const s of all) tallyStep(nextTally, keysetBase, s)
+          if (ledger !== undefined) for (const s of all) tallyStep(nextTally, keysetBase, s, skip)
+          const nextEdge = { lower: cursor.lower, ids: edgeIds(all, cursor.lower, edge) }
           const now = yield* Clock.currentTimeMillis
           let stateToWrite: ExportState
           if (last.done) {
@@ -780,11 +829,19 @@ export const run = (
               highWaterMark: previous?.highWaterMark,
               longestRunMs: longestBefore,
               lastRunAt: previous?.lastRunAt,
-              cursor: encodeStored({ run: cursor, tally: nextTally, base: keysetBase, ledger, plan })
+              cursor: encodeStored({
+                run: cursor,
+                tally: nextTally,
+                base: keysetBase,
+                ledger,
+                plan,
+                edge: ledger === undefined ? [] : nextEdge.ids
+              })
             }
             yield* writeSteps(all, stateToWrite)
           }
           tally = nextTally
+          edge = nextEdge
         })
 
       yield* scanWindows(client, query, keysetStart, pagesPerBatch + 1).pipe(
@@ -810,6 +867,12 @@ export const run = (
       reread++
       yield* Effect.logDebug(`reading again executions started on ${iso(dayKey).slice(0, 10)}`)
       let acc = p.acc ?? L.emptyCount()
+      const skip = p.at === undefined ? new Set<string>() : resumeSkip
+      resumeSkip = new Set()
+      let edge: { readonly lower: number | undefined; readonly ids: ReadonlyArray<string> } = {
+        lower: p.at,
+        ids: [...skip]
+      }
       const from: RunCursor = {
         v: 1,
         end: iso(day[1]),
@@ -823,7 +886,8 @@ export const run = (
           const all = Chunk.toReadonlyArray(steps)
           const last = all[all.length - 1]!
           let next = acc
-          for (const s of all) next = countStep(next, day, s)
+          for (const s of all) next = countStep(next, day, s, skip)
+          const nextEdge = { lower: last.cursor.lower, ids: edgeIds(all, last.cursor.lower, edge) }
           const now = iso(yield* Clock.currentTimeMillis)
           if (last.done) {
             const days = new Map(l.days)
@@ -844,10 +908,20 @@ export const run = (
             const nextPlan: Plan = { days: p.days, at: last.cursor.lower, acc: next }
             yield* writeSteps(
               all,
-              state(encodeStored({ run: undefined, tally: new Map(), base: undefined, ledger: l, plan: nextPlan }))
+              state(
+                encodeStored({
+                  run: undefined,
+                  tally: new Map(),
+                  base: undefined,
+                  ledger: l,
+                  plan: nextPlan,
+                  edge: nextEdge.ids
+                })
+              )
             )
           }
           acc = next
+          edge = nextEdge
         })
       yield* scan(client, query, from, day[1]).pipe(
         Stream.buffer({ capacity: pagesPerBatch + 1 }),
