@@ -97,7 +97,9 @@ describe("Exporter verification (late arrivals older than the look-back)", () =>
         })
 
       // Same day: the day's count is unchanged (+1 -1); its first record is not.
-      const sameDay = yield* arriveAndExpire((at) => Math.min(at + 60_000, Math.floor(at / DAY) * DAY + DAY - 1))
+      const sameDay = yield* arriveAndExpire((at) =>
+        Math.min(at + 60_000, Math.floor(at / DAY) * DAY + DAY - 1)
+      )
       const second = yield* runWith(sim, db.layer())
       expect(second.inserted).toBe(1)
       expect((yield* db.rows).has(sameDay)).toBe(true)

@@ -666,7 +666,12 @@ export const run = (
       )
     const agrees = (
       l: L.Ledger,
-      r: { readonly a: number; readonly b: number; readonly total: number | undefined; readonly head: string | null }
+      r: {
+        readonly a: number
+        readonly b: number
+        readonly total: number | undefined
+        readonly head: string | null
+      }
     ) => r.total !== undefined && L.agrees(l, r.a, r.b, r.total, r.head, false)
 
     /** Compares the ledger with the API: one request, then weeks and days only where they differ. */
@@ -675,7 +680,9 @@ export const run = (
         if (l.to <= l.from) return []
         const root = yield* probe(l.from, l.to)
         if (root.total === undefined) {
-          yield* Effect.logWarning("the API sent no total: late arrivals older than the look-back cannot be verified")
+          yield* Effect.logWarning(
+            "the API sent no total: late arrivals older than the look-back cannot be verified"
+          )
           return []
         }
         if (agrees(l, root)) return []
@@ -804,7 +811,11 @@ export const run = (
             const grown =
               ledger === undefined
                 ? undefined
-                : L.grow(ledger, nextTally, L.floorHour(Math.min(hold - Duration.toMillis(nextLookback), endMs)))
+                : L.grow(
+                    ledger,
+                    nextTally,
+                    L.floorHour(Math.min(hold - Duration.toMillis(nextLookback), endMs))
+                  )
             stateToWrite = {
               streamKey: key,
               highWaterMark: iso(hold),
@@ -899,7 +910,13 @@ export const run = (
             yield* writeSteps(
               all,
               state(
-                encodeStored({ run: undefined, tally: new Map(), base: undefined, ledger: nextLedger, plan: nextPlan })
+                encodeStored({
+                  run: undefined,
+                  tally: new Map(),
+                  base: undefined,
+                  ledger: nextLedger,
+                  plan: nextPlan
+                })
               )
             )
             ledger = nextLedger

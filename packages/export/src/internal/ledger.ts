@@ -117,7 +117,10 @@ export const grow = (ledger: Ledger, hours: ReadonlyMap<number, Count>, to: numb
     const key = dayStart(hour)
     const day = days.get(key) ?? emptyCount()
     const next: Count = { ...day, c: day.c + count.c }
-    if (count.f !== null && (count.fAt < next.fAt || (count.fAt === next.fAt && next.f !== null && count.f < next.f))) {
+    if (
+      count.f !== null &&
+      (count.fAt < next.fAt || (count.fAt === next.fAt && next.f !== null && count.f < next.f))
+    ) {
       next.f = count.f
       next.fAt = count.fAt
     }
@@ -187,8 +190,11 @@ export const headOf = (
 }
 
 /** The start date (ms) and id of a raw record, when readable. */
-export const placeOf = (raw: unknown): { readonly at: number | undefined; readonly id: string | undefined } => {
-  const id = Predicate.hasProperty(raw, "id") && typeof raw.id === "string" && raw.id !== "" ? raw.id : undefined
+export const placeOf = (
+  raw: unknown
+): { readonly at: number | undefined; readonly id: string | undefined } => {
+  const id =
+    Predicate.hasProperty(raw, "id") && typeof raw.id === "string" && raw.id !== "" ? raw.id : undefined
   const ms =
     Predicate.hasProperty(raw, "dateStarted") && typeof raw.dateStarted === "string"
       ? Date.parse(raw.dateStarted)
