@@ -18,6 +18,8 @@ import {
   Duration,
   Effect,
   Either,
+  FiberRef,
+  LogLevel,
   Metric,
   ParseResult,
   Predicate,
@@ -181,7 +183,7 @@ export const send = (
     const { reason, detail } = classifyTransport(cause)
     return new TransportError({ reason, detail: scrub(config.apiKey, detail), request: info })
   }
-  return Effect.gen(function* () {
+  const attempt = Effect.gen(function* () {
     yield* Metric.increment(metrics.requests)
     const response = yield* client.execute(request)
     const body = yield* response.text
@@ -203,14 +205,22 @@ export const send = (
         : Effect.flatMap(Clock.currentTimeMillis, (now) =>
             Effect.fail(statusError(status, headers, body, spec, info, now, config.apiKey))
           )
-    ),
+    )
+  )
+  // The debug logs of an attempt (and their annotations) cost a few fiber-ref updates per
+  // request even when they are dropped: they are only attached when debug logs are kept.
+  const logged = attempt.pipe(
     Effect.tap((answer) =>
       Effect.logDebug("Task History answer").pipe(Effect.annotateLogs("status", answer.status))
     ),
     Effect.tapError((error) =>
       Effect.logDebug("Task History request failed").pipe(Effect.annotateLogs("error", error._tag))
     ),
-    Effect.annotateLogs({ method: spec.method, path: spec.path }),
+    Effect.annotateLogs({ method: spec.method, path: spec.path })
+  )
+  return Effect.flatMap(FiberRef.get(FiberRef.currentMinimumLogLevel), (minimum) =>
+    LogLevel.greaterThan(minimum, LogLevel.Debug) ? attempt : logged
+  ).pipe(
     Effect.withSpan("TaskHistory.request", {
       kind: "client",
       captureStackTrace: false,
