@@ -77,6 +77,27 @@ describe("Exporter verification (late arrivals older than the look-back)", () =>
     }).pipe(Effect.scoped)
   )
 
+  it.live("stays exact under inserts, expiry and late arrivals between runs (default look-back)", () =>
+    Effect.gen(function* () {
+      const sim = yield* Simulator.start({
+        records: 1500,
+        seed: 7,
+        churn: { lateArrivals: 10, revealPerRequest: 0 }
+      })
+      const db = freshDb()
+      yield* runWith(sim, db.layer())
+      yield* runWith(sim, db.layer())
+      yield* sim.insert(120)
+      const expired = new Set(yield* sim.expire(40))
+      expect((yield* sim.reveal(5)).length).toBe(5)
+      const third = yield* runWith(sim, db.layer())
+      expect(third.inserted).toBe(125)
+      const rows = yield* db.rows
+      expectSinkMatches(rows, yield* sim.dataset, expired)
+      expect(rows.size).toBe((yield* sim.dataset).length + expired.size)
+    }).pipe(Effect.scoped)
+  )
+
   it.live("catches a late arrival into a day (or week) where a record also expired", () =>
     Effect.gen(function* () {
       const sim = yield* Simulator.start({ records: 600, seed: 21, span: 30 })

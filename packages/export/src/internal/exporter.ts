@@ -504,7 +504,7 @@ const decodeStored = (u: unknown): Stored => {
   if (u.v !== 2) return empty
   return {
     run: u.run === undefined ? undefined : decodeCursor(u.run),
-    tally: L.decodeCounts(u.tally),
+    tally: L.decodeTally(u.tally),
     base: typeof u.base === "number" ? u.base : undefined,
     ledger: L.decodeLedger(u.ledger),
     plan: decodePlan(u.plan),
@@ -515,7 +515,7 @@ const decodeStored = (u: unknown): Stored => {
 const encodeStored = (s: Omit<Stored, "edge"> & { readonly edge?: ReadonlyArray<string> }): unknown => ({
   v: 2,
   ...(s.edge === undefined || s.edge.length === 0 ? {} : { edge: s.edge }),
-  ...(s.run === undefined ? {} : { run: s.run, tally: L.encodeCounts(s.tally), base: s.base }),
+  ...(s.run === undefined ? {} : { run: s.run, tally: L.encodeTally(s.tally), base: s.base }),
   ...(s.ledger === undefined ? {} : { ledger: L.encodeLedger(s.ledger) }),
   ...(s.plan === undefined
     ? {}

@@ -159,6 +159,52 @@ export const encodeCounts = (counts: ReadonlyMap<number, Count>): ReadonlyArray<
 
 export const decodeCounts = decodeRows
 
+/**
+ * Hourly counts of a read under way, compactly: `[hour, c, y]` rows (hour in hours since the
+ * epoch) and the first record per day (the only first the ledger keeps).
+ */
+export const encodeTally = (hours: ReadonlyMap<number, Count>) => {
+  const firsts = new Map<number, Count>()
+  const rows: Array<readonly [number, number, number]> = []
+  for (const [hour, count] of [...hours].sort((x, y) => x[0] - y[0])) {
+    rows.push([hour / HOUR, count.c, count.y])
+    if (count.f === null) continue
+    const key = dayStart(hour)
+    const best = firsts.get(key)
+    if (
+      best === undefined ||
+      count.fAt < best.fAt ||
+      (count.fAt === best.fAt && best.f !== null && count.f < best.f)
+    )
+      firsts.set(key, count)
+  }
+  return { h: rows, f: [...firsts.values()].map((c) => [c.f, c.fAt] as const) }
+}
+
+export const decodeTally = (u: unknown): Map<number, Count> => {
+  const out = new Map<number, Count>()
+  if (!Predicate.isRecord(u) || !Array.isArray(u.h)) return out
+  for (const row of u.h) {
+    if (!Array.isArray(row) || row.length !== 3) continue
+    const [h, c, y] = row as ReadonlyArray<unknown>
+    if (typeof h !== "number" || typeof c !== "number" || typeof y !== "number") continue
+    out.set(h * HOUR, { c, y, f: null, fAt: Number.POSITIVE_INFINITY })
+  }
+  if (Array.isArray(u.f)) {
+    for (const row of u.f) {
+      if (!Array.isArray(row) || row.length !== 2) continue
+      const [f, fAt] = row as ReadonlyArray<unknown>
+      if (typeof f !== "string" || typeof fAt !== "number") continue
+      const hour = out.get(floorHour(fAt))
+      if (hour !== undefined) {
+        hour.f = f
+        hour.fAt = fAt
+      }
+    }
+  }
+  return out
+}
+
 export const encodeLedger = (ledger: Ledger) => ({
   from: ledger.from,
   to: ledger.to,
