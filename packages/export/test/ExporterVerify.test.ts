@@ -59,6 +59,35 @@ describe("Exporter verification (late arrivals older than the look-back)", () =>
     }).pipe(Effect.scoped)
   )
 
+  for (const inclusiveDates of [true, false]) {
+    it.live(
+      `counts executions at the exact day bounds (${inclusiveDates ? "inclusive" : "exclusive"} dates)`,
+      () =>
+        Effect.gen(function* () {
+          const sim = yield* Simulator.start({ records: 400, seed: 31, span: 20, inclusiveDates })
+          const day = Math.floor(Date.now() / DAY) * DAY - 10 * DAY
+          // Midnight (cron) and the last millisecond of the day before and of the day itself.
+          yield* sim.insert(
+            [day, day, day, day - 1, day - 1, day + DAY - 1, day + DAY - 1].map((at) => ({ dateStarted: at }))
+          )
+          const db = freshDb()
+          yield* runWith(sim, db.layer())
+          const quiet = yield* runWith(sim, db.layer())
+          expect({ checked: quiet.checked, reread: quiet.reread }).toEqual({ checked: 1, reread: 0 })
+          yield* sim.insert([
+            { dateStarted: day, hidden: true },
+            { dateStarted: day + DAY - 1, hidden: true }
+          ])
+          expect((yield* sim.reveal()).length).toBe(2)
+          const second = yield* runWith(sim, db.layer())
+          expect(second.inserted).toBe(2)
+          expectSinkMatches(yield* db.rows, yield* sim.dataset)
+          const third = yield* runWith(sim, db.layer())
+          expect({ checked: third.checked, reread: third.reread }).toEqual({ checked: 1, reread: 0 })
+        }).pipe(Effect.scoped)
+    )
+  }
+
   it.live("catches late arrivals revealed while runs page", () =>
     Effect.gen(function* () {
       const sim = yield* Simulator.start({
@@ -95,6 +124,9 @@ describe("Exporter verification (late arrivals older than the look-back)", () =>
       const rows = yield* db.rows
       expectSinkMatches(rows, yield* sim.dataset, expired)
       expect(rows.size).toBe((yield* sim.dataset).length + expired.size)
+      // The days read again agree with the API afterwards.
+      const fourth = yield* runWith(sim, db.layer())
+      expect({ checked: fourth.checked, reread: fourth.reread }).toEqual({ checked: 1, reread: 0 })
     }).pipe(Effect.scoped)
   )
 
@@ -132,6 +164,8 @@ describe("Exporter verification (late arrivals older than the look-back)", () =>
       expect(third.inserted).toBe(1)
       expect((yield* db.rows).has(otherDay)).toBe(true)
       expectSinkMatches(yield* db.rows, yield* sim.dataset, expired)
+      const quiet = yield* runWith(sim, db.layer())
+      expect({ checked: quiet.checked, reread: quiet.reread }).toEqual({ checked: 1, reread: 0 })
     }).pipe(Effect.scoped)
   )
 

@@ -567,10 +567,15 @@ const countStep = (
   skip: ReadonlySet<string>
 ): L.Count => {
   const next = { ...acc }
-  for (const r of step.records) if (!skip.has(r.id)) L.add(next, Date.parse(r.dateStarted), r.id, day[1])
+  // Inclusive date bounds hand over records of the neighbouring days' edges too: not this day's.
+  const inDay = (at: number) => at >= day[0] && at < day[1]
+  for (const r of step.records) {
+    const at = Date.parse(r.dateStarted)
+    if (!skip.has(r.id) && inDay(at)) L.add(next, at, r.id, day[1])
+  }
   for (const i of step.invalid) {
     const p = L.placeOf(i.raw)
-    if (p.id !== undefined && skip.has(p.id)) continue
+    if ((p.id !== undefined && skip.has(p.id)) || (p.at !== undefined && !inDay(p.at))) continue
     L.add(next, p.at ?? day[0], p.at === undefined ? undefined : p.id, day[1])
   }
   return next
@@ -661,7 +666,7 @@ export const run = (
         client.listPage({ ...query, afterDate: iso(a - 1), beforeDate: iso(b - 1), sortBy: "ASC" }, 0),
         (page) => {
           checked++
-          return { a, b, total: page.total, head: L.headOf(page.records, page.invalid) }
+          return { a, b, total: page.total, head: L.headOf(page.records, page.invalid, a) }
         }
       )
     const agrees = (

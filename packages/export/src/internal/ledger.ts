@@ -221,16 +221,23 @@ export const encodeCountValue = (c: Count) => encodeCount(0, c)
 
 export const decodeCountValue = (u: unknown): Count | undefined => decodeRows([u]).get(0)
 
-/** The id of the first item of an ASC page (valid or not), by start date then id. */
+/**
+ * The id of the first item of an ASC page (valid or not) that started at or after `from`, by start
+ * date then id (records just before `from` come back when the date bounds are inclusive).
+ */
 export const headOf = (
   records: ReadonlyArray<{ readonly id: string; readonly dateStarted: string }>,
-  invalid: ReadonlyArray<{ readonly raw: unknown }>
+  invalid: ReadonlyArray<{ readonly raw: unknown }>,
+  from: number
 ): string | null => {
   const count = emptyCount()
-  for (const r of records) add(count, Date.parse(r.dateStarted), r.id, Number.NaN)
+  for (const r of records) {
+    const at = Date.parse(r.dateStarted)
+    if (at >= from) add(count, at, r.id, Number.NaN)
+  }
   for (const i of invalid) {
     const p = placeOf(i.raw)
-    if (p.id !== undefined && p.at !== undefined) add(count, p.at, p.id, Number.NaN)
+    if (p.id !== undefined && p.at !== undefined && p.at >= from) add(count, p.at, p.id, Number.NaN)
   }
   return count.f
 }
