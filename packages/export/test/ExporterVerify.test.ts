@@ -88,6 +88,30 @@ describe("Exporter verification (late arrivals older than the look-back)", () =>
     )
   }
 
+  it.live("verifies and re-reads a day holding 250 executions at one instant", () =>
+    Effect.gen(function* () {
+      const instant = Math.floor(Date.now() / 1000) * 1000 - 10 * DAY
+      const sim = yield* Simulator.start({
+        records: 600,
+        seed: 14,
+        span: 20,
+        churn: { sameStartDate: { count: 250, date: instant } }
+      })
+      const db = freshDb()
+      yield* runWith(sim, db.layer())
+      const quiet = yield* runWith(sim, db.layer())
+      expect({ checked: quiet.checked, reread: quiet.reread }).toEqual({ checked: 1, reread: 0 })
+      yield* sim.insert([{ dateStarted: instant, hidden: true }])
+      yield* sim.reveal()
+      const late = yield* runWith(sim, db.layer())
+      expect(late.inserted).toBe(1)
+      expect(late.reread).toBe(1)
+      expectSinkMatches(yield* db.rows, yield* sim.dataset)
+      const after = yield* runWith(sim, db.layer())
+      expect({ checked: after.checked, reread: after.reread }).toEqual({ checked: 1, reread: 0 })
+    }).pipe(Effect.scoped)
+  )
+
   it.live("catches late arrivals revealed while runs page", () =>
     Effect.gen(function* () {
       const sim = yield* Simulator.start({
