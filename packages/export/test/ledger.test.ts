@@ -70,9 +70,22 @@ describe("verification ledger", () => {
     ])
   })
 
+  it("checks the oldest day on its own once retention is at work", () => {
+    expect(L.checkRanges(ledger)).toEqual([[D - DAY, D + DAY]])
+    const expiring = { ...L.prune(ledger, D - DAY), from: D - 3 * DAY, expiring: true }
+    expect(L.oldestDay(expiring)).toBe(D - DAY)
+    expect(L.checkRanges(expiring)).toEqual([
+      [D - 3 * DAY, D - DAY],
+      [D - DAY, D],
+      [D, D + DAY]
+    ])
+  })
+
   it("round-trips through JSON", () => {
     const json = JSON.parse(JSON.stringify(L.encodeLedger(ledger)))
     expect(L.decodeLedger(json)).toEqual(ledger)
+    const expiring = { ...ledger, expiring: true }
+    expect(L.decodeLedger(JSON.parse(JSON.stringify(L.encodeLedger(expiring))))).toEqual(expiring)
     const hours = tally(records)
     const back = L.decodeTally(JSON.parse(JSON.stringify(L.encodeTally(hours))))
     expect(L.grow({ from: D - DAY, to: D - DAY, days: new Map() }, back, D + DAY)).toEqual(ledger)

@@ -680,27 +680,37 @@ export const run = (
     ) => r.total !== undefined && L.agrees(l, r.a, r.b, r.total, r.head, false)
 
     /** Compares the ledger with the API: one request, then weeks and days only where they differ. */
-    const check = (l: L.Ledger) =>
+    /** The days of [a, b) that differ from the ledger: weeks first, then their days. */
+    const drill = (l: L.Ledger, a: number, b: number) =>
       Effect.gen(function* () {
-        if (l.to <= l.from) return []
-        const root = yield* probe(l.from, l.to)
-        if (root.total === undefined) {
-          yield* Effect.logWarning(
-            "the API sent no total: late arrivals older than the look-back cannot be verified"
-          )
-          return []
-        }
-        if (agrees(l, root)) return []
-        const weeks = yield* Effect.forEach(L.segments(l.from, l.to, "week"), ([a, b]) => probe(a, b), {
+        const single = L.segments(a, b, "day")
+        if (single.length === 1) return [L.dayStart(a)]
+        const weeks = yield* Effect.forEach(L.segments(a, b, "week"), ([wa, wb]) => probe(wa, wb), {
           concurrency: 4
         })
         const suspects = weeks.filter((w) => !agrees(l, w)).flatMap((w) => L.segments(w.a, w.b, "day"))
-        const days = yield* Effect.forEach(suspects, ([a, b]) => probe(a, b), { concurrency: 4 })
-        const changed = days.filter((d) => !agrees(l, d)).map((d) => L.dayStart(d.a))
-        yield* Effect.logDebug(
-          `ledger differs from the API (total ${root.total}): ${changed.length} day(s) to read again`
-        )
-        return changed
+        const days = yield* Effect.forEach(suspects, ([da, db]) => probe(da, db), { concurrency: 4 })
+        return days.filter((d) => !agrees(l, d)).map((d) => L.dayStart(d.a))
+      })
+
+    /** Compares the ledger with the API: one request (three once retention is at work), then drills down. */
+    const check = (l: L.Ledger) =>
+      Effect.gen(function* () {
+        const roots = yield* Effect.forEach(L.checkRanges(l), ([a, b]) => probe(a, b), { concurrency: 3 })
+        if (roots.some((r) => r.total === undefined)) {
+          yield* Effect.logWarning(
+            "the API sent no total: late arrivals older than the look-back cannot be verified"
+          )
+          return { changed: [], ledger: l }
+        }
+        const changed: Array<number> = []
+        for (const root of roots) if (!agrees(l, root)) changed.push(...(yield* drill(l, root.a, root.b)))
+        if (changed.length > 0) {
+          yield* Effect.logDebug(`the ledger differs from the API: ${changed.length} day(s) to read again`)
+        }
+        const oldest = L.oldestDay(l)
+        const expiring = l.expiring === true || (oldest !== undefined && changed.includes(oldest))
+        return { changed, ledger: expiring ? { ...l, expiring: true } : l }
       })
 
     let start: RunCursor | undefined
@@ -721,7 +731,9 @@ export const run = (
       if (verify === "auto") {
         if (ledger !== undefined) {
           ledger = L.prune(ledger, startedAt - retentionMs)
-          const changed = yield* check(ledger)
+          const result = yield* check(ledger)
+          ledger = result.ledger
+          const changed = result.changed
           if (changed.length > 0) plan = { days: changed, at: undefined, acc: undefined }
           // The keyset read covers what the ledger does not yet (its counts grow from `ledger.to`).
           lower = Math.min(lower, ledger.to)
@@ -909,7 +921,7 @@ export const run = (
             const days = new Map(l.days)
             if (next.c === 0) days.delete(dayKey)
             else days.set(dayKey, next)
-            const nextLedger: L.Ledger = { from: l.from, to: l.to, days }
+            const nextLedger: L.Ledger = { ...l, days }
             const nextPlan = rest.length === 0 ? undefined : { days: rest, at: undefined, acc: undefined }
             lastRunAt = now
             yield* writeSteps(

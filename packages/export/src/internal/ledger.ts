@@ -34,6 +34,11 @@ export interface Ledger {
   readonly to: number
   /** Keyed by the start (ms) of the UTC day; days without an entry held nothing. */
   readonly days: ReadonlyMap<number, Count>
+  /**
+   * Set once retention was seen removing executions from the oldest day: that day is then checked
+   * on its own, so its changes (on most runs) do not make every week differ.
+   */
+  readonly expiring?: boolean | undefined
 }
 
 export const emptyCount = (): Count => ({ c: 0, y: 0, f: null, fAt: Number.POSITIVE_INFINITY })
@@ -105,7 +110,7 @@ export const prune = (ledger: Ledger, horizon: number): Ledger => {
   const cut = dayStart(horizon)
   if (ledger.from >= cut) return ledger
   const days = new Map([...ledger.days].filter(([d]) => d >= cut))
-  return { from: Math.min(Math.max(ledger.from, cut), ledger.to), to: ledger.to, days }
+  return { ...ledger, from: Math.min(Math.max(ledger.from, cut), ledger.to), days }
 }
 
 /** Extends the ledger to `to` with the hourly counts of a run (hours at or after `ledger.to`). */
@@ -133,7 +138,28 @@ export const grow = (ledger: Ledger, hours: ReadonlyMap<number, Count>, to: numb
     const day = days.get(d)
     if (day !== undefined) days.set(d, { ...day, y: hours.get(end - HOUR)?.y ?? 0 })
   }
-  return { from: ledger.from, to, days }
+  return { ...ledger, to, days }
+}
+
+/** Start (ms) of the oldest day that held records, if any. */
+export const oldestDay = (ledger: Ledger): number | undefined => {
+  let oldest: number | undefined
+  for (const [d, c] of ledger.days) if (c.c > 0 && (oldest === undefined || d < oldest)) oldest = d
+  return oldest
+}
+
+/**
+ * The ranges a run asks `total` for: the whole ledger, or (once retention was seen at work) the
+ * days before the oldest one that held records, that day, and the rest.
+ */
+export const checkRanges = (ledger: Ledger): Array<readonly [number, number]> => {
+  if (ledger.to <= ledger.from) return []
+  const oldest = ledger.expiring === true ? oldestDay(ledger) : undefined
+  if (oldest === undefined) return [[ledger.from, ledger.to]]
+  const cuts = [ledger.from, Math.max(oldest, ledger.from), Math.min(oldest + DAY, ledger.to), ledger.to]
+  const out: Array<readonly [number, number]> = []
+  for (let k = 0; k < 3; k++) if (cuts[k]! < cuts[k + 1]!) out.push([cuts[k]!, cuts[k + 1]!])
+  return out
 }
 
 type Row = readonly [number, number, number, string | null, number]
@@ -208,13 +234,19 @@ export const decodeTally = (u: unknown): Map<number, Count> => {
 export const encodeLedger = (ledger: Ledger) => ({
   from: ledger.from,
   to: ledger.to,
-  days: encodeCounts(ledger.days)
+  days: encodeCounts(ledger.days),
+  ...(ledger.expiring === true ? { expiring: true } : {})
 })
 
 export const decodeLedger = (u: unknown): Ledger | undefined => {
   if (!Predicate.isRecord(u) || typeof u.from !== "number" || typeof u.to !== "number") return undefined
   if (!(u.from <= u.to)) return undefined
-  return { from: u.from, to: u.to, days: decodeRows(u.days) }
+  return {
+    from: u.from,
+    to: u.to,
+    days: decodeRows(u.days),
+    ...(u.expiring === true ? { expiring: true } : {})
+  }
 }
 
 export const encodeCountValue = (c: Count) => encodeCount(0, c)
