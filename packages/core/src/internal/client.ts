@@ -143,11 +143,12 @@ export const make = Effect.gen(function* () {
       {
         path: "/workflow-executions",
         params: offset > 0 ? [...toUrlParams(query), ["offset", String(offset)]] : toUrlParams(query),
-        resource: "the project's workflow executions (check PARAGON_PROJECT_ID)"
+        resource: "the project's workflow executions (check PARAGON_PROJECT_ID)",
+        // The only logs below are the debug logs of `send`: annotated there, when they are kept.
+        annotations: { offset }
       },
       decodePage(offset)
     ).pipe(
-      Effect.annotateLogs("offset", offset),
       Effect.withSpan("TaskHistory.listPage", { attributes: { offset }, captureStackTrace: false })
     )
 
