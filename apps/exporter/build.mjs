@@ -46,7 +46,13 @@ await build({
     js: [
       "#!/usr/bin/env node",
       'import { createRequire as __thCreateRequire } from "node:module";',
-      "const require = __thCreateRequire(import.meta.url);"
+      'import { setFlagsFromString as __thSetFlags } from "node:v8";',
+      "const require = __thCreateRequire(import.meta.url);",
+      // A long export allocates briefly-lived pages at a high rate: with V8's defaults the heap
+      // grows to several times the live data. Smaller young-generation spaces and a slower
+      // old-space growth keep the process near its live size (see bench/RESULTS-export.md).
+      // Flags given on the command line or in NODE_OPTIONS win.
+      "if (!/--max-semi-space-size|--heap-growing-percent/.test(`${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`)) __thSetFlags('--max-semi-space-size=4 --heap-growing-percent=50');"
     ].join("\n")
   }
 })
