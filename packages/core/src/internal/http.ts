@@ -317,6 +317,18 @@ export const retrySchedule = (options: RetryOptions) =>
     Schedule.upTo(options.maxElapsed)
   )
 
+// One schedule per retry configuration (a schedule is a description: each `retry` runs its own
+// state), not a new one per request.
+const schedules = new WeakMap<RetryOptions, ReturnType<typeof retrySchedule>>()
+const scheduleFor = (options: RetryOptions) => {
+  let schedule = schedules.get(options)
+  if (schedule === undefined) {
+    schedule = retrySchedule(options)
+    schedules.set(options, schedule)
+  }
+  return schedule
+}
+
 /** Which failures of a GET are retried: 429, 5xx and transport errors. */
 export const isRetryableGet = (error: RequestError): boolean =>
   error._tag === "RateLimited" || error._tag === "ServerError" || error._tag === "TransportError"
@@ -351,7 +363,7 @@ export const withRetry = <A, E extends RequestError>(
           : Effect.void
       )
     )
-    return Effect.retry(once, { schedule: retrySchedule(options), while: retryable })
+    return Effect.retry(once, { schedule: scheduleFor(options), while: retryable })
   })
 
 /** A replay failure after the request may have reached the server. */
