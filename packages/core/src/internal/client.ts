@@ -148,9 +148,7 @@ export const make = Effect.gen(function* () {
         annotations: { offset }
       },
       decodePage(offset)
-    ).pipe(
-      Effect.withSpan("TaskHistory.listPage", { attributes: { offset }, captureStackTrace: false })
-    )
+    ).pipe(Effect.withSpan("TaskHistory.listPage", { attributes: { offset }, captureStackTrace: false }))
 
   /** Follows `nextLink` offsets from `from`, one page at a time, until null, empty or repeated. */
   const followLinks = (
@@ -231,39 +229,44 @@ export const make = Effect.gen(function* () {
       const onInvalid = options.onInvalid ?? "fail"
       // One string per distinct id (tens of bytes each), for the life of the stream.
       const seen = new Set<string>()
-      const records = pages(query, { concurrency: options.concurrency }).pipe(
-        Stream.flatMap((page) => {
+      // Set by the page holding the first invalid record (onInvalid "fail"): its valid records
+      // before it are emitted, no page after it is read, then the stream fails.
+      let failure: InvalidRecordError | undefined
+      // One chunk per page (no inner stream per page): the records kept, in order.
+      const kept = pages(query, { concurrency: options.concurrency }).pipe(
+        Stream.takeUntil((page) => onInvalid === "fail" && page.invalid.length > 0),
+        Stream.mapConcatChunkEffect((page) => {
           const firstInvalid = onInvalid === "fail" ? page.invalid[0] : undefined
           const batch = firstInvalid === undefined ? page.records : page.records.slice(0, firstInvalid.index)
-          const kept = dedupe
+          const out = dedupe
             ? batch.filter((record) => {
                 if (seen.has(record.id)) return false
                 seen.add(record.id)
                 return true
               })
             : batch
+          const chunk = Chunk.unsafeFromArray(out)
           if (firstInvalid !== undefined) {
-            return Stream.concat(
-              Stream.fromIterable(kept),
-              Stream.fail(
-                new InvalidRecordError({
-                  raw: firstInvalid.raw,
-                  reason: firstInvalid.reason,
-                  position: page.offset + firstInvalid.index
-                })
-              )
-            )
+            failure = new InvalidRecordError({
+              raw: firstInvalid.raw,
+              reason: firstInvalid.reason,
+              position: page.offset + firstInvalid.index
+            })
+            return Effect.succeed(chunk)
           }
-          const skipped =
-            page.invalid.length > 0
-              ? Stream.execute(
-                  Effect.logWarning(`skipped ${page.invalid.length} invalid execution record(s)`).pipe(
-                    Effect.annotateLogs("offset", page.offset)
-                  )
-                )
-              : Stream.empty
-          return Stream.concat(skipped, Stream.fromIterable(kept))
+          return page.invalid.length > 0
+            ? Effect.as(
+                Effect.logWarning(`skipped ${page.invalid.length} invalid execution record(s)`).pipe(
+                  Effect.annotateLogs("offset", page.offset)
+                ),
+                chunk
+              )
+            : Effect.succeed(chunk)
         })
+      )
+      const records = Stream.concat(
+        kept,
+        Stream.suspend(() => (failure === undefined ? Stream.empty : Stream.fail(failure)))
       )
       return options.limit === undefined ? records : Stream.take(records, Math.max(0, options.limit))
     })
