@@ -193,12 +193,12 @@ export const send = (
     const { reason, detail } = classifyTransport(cause)
     return new TransportError({ reason, detail: scrub(config.apiKey, detail), request: info })
   }
-  const attempt = Effect.gen(function* () {
-    yield* Metric.increment(metrics.requests)
-    const response = yield* client.execute(request)
-    const body = yield* response.text
-    return { status: response.status, headers: response.headers, body }
-  }).pipe(
+  const attempt = Effect.zipRight(
+    Metric.increment(metrics.requests),
+    Effect.flatMap(client.execute(request), (response) =>
+      Effect.map(response.text, (body) => ({ status: response.status, headers: response.headers, body }))
+    )
+  ).pipe(
     Effect.catchAll((error: HttpClientError) => Effect.fail(transport(error.cause ?? error))),
     Effect.timeoutFail({
       duration: config.requestTimeout,
@@ -219,17 +219,18 @@ export const send = (
   )
   // The debug logs of an attempt (and their annotations) cost a few fiber-ref updates per
   // request even when they are dropped: they are only attached when debug logs are kept.
-  const logged = attempt.pipe(
-    Effect.tap((answer) =>
-      Effect.logDebug("Task History answer").pipe(Effect.annotateLogs("status", answer.status))
-    ),
-    Effect.tapError((error) =>
-      Effect.logDebug("Task History request failed").pipe(Effect.annotateLogs("error", error._tag))
-    ),
-    Effect.annotateLogs({ method: spec.method, path: spec.path, ...spec.annotations })
-  )
+  const logged = () =>
+    attempt.pipe(
+      Effect.tap((answer) =>
+        Effect.logDebug("Task History answer").pipe(Effect.annotateLogs("status", answer.status))
+      ),
+      Effect.tapError((error) =>
+        Effect.logDebug("Task History request failed").pipe(Effect.annotateLogs("error", error._tag))
+      ),
+      Effect.annotateLogs({ method: spec.method, path: spec.path, ...spec.annotations })
+    )
   return Effect.flatMap(FiberRef.get(FiberRef.currentMinimumLogLevel), (minimum) =>
-    LogLevel.greaterThan(minimum, LogLevel.Debug) ? attempt : logged
+    LogLevel.greaterThan(minimum, LogLevel.Debug) ? attempt : logged()
   ).pipe(
     Effect.withSpan("TaskHistory.request", {
       kind: "client",
