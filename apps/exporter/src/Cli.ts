@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs"
 import { Command, Options } from "@effect/cli"
 import * as ConnectionOptions from "@taskhistory/app-kit/ConnectionOptions"
+import * as FilterOptions from "@taskhistory/app-kit/FilterOptions"
 import * as Main from "@taskhistory/app-kit/Main"
 import * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
 import { parseDuration } from "@taskhistory/core/TaskHistoryConfig"
@@ -58,25 +59,7 @@ const sinkOption = Options.text("sink").pipe(
   Options.withDefault(defaultSink)
 )
 
-const filterOptions = Options.all({
-  integration: Options.text("integration").pipe(
-    Options.withDescription("Only export executions of this integration (e.g. salesforce)."),
-    Options.optional
-  ),
-  workflowId: Options.text("workflow-id").pipe(
-    Options.withDescription("Only export executions of this workflow."),
-    Options.optional
-  ),
-  userId: Options.text("user-id").pipe(
-    Options.withDescription("Only export executions of this Connected User."),
-    Options.optional
-  ),
-  status: Options.text("status").pipe(
-    Options.withPseudoName("SUCCEEDED|FAILED|EXECUTING|DELAYED"),
-    Options.withDescription("Only export executions with this status (any case)."),
-    Options.optional
-  )
-})
+const filterOptions = FilterOptions.selectionFlags
 
 const verboseOption = Options.boolean("verbose").pipe(
   Options.withAlias("v"),

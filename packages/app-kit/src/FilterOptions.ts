@@ -38,11 +38,15 @@ const flagOf: Record<string, string> = {
 }
 
 /**
- * The raw filter flags (no validation): for commands that need to treat one of them specially.
+ * The flags that select executions without dates or order (`--integration`, `--workflow-id`,
+ * `--user-id`, `--status`), unvalidated: for commands with their own notion of time, such as the
+ * exporter's `--since`.
  *
  * @since 0.1.0
  */
-export const flags: Options.Options<FilterFlags> = Options.all({
+export const selectionFlags: Options.Options<
+  Pick<FilterFlags, "integration" | "workflowId" | "userId" | "status">
+> = Options.all({
   integration: Options.text("integration").pipe(
     Options.withDescription("Only executions of this integration (e.g. salesforce)."),
     Options.optional
@@ -59,25 +63,37 @@ export const flags: Options.Options<FilterFlags> = Options.all({
     Options.withPseudoName("SUCCEEDED|FAILED|EXECUTING|DELAYED"),
     Options.withDescription("Only executions with this status (any case)."),
     Options.optional
-  ),
-  after: Options.text("after").pipe(
-    Options.withPseudoName("ISO"),
-    Options.withDescription(
-      "Only executions started after this date, e.g. 2023-02-16 or 2023-02-16T00:00:00Z (no zone: UTC)."
-    ),
-    Options.optional
-  ),
-  before: Options.text("before").pipe(
-    Options.withPseudoName("ISO"),
-    Options.withDescription("Only executions started before this date."),
-    Options.optional
-  ),
-  sort: Options.text("sort").pipe(
-    Options.withPseudoName("asc|desc"),
-    Options.withDescription("Order by start date. Default: desc (the API's default)."),
-    Options.optional
   )
 })
+
+/**
+ * The raw filter flags (no validation): for commands that need to treat one of them specially.
+ *
+ * @since 0.1.0
+ */
+export const flags: Options.Options<FilterFlags> = Options.map(
+  Options.all({
+    selection: selectionFlags,
+    after: Options.text("after").pipe(
+      Options.withPseudoName("ISO"),
+      Options.withDescription(
+        "Only executions started after this date, e.g. 2023-02-16 or 2023-02-16T00:00:00Z (no zone: UTC)."
+      ),
+      Options.optional
+    ),
+    before: Options.text("before").pipe(
+      Options.withPseudoName("ISO"),
+      Options.withDescription("Only executions started before this date."),
+      Options.optional
+    ),
+    sort: Options.text("sort").pipe(
+      Options.withPseudoName("asc|desc"),
+      Options.withDescription("Order by start date. Default: desc (the API's default)."),
+      Options.optional
+    )
+  }),
+  ({ selection, ...dates }) => ({ ...selection, ...dates })
+)
 
 /**
  * Validates filter flags into a query; the error names the flag and the value.
