@@ -52,7 +52,7 @@ await build({
       // grows to several times the live data. Smaller young-generation spaces and a slower
       // old-space growth keep the process near its live size (see bench/RESULTS-export.md).
       // Flags given on the command line or in NODE_OPTIONS win.
-      "if (!/--max-semi-space-size|--heap-growing-percent/.test(`${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`)) __thSetFlags('--max-semi-space-size=4 --heap-growing-percent=50');"
+      "if (!/--max-semi-space-size|--heap-growing-percent/.test(process.execArgv.join(' ') + ' ' + (process.env.NODE_OPTIONS ?? ''))) __thSetFlags('--max-semi-space-size=4 --heap-growing-percent=50');"
     ].join("\n")
   }
 })
