@@ -122,7 +122,7 @@ const runOptions = {
   metricsPort: Options.integer("metrics-port").pipe(
     Options.withPseudoName("PORT"),
     Options.withDescription(
-      "Serve Prometheus metrics on GET /metrics and a health check on GET /healthz at this port (0: any free port, logged)."
+      "Serve Prometheus metrics on GET /metrics and a health check on GET /healthz at this port (0 picks a free port, logged)."
     ),
     Options.optional
   ),
