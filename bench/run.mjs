@@ -31,7 +31,9 @@ function assemble() {
   const parts = readdirSync(here)
     .filter((f) => /^RESULTS-.+\.md$/.test(f))
     .sort((a, b) => all.indexOf(a.slice(8, -3)) - all.indexOf(b.slice(8, -3)))
-  const body = parts.map((f) => readFileSync(join(here, f), "utf8").trim()).join("\n\n")
+  const summaryFile = join(here, "SUMMARY.md")
+  const summary = existsSync(summaryFile) ? `${readFileSync(summaryFile, "utf8").trim()}\n\n` : ""
+  const body = summary + parts.map((f) => readFileSync(join(here, f), "utf8").trim()).join("\n\n")
   writeFileSync(
     join(here, "RESULTS.md"),
     `# Benchmark results\n\nMeasured on this project's reference machine (2 cores, Node 20). Each section is written by\n\`node bench/<name>.mjs\` (or \`pnpm bench\`), which prints ratios against a baseline run in the same\nscript. Re-run to refresh; the numbers below are the last recorded run.\n\n${body}\n`
