@@ -24,6 +24,7 @@ import {
   Stream,
   type Take
 } from "effect"
+import type { Filters, RunOptions, RunReport } from "../Exporter.js"
 import { type ExportState, type Reject, Sink, type SinkError } from "../Sink.js"
 import * as L from "./ledger.js"
 
@@ -37,40 +38,6 @@ export const retentionMs = 90 * DAY
 const INSTANT_ATTEMPTS = 5
 /** Upper bound on pages of one instant, so a server that never ends a result cannot loop us. */
 const INSTANT_MAX_PAGES = 10_000
-
-/** @internal */
-export interface Filters {
-  readonly integration?: string | undefined
-  readonly workflowId?: string | undefined
-  readonly userId?: string | undefined
-  readonly status?: string | undefined
-}
-
-/** @internal */
-export interface RunOptions {
-  readonly filters?: Filters | undefined
-  readonly since?: string | undefined
-  readonly lookback?: Duration.DurationInput | undefined
-  readonly onInvalid?: "quarantine" | "fail" | undefined
-  readonly batchSize?: number | undefined
-  readonly verify?: "auto" | "off" | undefined
-}
-
-/** @internal */
-export interface RunReport {
-  readonly seen: number
-  readonly inserted: number
-  readonly updated: number
-  readonly unchanged: number
-  readonly rejected: number
-  readonly requests: number
-  readonly rateLimited: number
-  readonly durationMs: number
-  readonly highWaterMark: string
-  readonly streamKey: string
-  readonly checked: number
-  readonly reread: number
-}
 
 /** @internal */
 export class ExportError extends Data.TaggedError("ExportError")<{
