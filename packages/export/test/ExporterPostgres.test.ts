@@ -1,8 +1,8 @@
 import { SqlClient } from "@effect/sql/SqlClient"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import { afterAll, describe, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import * as PostgresSink from "../src/PostgresSink.js"
+import { makeSchemas } from "./pgSchemas.js"
 import * as Scenario from "./scenarios.js"
 
 const url = process.env.TASKHISTORY_TEST_PG_URL
@@ -14,13 +14,11 @@ if (url === undefined || url === "") {
     })
   })
 } else {
-  const base = `th_export_${process.pid}_${Date.now().toString(36)}`
-  const schemas: Array<string> = []
-  const pg = () => PgClient.layer({ url: Redacted.make(url), maxConnections: 1 })
+  const schemas = makeSchemas(url, "th_export")
+  const pg = schemas.client
   const postgres: Scenario.SinkFixture = {
     fresh: () => {
-      const schema = `${base}_${schemas.length}`
-      schemas.push(schema)
+      const schema = schemas.next()
       return {
         layer: () => PostgresSink.layer({ url: Redacted.make(url), schema }),
         rows: Effect.flatMap(
@@ -37,13 +35,7 @@ if (url === undefined || url === "") {
     }
   }
 
-  afterAll(() =>
-    Effect.runPromise(
-      Effect.flatMap(SqlClient, (sql) =>
-        Effect.forEach(schemas, (s) => sql`DROP SCHEMA IF EXISTS ${sql(s)} CASCADE`, { discard: true })
-      ).pipe(Effect.provide(pg()))
-    )
-  )
+  afterAll(schemas.dropAll)
 
   describe("Exporter (Postgres, simulator)", () => {
     it.live("backfills, then reads only the look-back range", () =>

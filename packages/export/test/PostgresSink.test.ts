@@ -1,8 +1,8 @@
 import { SqlClient } from "@effect/sql/SqlClient"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import * as PostgresSink from "../src/PostgresSink.js"
+import { makeSchemas } from "./pgSchemas.js"
 import { sinkContract } from "./sinkContract.js"
 
 const url = process.env.TASKHISTORY_TEST_PG_URL
@@ -14,13 +14,11 @@ if (url === undefined || url === "") {
     })
   })
 } else {
-  const base = `th_sink_${process.pid}_${Date.now().toString(36)}`
-  const schemas: Array<string> = []
+  const schemas = makeSchemas(url, "th_sink")
   let current = ""
-  const pg = () => PgClient.layer({ url: Redacted.make(url), maxConnections: 1 })
+  const pg = schemas.client
   const fresh = () => {
-    current = `${base}_${schemas.length}`
-    schemas.push(current)
+    current = schemas.next()
     return PostgresSink.layer({ url: Redacted.make(url), schema: current })
   }
   const reopen = () => PostgresSink.layer({ url: Redacted.make(url), schema: current })
@@ -34,13 +32,7 @@ if (url === undefined || url === "") {
       Effect.orDie
     )
 
-  afterAll(() =>
-    Effect.runPromise(
-      Effect.flatMap(SqlClient, (sql) =>
-        Effect.forEach(schemas, (s) => sql`DROP SCHEMA IF EXISTS ${sql(s)} CASCADE`, { discard: true })
-      ).pipe(Effect.provide(pg()))
-    )
-  )
+  afterAll(schemas.dropAll)
 
   sinkContract("PostgresSink", fresh, reopen, rawOf)
 
