@@ -1,11 +1,10 @@
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Simulator } from "@taskhistory/simulator"
-import { Deferred, Effect, Fiber, Layer, Logger, LogLevel, Option, Predicate } from "effect"
-import * as Exporter from "../src/Exporter.js"
-import { Sink, type SinkError } from "../src/Sink.js"
+import { Deferred, Effect, Fiber, Layer, Option, Predicate } from "effect"
+import { Sink } from "../src/Sink.js"
 import * as SqliteSink from "../src/SqliteSink.js"
-import { clientLayer, expectSinkMatches, sqliteRows, tempDir } from "./helpers.js"
+import { expectSinkMatches, runWith, sqliteRows, tempDir } from "./helpers.js"
 
 const tmp = tempDir("taskhistory-verify-")
 afterAll(tmp.cleanup)
@@ -14,16 +13,6 @@ const freshDb = () => {
   const path = join(tmp.dir, `verify-${++n}.db`)
   return { layer: () => SqliteSink.layer({ path }), rows: sqliteRows(path) }
 }
-
-const runWith = (
-  sim: Simulator.SimulatorHandle,
-  sink: Layer.Layer<Sink, SinkError>,
-  options: Exporter.RunOptions = {}
-) =>
-  Exporter.run(options).pipe(
-    Effect.provide(Layer.merge(clientLayer(sim), sink)),
-    Logger.withMinimumLogLevel(LogLevel.Error)
-  )
 
 const DAY = 86_400_000
 

@@ -10,7 +10,9 @@ import * as TaskHistoryClient from "@taskhistory/core/TaskHistoryClient"
 import * as TaskHistoryConfig from "@taskhistory/core/TaskHistoryConfig"
 import { decodeExecution } from "@taskhistory/core/WorkflowExecution"
 import type { Simulator } from "@taskhistory/simulator"
-import { Duration, Effect, Layer } from "effect"
+import { Duration, Effect, Layer, Logger, LogLevel } from "effect"
+import * as Exporter from "../src/Exporter.js"
+import type { Sink, SinkError } from "../src/Sink.js"
 
 /** A temp directory removed by the returned cleanup. */
 export const tempDir = (prefix: string) => {
@@ -33,6 +35,18 @@ export const clientLayer = (sim: Simulator.SimulatorHandle, rateLimit = "100000/
       }).pipe(Layer.orDie)
     ),
     Layer.provide(NodeHttpClient.layerUndici)
+  )
+
+/** One `Exporter.run` against a simulator into `sink`, with only errors logged. */
+export const runWith = (
+  sim: Simulator.SimulatorHandle,
+  sink: Layer.Layer<Sink, SinkError>,
+  options: Exporter.RunOptions = {},
+  rate?: string
+) =>
+  Exporter.run(options).pipe(
+    Effect.provide(Layer.merge(clientLayer(sim, rate), sink)),
+    Logger.withMinimumLogLevel(LogLevel.Error)
   )
 
 /** Rows of a SQLite sink: id -> parsed raw. */

@@ -1,9 +1,8 @@
 import { expect } from "@effect/vitest"
 import { Simulator } from "@taskhistory/simulator"
-import { Deferred, Effect, Either, Fiber, Layer, Logger, LogLevel, Option } from "effect"
-import * as Exporter from "../src/Exporter.js"
+import { Deferred, Effect, Either, Fiber, Layer, Option } from "effect"
 import { Sink, type SinkError } from "../src/Sink.js"
-import { clientLayer, expectSinkMatches } from "./helpers.js"
+import { expectSinkMatches, runWith } from "./helpers.js"
 
 /** A sink under test: a fresh layer per test, reopened per run, and its rows. */
 export interface SinkFixture {
@@ -15,17 +14,6 @@ export interface SinkFixture {
 }
 
 const NOW = Date.parse("2026-11-20T12:00:00.000Z")
-
-const runWith = (
-  sim: Simulator.SimulatorHandle,
-  sink: Layer.Layer<Sink, SinkError>,
-  options: Exporter.RunOptions = {},
-  rate?: string
-) =>
-  Exporter.run(options).pipe(
-    Effect.provide(Layer.merge(clientLayer(sim, rate), sink)),
-    Logger.withMinimumLogLevel(LogLevel.Error)
-  )
 
 /** A first run with no state reads the whole history; a second reads only the look-back range. */
 export const backfillThenIncremental = (fixture: SinkFixture) =>
