@@ -274,12 +274,13 @@ export const rateLimiterLayer: Layer.Layer<
 )
 
 /**
- * The HTTP client the binaries use (undici), loaded only when a command needs it.
+ * The HTTP client the binaries use (the core's lean undici client), loaded only when a command
+ * needs it.
  *
  * @since 0.1.0
  */
 export const httpClientLayer: Layer.Layer<HttpClient> = Layer.unwrapEffect(
-  Effect.promise(() => import("@effect/platform-node/NodeHttpClient")).pipe(Effect.map((m) => m.layerUndici))
+  Effect.promise(() => import("@taskhistory/core/UndiciHttpClient")).pipe(Effect.map((m) => m.layer))
 )
 
 /**

@@ -1,5 +1,5 @@
 import * as HttpClient from "@effect/platform/HttpClient"
-import { Chunk, Duration, Effect, Either, Option, Predicate, type Schema, Stream } from "effect"
+import { Chunk, Duration, Effect, Either, Fiber, Option, Predicate, type Schema, Stream } from "effect"
 import { type ExecutionQuery, toUrlParams } from "../ExecutionQuery.js"
 import { RateLimiter } from "../RateLimiter.js"
 import type { CostPlan, StreamOptions, TaskHistoryClientShape } from "../TaskHistoryClient.js"
@@ -42,6 +42,12 @@ export const offsetOfLink = (link: string | undefined): number | undefined => {
   if (raw === null || !/^\d+$/.test(raw)) return undefined
   const offset = Number(raw)
   return Number.isSafeInteger(offset) ? offset : undefined
+}
+
+/** Where a windowed read stopped: its last page and whether the listing ended there. */
+interface WindowState {
+  last: ExecutionPage
+  ended: boolean
 }
 
 const isEmpty = (page: ExecutionPage) => page.records.length === 0 && page.invalid.length === 0
@@ -187,29 +193,61 @@ export const make = Effect.gen(function* () {
     // If the last of them still links further (records were added), follow the links from there.
     const offsets: Array<number> = []
     for (let offset = first.offset + step; offset < first.total; offset += step) offsets.push(offset)
-    let last = first
-    let ended = false
-    const concurrent = Stream.fromIterable(offsets).pipe(
-      Stream.mapEffect((offset) => Effect.tap(listPage(query, offset), () => seen.add(offset)), {
-        concurrency
-      }),
-      Stream.takeWhile((page) => {
-        if (isEmpty(page)) ended = true
-        return !ended
-      }),
-      Stream.takeUntil((page) => offsetOfLink(page.nextLink) === undefined),
-      Stream.tap((page) =>
-        Effect.sync(() => {
-          last = page
-          if (offsetOfLink(page.nextLink) === undefined) ended = true
-        })
-      )
-    )
+    const state: WindowState = { last: first, ended: false }
     return Stream.concat(
-      concurrent,
-      Stream.suspend(() => (ended ? Stream.empty : followLinks(query, last, seen)))
+      inOrder(query, offsets, concurrency, seen, state),
+      Stream.suspend(() => (state.ended ? Stream.empty : followLinks(query, state.last, seen)))
     )
   }
+
+  /**
+   * The pages at `offsets`, `concurrency` requests in flight, yielded in order; ends at the first
+   * empty page (not yielded) or the first page without a next link (yielded), setting `state`.
+   *
+   * A sliding window of forked requests rather than `Stream.mapEffect` with `concurrency`: that
+   * runs a queue and a fiber per element and cost several times the CPU of the request itself.
+   * Requests still in flight when the stream ends (or is interrupted) are interrupted.
+   */
+  const inOrder = (
+    query: ExecutionQuery,
+    offsets: ReadonlyArray<number>,
+    concurrency: number,
+    seen: Set<number>,
+    state: WindowState
+  ): Stream.Stream<ExecutionPage, RequestError> =>
+    Stream.suspend(() => {
+      const inflight: Array<Fiber.RuntimeFiber<ExecutionPage, RequestError>> = []
+      let next = 0
+      const pull = Effect.suspend(() => {
+        const head = inflight.shift()
+        if (head === undefined || state.ended) return Effect.fail(Option.none())
+        return Effect.matchEffect(Fiber.join(head), {
+          onFailure: (error) => Effect.fail(Option.some(error)),
+          onSuccess: (page) => {
+            seen.add(page.offset)
+            if (isEmpty(page)) {
+              state.ended = true
+              return Effect.fail(Option.none())
+            }
+            state.last = page
+            if (offsetOfLink(page.nextLink) === undefined) state.ended = true
+            return Effect.as(fill, page)
+          }
+        })
+      })
+      const fill: Effect.Effect<void> = Effect.suspend(() => {
+        if (state.ended || inflight.length >= concurrency || next >= offsets.length) return Effect.void
+        const offset = offsets[next++] as number
+        return Effect.flatMap(Effect.forkDaemon(listPage(query, offset)), (fiber) => {
+          inflight.push(fiber)
+          return fill
+        })
+      })
+      return Stream.ensuring(
+        Stream.repeatEffectOption(pull).pipe(Stream.onStart(fill)),
+        Effect.suspend(() => Fiber.interruptAll(inflight.splice(0)))
+      )
+    })
 
   const pagesWithFirst = (query: ExecutionQuery, concurrency: number) =>
     Stream.unwrap(

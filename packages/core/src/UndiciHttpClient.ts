@@ -1,0 +1,222 @@
+/**
+ * A lean `HttpClient` for Node.js over undici: one keep-alive `Agent`, one request per call, the
+ * answer's body read in full before the response is handed over.
+ *
+ * The Task History API answers with small JSON documents (a page of 100 executions is ~60 kB), so
+ * a buffered body costs nothing and saves the per-response stream machinery, `AbortController`,
+ * finalization registry and cached text effect of the general-purpose clients. On a bulk read it
+ * takes about half the CPU per request of `@effect/platform-node`'s undici client, and a third of
+ * `fetch`'s. Interruption aborts the request in flight.
+ *
+ * Use it where the answers are bounded (any JSON API); for large downloads or streamed bodies
+ * use `@effect/platform-node/NodeHttpClient`.
+ *
+ * @example
+ * import * as UndiciHttpClient from "@taskhistory/core/UndiciHttpClient"
+ * TaskHistoryClient.layerConfig().pipe(Layer.provide(UndiciHttpClient.layer))
+ *
+ * @since 0.1.0
+ */
+
+import * as Cookies from "@effect/platform/Cookies"
+import * as Headers from "@effect/platform/Headers"
+import type * as HttpBody from "@effect/platform/HttpBody"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as IncomingMessage from "@effect/platform/HttpIncomingMessage"
+import * as UrlParams from "@effect/platform/UrlParams"
+import { Effect, Inspectable, Layer, Option, Stream } from "effect"
+import { Agent, type Dispatcher } from "undici"
+
+const textDecoder = new TextDecoder()
+
+class BufferedResponse extends Inspectable.Class implements HttpClientResponse.HttpClientResponse {
+  readonly [IncomingMessage.TypeId]: IncomingMessage.TypeId = IncomingMessage.TypeId
+  readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
+  readonly remoteAddress = Option.none<string>()
+  readonly statusText = undefined
+  private cachedHeaders: Headers.Headers | undefined
+  private cachedText: string | undefined
+
+  constructor(
+    readonly request: HttpClientRequest.HttpClientRequest,
+    readonly status: number,
+    private readonly rawHeaders: Record<string, string | Array<string> | undefined>,
+    private readonly bytes: Uint8Array
+  ) {
+    super()
+  }
+
+  get headers(): Headers.Headers {
+    this.cachedHeaders ??= Headers.fromInput(this.rawHeaders)
+    return this.cachedHeaders
+  }
+
+  get cookies(): Cookies.Cookies {
+    const header = this.rawHeaders["set-cookie"]
+    return header === undefined
+      ? Cookies.empty
+      : Cookies.fromSetCookie(Array.isArray(header) ? header : [header])
+  }
+
+  private get body(): string {
+    this.cachedText ??= textDecoder.decode(this.bytes)
+    return this.cachedText
+  }
+
+  get text(): Effect.Effect<string, HttpClientError.ResponseError> {
+    return Effect.sync(() => this.body)
+  }
+
+  get json(): Effect.Effect<unknown, HttpClientError.ResponseError> {
+    return Effect.try({
+      try: () => {
+        const text = this.body
+        return text === "" ? null : (JSON.parse(text) as unknown)
+      },
+      catch: (cause) => this.decodeError(cause)
+    })
+  }
+
+  get urlParamsBody(): Effect.Effect<UrlParams.UrlParams, HttpClientError.ResponseError> {
+    return Effect.try({
+      try: () => UrlParams.fromInput(new URLSearchParams(this.body)),
+      catch: (cause) => this.decodeError(cause)
+    })
+  }
+
+  get formData(): Effect.Effect<FormData, HttpClientError.ResponseError> {
+    return Effect.tryPromise({
+      try: () => new Response(this.bytes, { headers: this.headers }).formData(),
+      catch: (cause) => this.decodeError(cause)
+    })
+  }
+
+  get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.ResponseError> {
+    return Effect.sync(
+      () =>
+        this.bytes.buffer.slice(
+          this.bytes.byteOffset,
+          this.bytes.byteOffset + this.bytes.byteLength
+        ) as ArrayBuffer
+    )
+  }
+
+  get stream(): Stream.Stream<Uint8Array, HttpClientError.ResponseError> {
+    return Stream.succeed(this.bytes)
+  }
+
+  private decodeError(cause: unknown) {
+    return new HttpClientError.ResponseError({
+      request: this.request,
+      response: this,
+      reason: "Decode",
+      cause
+    })
+  }
+
+  toJSON(): unknown {
+    return IncomingMessage.inspect(this, {
+      _id: "@effect/platform/HttpClientResponse",
+      request: this.request.toJSON(),
+      status: this.status
+    })
+  }
+}
+
+type UndiciBody = Exclude<Dispatcher.DispatchOptions["body"], undefined>
+
+const requestBody = (body: HttpBody.HttpBody): Effect.Effect<UndiciBody> => {
+  switch (body._tag) {
+    case "Empty":
+      return Effect.succeed(null)
+    case "Uint8Array":
+      return Effect.succeed(body.body)
+    case "Raw":
+      return Effect.succeed(body.body as UndiciBody)
+    case "FormData":
+      return Effect.succeed(body.formData as unknown as UndiciBody)
+    case "Stream":
+      return Stream.toAsyncIterableEffect(body.stream) as Effect.Effect<UndiciBody>
+  }
+}
+
+const concat = (chunks: Array<Buffer>, length: number): Uint8Array =>
+  chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length)
+
+const send = (
+  dispatcher: Dispatcher,
+  request: HttpClientRequest.HttpClientRequest,
+  url: URL,
+  body: UndiciBody
+): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError> =>
+  Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>((resume, signal) => {
+    const fail = (cause: unknown) =>
+      resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
+    dispatcher
+      .request({
+        method: request.method,
+        origin: url.origin,
+        path: url.pathname + url.search,
+        headers: request.headers,
+        body,
+        signal,
+        // timeouts are the caller's (Effect.timeout and friends)
+        headersTimeout: 0,
+        bodyTimeout: 0
+      })
+      .then((answer) => {
+        const chunks: Array<Buffer> = []
+        let length = 0
+        answer.body.on("data", (chunk: Buffer) => {
+          chunks.push(chunk)
+          length += chunk.length
+        })
+        answer.body.on("error", fail)
+        answer.body.on("end", () =>
+          resume(
+            Effect.succeed(
+              new BufferedResponse(request, answer.statusCode, answer.headers, concat(chunks, length))
+            )
+          )
+        )
+      }, fail)
+  })
+
+/**
+ * An `HttpClient` over the given undici dispatcher.
+ *
+ * @since 0.1.0
+ */
+export const make = (dispatcher: Dispatcher): HttpClient.HttpClient =>
+  HttpClient.makeWith<HttpClientError.HttpClientError, never, HttpClientError.HttpClientError, never>(
+    (effect) =>
+      Effect.flatMap(effect, (request) => {
+        const url = UrlParams.makeUrl(request.url, request.urlParams, request.hash)
+        if (url._tag === "Left") {
+          return Effect.fail(
+            new HttpClientError.RequestError({ request, reason: "InvalidUrl", cause: url.left })
+          )
+        }
+        return Effect.flatMap(requestBody(request.body), (body) => send(dispatcher, request, url.right, body))
+      }),
+    Effect.succeed
+  )
+
+/**
+ * The client over its own keep-alive `Agent`, closed with the layer.
+ *
+ * @since 0.1.0
+ */
+export const layer: Layer.Layer<HttpClient.HttpClient> = Layer.scoped(
+  HttpClient.HttpClient,
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.sync(() => new Agent()),
+      (agent) => Effect.promise(() => agent.destroy())
+    ),
+    make
+  )
+)
