@@ -23,6 +23,7 @@ import {
   replayUnknown,
   send,
   shapeError,
+  traced,
   validateAt,
   withRetry
 } from "./http.js"
@@ -154,7 +155,7 @@ export const make = Effect.gen(function* () {
         annotations: { offset }
       },
       decodePage(offset)
-    ).pipe(Effect.withSpan("TaskHistory.listPage", { attributes: { offset }, captureStackTrace: false }))
+    ).pipe(traced("TaskHistory.listPage", { attributes: { offset }, captureStackTrace: false }))
 
   /** Follows `nextLink` offsets from `from`, one page at a time, until null, empty or repeated. */
   const followLinks = (
@@ -359,7 +360,7 @@ export const make = Effect.gen(function* () {
     ).pipe(
       Effect.flatMap(keep(WorkflowExecution)),
       Effect.mapError((error) => replayUnknown(executionId, error)),
-      Effect.withSpan("TaskHistory.replay", { captureStackTrace: false })
+      traced("TaskHistory.replay", { captureStackTrace: false })
     )
 
   const costPlan: TaskHistoryClientShape["costPlan"] = (query) =>

@@ -18,6 +18,8 @@ import {
   Duration,
   Effect,
   Either,
+  type Exit,
+  Fiber,
   FiberRef,
   LogLevel,
   Metric,
@@ -25,7 +27,8 @@ import {
   Predicate,
   Redacted,
   Schedule,
-  type Schema
+  type Schema,
+  type Tracer
 } from "effect"
 import type { RateLimiterShape } from "../RateLimiter.js"
 import { defaultPause } from "../RateLimiter.js"
@@ -53,6 +56,53 @@ export const userAgent = `taskhistory/${version}`
 export const rootPath = (projectId: string) => `/projects/${encodeURIComponent(projectId)}/task-history`
 
 const tracerDisabled = () => true
+
+/** The tracer of a program that installs none: the spans it keeps are read by nobody. */
+const nativeTracer = Effect.runSync(Effect.tracer)
+
+/**
+ * `Effect.withSpan`, when a tracer is installed (`@effect/opentelemetry`, ...). A span copies the
+ * fiber's context; with no tracer to receive it, two spans per page cost as much CPU as the
+ * request itself on a bulk read.
+ */
+export const traced =
+  (name: string, options: Tracer.SpanOptions) =>
+  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.tracerWith((tracer) => (tracer === nativeTracer ? self : Effect.withSpan(self, name, options)))
+
+/** The clock of a program that installs none (not a `TestClock`). */
+const liveClock = Effect.runSync(Effect.clock)
+
+/**
+ * `Effect.timeoutFail`. Under the live clock: the effect in one forked fiber, watched by a
+ * timer; Effect's own (a race of two forked fibers) was half the CPU of the request pipeline on
+ * a bulk read. Under any other clock (`TestClock`), Effect's own, so that tests control time.
+ */
+export const timeoutFail =
+  <E2>(duration: Duration.Duration, onTimeout: () => E2) =>
+  <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E | E2> =>
+    Effect.clockWith((clock) =>
+      clock !== liveClock
+        ? Effect.timeoutFail(self, { duration, onTimeout })
+        : Effect.flatMap(Effect.fork(self), (fiber) =>
+            Effect.async<A, E | E2>((resume) => {
+              const observer = (exit: Exit.Exit<A, E>) => {
+                clearTimeout(timer)
+                resume(exit)
+              }
+              const timer = setTimeout(() => {
+                fiber.removeObserver(observer)
+                resume(Effect.zipRight(Fiber.interrupt(fiber), Effect.fail(onTimeout())))
+              }, Duration.toMillis(duration))
+              fiber.addObserver(observer)
+              return Effect.suspend(() => {
+                clearTimeout(timer)
+                fiber.removeObserver(observer)
+                return Fiber.interrupt(fiber)
+              })
+            })
+          )
+    )
 
 /**
  * Step 1: base URL, auth and headers. The key is unwrapped only by `bearerToken`.
@@ -200,15 +250,15 @@ export const send = (
     )
   ).pipe(
     Effect.catchAll((error: HttpClientError) => Effect.fail(transport(error.cause ?? error))),
-    Effect.timeoutFail({
-      duration: config.requestTimeout,
-      onTimeout: () =>
+    timeoutFail(
+      config.requestTimeout,
+      () =>
         new TransportError({
           reason: "Timeout",
           detail: `no complete answer within ${Duration.format(config.requestTimeout)}`,
           request: info
         })
-    }),
+    ),
     Effect.flatMap(({ status, headers, body }) =>
       status >= 200 && status < 300
         ? Effect.succeed<Answer>({ status, body, contentType: headers["content-type"] ?? "", request: info })
@@ -232,7 +282,7 @@ export const send = (
   return Effect.flatMap(FiberRef.get(FiberRef.currentMinimumLogLevel), (minimum) =>
     LogLevel.greaterThan(minimum, LogLevel.Debug) ? attempt : logged()
   ).pipe(
-    Effect.withSpan("TaskHistory.request", {
+    traced("TaskHistory.request", {
       kind: "client",
       captureStackTrace: false,
       attributes: { "http.request.method": spec.method, "url.path": spec.path }
