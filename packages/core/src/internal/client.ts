@@ -277,11 +277,11 @@ export const make = Effect.gen(function* () {
         Stream.mapConcatChunkEffect((page) => {
           const firstInvalid = onInvalid === "fail" ? page.invalid[0] : undefined
           const batch = firstInvalid === undefined ? page.records : page.records.slice(0, firstInvalid.index)
+          // One hash lookup per record: a new id grows the set.
           const out = dedupe
             ? batch.filter((record) => {
-                if (seen.has(record.id)) return false
-                seen.add(record.id)
-                return true
+                const before = seen.size
+                return seen.add(record.id).size !== before
               })
             : batch
           const chunk = Chunk.unsafeFromArray(out)
