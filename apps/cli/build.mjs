@@ -20,12 +20,20 @@ rmSync("dist/bin.js.map", { force: true })
 // the Redis limiter's ioredis) go to their own files under dist/vendor/, required on first use,
 // so that the main script, its code cache, and `--help` stay small. They do not import Effect,
 // so nothing is duplicated.
-const vendored = ["undici", "ioredis"]
+// The HTTP client needs only undici's Agent module (`undici/lib/dispatcher/agent.js`), not its
+// index (fetch, WebSocket, ...): both names are vendored, each to its own file.
+const vendored = ["undici", "undici/lib/dispatcher/agent.js", "ioredis"]
 const vendorEntries = new Map()
+/** `undici/lib/dispatcher/agent.js` -> `undici-agent.cjs` */
+const vendorFile = (name) =>
+  `${name
+    .replace(/\/lib\/dispatcher\//, "-")
+    .replace(/\.js$/, "")
+    .replace(/\//g, "-")}.cjs`
 const vendorPlugin = {
   name: "vendor",
   setup(b) {
-    const filter = new RegExp(`^(${vendored.join("|")})$`)
+    const filter = new RegExp(`^(${vendored.map((name) => name.replace(/[./]/g, "\\$&")).join("|")})$`)
     b.onResolve({ filter }, async (args) => {
       if (args.pluginData === "vendor") return undefined
       const resolved = await b.resolve(args.path, {
@@ -35,7 +43,7 @@ const vendorPlugin = {
       })
       if (resolved.errors.length > 0) return { errors: resolved.errors }
       vendorEntries.set(args.path, resolved.path)
-      return { path: `./vendor/${args.path}.cjs`, external: true }
+      return { path: `./vendor/${vendorFile(args.path)}`, external: true }
     })
   }
 }
@@ -62,7 +70,7 @@ await build({
   footer: { js: "\n})" }
 })
 for (const [name, path] of vendorEntries) {
-  await build({ ...common, entryPoints: [path], outfile: `dist/vendor/${name}.cjs` })
+  await build({ ...common, entryPoints: [path], outfile: `dist/vendor/${vendorFile(name)}` })
 }
 
 const loader = `#!/usr/bin/env node

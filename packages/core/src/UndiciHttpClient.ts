@@ -28,7 +28,10 @@ import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as IncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as UrlParams from "@effect/platform/UrlParams"
 import { Effect, Inspectable, Layer, Option, Stream } from "effect"
-import { Agent, type Dispatcher } from "undici"
+import type { Dispatcher } from "undici"
+// The Agent's module alone: `import "undici"` evaluates all of undici (fetch, WebSocket, caches,
+// mocks), ~3x the start-up time, for nothing this client uses.
+import Agent from "undici/lib/dispatcher/agent.js"
 
 const textDecoder = new TextDecoder()
 
@@ -143,46 +146,66 @@ const requestBody = (body: HttpBody.HttpBody): Effect.Effect<UndiciBody> => {
   }
 }
 
-const concat = (chunks: Array<Buffer>, length: number): Uint8Array =>
-  chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length)
-
 const send = (
   dispatcher: Dispatcher,
   request: HttpClientRequest.HttpClientRequest,
   url: URL,
   body: UndiciBody
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError> =>
-  Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>((resume, signal) => {
-    const fail = (cause: unknown) =>
-      resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
-    dispatcher
-      .request({
-        method: request.method,
-        origin: url.origin,
-        path: url.pathname + url.search,
-        headers: request.headers,
-        body,
-        signal,
-        // timeouts are the caller's (Effect.timeout and friends)
-        headersTimeout: 0,
-        bodyTimeout: 0
-      })
-      .then((answer) => {
-        const chunks: Array<Buffer> = []
-        let length = 0
-        answer.body.on("data", (chunk: Buffer) => {
-          chunks.push(chunk)
-          length += chunk.length
-        })
-        answer.body.on("error", fail)
-        answer.body.on("end", () =>
-          resume(
-            Effect.succeed(
-              new BufferedResponse(request, answer.statusCode, answer.headers, concat(chunks, length))
-            )
-          )
-        )
-      }, fail)
+  Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>((resume) => {
+    // undici's handler interface (`dispatch`): no Readable per answer, and no need for undici's
+    // `request` API, which only its index installs. The body's chunks are kept as they arrive;
+    // the response is handed over at their end.
+    let controller: Dispatcher.DispatchController | undefined
+    let interrupted = false
+    let status = 0
+    let headers: Record<string, string | Array<string> | undefined> = {}
+    const chunks: Array<Buffer> = []
+    let length = 0
+    const fail = (cause: unknown) => {
+      if (!interrupted)
+        resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
+    }
+    try {
+      dispatcher.dispatch(
+        {
+          method: request.method,
+          origin: url.origin,
+          path: url.pathname + url.search,
+          headers: request.headers,
+          body,
+          // timeouts are the caller's (Effect.timeout and friends)
+          headersTimeout: 0,
+          bodyTimeout: 0
+        },
+        {
+          onRequestStart: (c) => {
+            controller = c
+            if (interrupted) c.abort(new Error("request interrupted"))
+          },
+          onResponseStart: (_c, statusCode, responseHeaders) => {
+            status = statusCode
+            headers = responseHeaders
+          },
+          onResponseData: (_c, chunk) => {
+            chunks.push(chunk)
+            length += chunk.length
+          },
+          onResponseEnd: () => {
+            if (interrupted) return
+            const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length)
+            resume(Effect.succeed(new BufferedResponse(request, status, headers, bytes)))
+          },
+          onResponseError: (_c, error) => fail(error)
+        }
+      )
+    } catch (cause) {
+      fail(cause)
+    }
+    return Effect.sync(() => {
+      interrupted = true
+      controller?.abort(new Error("request interrupted"))
+    })
   })
 
 /**
