@@ -86,12 +86,12 @@ for (;;) {
 // CLI trails the baseline.
 const coreOnly = `
 import * as TaskHistoryClient from "@taskhistory/core/TaskHistoryClient"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as UndiciHttpClient from "@taskhistory/core/UndiciHttpClient"
 import { Effect, Layer, Stream } from "effect"
 await Effect.runPromise(
   Effect.flatMap(TaskHistoryClient.TaskHistoryClient, (c) =>
     Stream.runForEachChunk(c.executions({}), (chunk) => Effect.sync(() => process.stdout.write("\\n".repeat(chunk.length))))
-  ).pipe(Effect.provide(TaskHistoryClient.layerConfig().pipe(Layer.provide(NodeHttpClient.layerUndici))))
+  ).pipe(Effect.provide(TaskHistoryClient.layerConfig().pipe(Layer.provide(UndiciHttpClient.layer))))
 )
 `
 
