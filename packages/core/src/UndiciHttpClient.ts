@@ -131,7 +131,61 @@ class BufferedResponse extends Inspectable.Class implements HttpClientResponse.H
 
 type UndiciBody = Exclude<Dispatcher.DispatchOptions["body"], undefined>
 
-const requestBody = (body: HttpBody.HttpBody): Effect.Effect<UndiciBody> => {
+/**
+ * A `Stream` request body as the async iterable undici reads, stopped with the request.
+ *
+ * undici leaves it to the caller to end an iterable body: when the request is aborted or fails
+ * while the stream waits for its next chunk, undici keeps waiting on `next()` and the stream's
+ * fiber (forked by `Stream.toAsyncIterable`, not a child of the request's) runs on. `stop`
+ * interrupts the stream's fiber (its finalizers run) and fails the pending `next()`, so that
+ * undici's write loop ends too.
+ */
+class StreamBody implements AsyncIterable<Uint8Array> {
+  private readonly iterators: Array<AsyncIterator<Uint8Array>> = []
+  private readonly pending = new Set<(reason: unknown) => void>()
+  private stopped = false
+
+  constructor(private readonly iterable: AsyncIterable<Uint8Array>) {}
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    const iterator = this.iterable[Symbol.asyncIterator]()
+    this.iterators.push(iterator)
+    return {
+      next: () =>
+        this.stopped
+          ? Promise.reject(new Error("request ended"))
+          : new Promise<IteratorResult<Uint8Array>>((resolve, reject) => {
+              this.pending.add(reject)
+              iterator.next().then(
+                (result) => {
+                  this.pending.delete(reject)
+                  resolve(result)
+                },
+                (error: unknown) => {
+                  this.pending.delete(reject)
+                  reject(error)
+                }
+              )
+            }),
+      return: (value?: unknown) =>
+        iterator.return?.(value) ?? Promise.resolve({ done: true as const, value: undefined })
+    }
+  }
+
+  /** Ends every iteration: the stream's fiber interrupted, a pending `next()` failed. */
+  stop(): Promise<void> {
+    this.stopped = true
+    const reason = new Error("request ended")
+    for (const reject of this.pending) reject(reason)
+    this.pending.clear()
+    return Promise.all(this.iterators.map((iterator) => iterator.return?.())).then(
+      () => undefined,
+      () => undefined
+    )
+  }
+}
+
+const requestBody = (body: HttpBody.HttpBody): Effect.Effect<UndiciBody | StreamBody> => {
   switch (body._tag) {
     case "Empty":
       return Effect.succeed(null)
@@ -142,7 +196,7 @@ const requestBody = (body: HttpBody.HttpBody): Effect.Effect<UndiciBody> => {
     case "FormData":
       return Effect.succeed(body.formData as unknown as UndiciBody)
     case "Stream":
-      return Stream.toAsyncIterableEffect(body.stream) as Effect.Effect<UndiciBody>
+      return Effect.map(Stream.toAsyncIterableEffect(body.stream), (iterable) => new StreamBody(iterable))
   }
 }
 
@@ -223,7 +277,15 @@ export const make = (dispatcher: Dispatcher): HttpClient.HttpClient =>
             new HttpClientError.RequestError({ request, reason: "InvalidUrl", cause: url.left })
           )
         }
-        return Effect.flatMap(requestBody(request.body), (body) => send(dispatcher, request, url.right, body))
+        return Effect.flatMap(requestBody(request.body), (body) =>
+          body instanceof StreamBody
+            ? Effect.ensuring(
+                // undici reads any async iterable (its types only name Node's Readable)
+                send(dispatcher, request, url.right, body as unknown as UndiciBody),
+                Effect.promise(() => body.stop())
+              )
+            : send(dispatcher, request, url.right, body)
+        )
       }),
     Effect.succeed
   )

@@ -73,10 +73,15 @@ export const traced =
 /** The clock of a program that installs none (not a `TestClock`). */
 const liveClock = Effect.runSync(Effect.clock)
 
+/** The longest delay `setTimeout` honours: it fires after 1 ms for anything longer. */
+const MAX_TIMER_MILLIS = 2 ** 31 - 1
+
 /**
  * `Effect.timeoutFail`. Under the live clock: the effect in one forked fiber, watched by a
  * timer; Effect's own (a race of two forked fibers) was half the CPU of the request pipeline on
  * a bulk read. Under any other clock (`TestClock`), Effect's own, so that tests control time.
+ * A duration longer than a timer can hold (`Duration.infinity`, more than ~24.8 days) never
+ * times out, as with Effect's own clock.
  */
 export const timeoutFail =
   <E2>(duration: Duration.Duration, onTimeout: () => E2) =>
@@ -84,24 +89,26 @@ export const timeoutFail =
     Effect.clockWith((clock) =>
       clock !== liveClock
         ? Effect.timeoutFail(self, { duration, onTimeout })
-        : Effect.flatMap(Effect.fork(self), (fiber) =>
-            Effect.async<A, E | E2>((resume) => {
-              const observer = (exit: Exit.Exit<A, E>) => {
-                clearTimeout(timer)
-                resume(exit)
-              }
-              const timer = setTimeout(() => {
-                fiber.removeObserver(observer)
-                resume(Effect.zipRight(Fiber.interrupt(fiber), Effect.fail(onTimeout())))
-              }, Duration.toMillis(duration))
-              fiber.addObserver(observer)
-              return Effect.suspend(() => {
-                clearTimeout(timer)
-                fiber.removeObserver(observer)
-                return Fiber.interrupt(fiber)
+        : Duration.toMillis(duration) > MAX_TIMER_MILLIS
+          ? self
+          : Effect.flatMap(Effect.fork(self), (fiber) =>
+              Effect.async<A, E | E2>((resume) => {
+                const observer = (exit: Exit.Exit<A, E>) => {
+                  clearTimeout(timer)
+                  resume(exit)
+                }
+                const timer = setTimeout(() => {
+                  fiber.removeObserver(observer)
+                  resume(Effect.zipRight(Fiber.interrupt(fiber), Effect.fail(onTimeout())))
+                }, Duration.toMillis(duration))
+                fiber.addObserver(observer)
+                return Effect.suspend(() => {
+                  clearTimeout(timer)
+                  fiber.removeObserver(observer)
+                  return Fiber.interrupt(fiber)
+                })
               })
-            })
-          )
+            )
     )
 
 /**

@@ -10,6 +10,7 @@ import { Duration, Effect, Layer, Redacted } from "effect"
 import * as RateLimiter from "../../src/RateLimiter.js"
 import * as TaskHistoryClient from "../../src/TaskHistoryClient.js"
 import * as TaskHistoryConfig from "../../src/TaskHistoryConfig.js"
+import * as UndiciHttpClient from "../../src/UndiciHttpClient.js"
 
 /** The key used by every test; no error message may contain it. */
 export const SECRET = "sk_test_SUPER_SECRET_KEY_123"
@@ -115,10 +116,11 @@ export const execution = (id: string, extra: Record<string, unknown> = {}) => ({
   ...extra
 })
 
-/** The two HTTP clients the core must work with. */
+/** The HTTP clients the core must work with (`lean`: the core's own, used by the binaries). */
 export const httpClients = {
   undici: NodeHttpClient.layerUndici,
-  fetch: FetchHttpClient.layer
+  fetch: FetchHttpClient.layer,
+  lean: UndiciHttpClient.layer
 } as const
 
 /**
