@@ -11,19 +11,7 @@ import { TaskHistoryClient } from "@taskhistory/core/TaskHistoryClient"
 import type { RequestError } from "@taskhistory/core/TaskHistoryError"
 import * as TaskHistoryMetrics from "@taskhistory/core/TaskHistoryMetrics"
 import type { ExecutionPage, WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
-import {
-  Chunk,
-  Clock,
-  Data,
-  Duration,
-  Effect,
-  Metric,
-  Option,
-  Predicate,
-  Queue,
-  Stream,
-  type Take
-} from "effect"
+import { Clock, Data, Duration, Effect, Exit, Metric, Option, Predicate, Queue, type Scope } from "effect"
 import type { Filters, RunOptions, RunReport } from "../Exporter.js"
 import { type ExportState, type Reject, Sink, type SinkError } from "../Sink.js"
 import * as L from "./ledger.js"
@@ -118,6 +106,8 @@ const runLength = (record: WorkflowExecution): number => {
 /** One page (or the end of the range) as the reader hands it to the writer. */
 interface Step {
   readonly records: ReadonlyArray<WorkflowExecution>
+  /** `Date.parse` of each record's `dateStarted` (same order as `records`), parsed once. */
+  readonly starts: ReadonlyArray<number>
   readonly invalid: ExecutionPage["invalid"]
   /** The cursor after this step. */
   readonly cursor: RunCursor
@@ -165,7 +155,7 @@ const scan = (
   start: RunCursor,
   /** End of this window (exclusive, ms); the run's end for the last window. */
   endMs: number
-): Stream.Stream<Step, RequestError | ExportError> => {
+): Pull => {
   const endIso = iso(endMs)
   const observe = (cursor: RunCursor, records: ReadonlyArray<WorkflowExecution>): RunCursor => {
     let minOpen = cursor.minOpen
@@ -180,8 +170,22 @@ const scan = (
     }
     return { ...cursor, minOpen, longestRunMs: longest }
   }
-  const fresh = (records: ReadonlyArray<WorkflowExecution>, seen: ReadonlySet<string>) =>
-    seen.size === 0 ? records : records.filter((r) => !seen.has(r.id))
+  /** The records not handed over yet, with their start dates (`dates`: those of all `records`). */
+  const fresh = (
+    records: ReadonlyArray<WorkflowExecution>,
+    dates: ReadonlyArray<number> | undefined,
+    seen: ReadonlySet<string>
+  ): { readonly records: ReadonlyArray<WorkflowExecution>; readonly starts: ReadonlyArray<number> } => {
+    if (seen.size === 0) return { records, starts: dates ?? records.map((r) => Date.parse(r.dateStarted)) }
+    const kept: Array<WorkflowExecution> = []
+    const starts: Array<number> = []
+    records.forEach((r, k) => {
+      if (seen.has(r.id)) return
+      kept.push(r)
+      starts.push(dates === undefined ? Date.parse(r.dateStarted) : dates[k]!)
+    })
+    return { records: kept, starts }
+  }
   const freshInvalid = (invalid: ExecutionPage["invalid"], seen: ReadonlySet<string>) =>
     seen.size === 0
       ? invalid
@@ -199,7 +203,7 @@ const scan = (
       if (mode._tag === "Keyset") {
         if (cursor.lower >= endMs) {
           return Option.some([
-            { records: [], invalid: [], cursor, done: true },
+            { records: [], starts: [], invalid: [], cursor, done: true },
             { ...state, mode: { _tag: "Done" } }
           ] as const)
         }
@@ -214,7 +218,7 @@ const scan = (
           yield* Effect.logDebug("afterDate is inclusive: reading from the cursor itself")
           return Option.some([
             {
-              records: fresh(page.records, state.recent),
+              ...fresh(page.records, dates, state.recent),
               invalid: freshInvalid(page.invalid, state.recent),
               cursor: observe(cursor, page.records),
               done: false
@@ -234,13 +238,13 @@ const scan = (
           const d = dateOf(i.raw)
           if (d !== undefined && d > max && d < endMs) max = d
         }
-        const records = fresh(page.records, state.recent)
+        const records = fresh(page.records, dates, state.recent)
         const invalid = freshInvalid(page.invalid, state.recent)
         const observed = observe(cursor, page.records)
         if (!full) {
           const last = { ...observed, lower: endMs }
           return Option.some([
-            { records, invalid, cursor: last, done: true },
+            { ...records, invalid, cursor: last, done: true },
             { cursor: last, mode: { _tag: "Done" }, recent: new Set() }
           ] as const)
         }
@@ -252,7 +256,7 @@ const scan = (
             if (dates[k]! >= max - 1) recent.add(r.id)
           })
           return Option.some([
-            { records, invalid, cursor: next, done: false },
+            { ...records, invalid, cursor: next, done: false },
             { cursor: next, mode: { _tag: "Keyset" }, recent }
           ] as const)
         }
@@ -262,7 +266,7 @@ const scan = (
         )
         const recent = new Set([...state.recent, ...page.records.map((r) => r.id)])
         return Option.some([
-          { records, invalid, cursor: observed, done: false },
+          { ...records, invalid, cursor: observed, done: false },
           {
             cursor: observed,
             mode: {
@@ -289,7 +293,7 @@ const scan = (
         const id = idOf(i.raw)
         if (id !== undefined) mode.passIds.add(id)
       }
-      const records = fresh(page.records, state.recent)
+      const records = fresh(page.records, undefined, state.recent)
       const invalid = freshInvalid(page.invalid, state.recent)
       const recent = new Set([...state.recent, ...page.records.map((r) => r.id)])
       const observed = observe(cursor, page.records)
@@ -297,7 +301,7 @@ const scan = (
       const pages = mode.offset / PAGE_SIZE + 1
       if (count >= PAGE_SIZE && page.nextLink !== undefined && pages < INSTANT_MAX_PAGES) {
         return Option.some([
-          { records, invalid, cursor: observed, done: false },
+          { ...records, invalid, cursor: observed, done: false },
           { cursor: observed, mode: { ...mode, offset: mode.offset + PAGE_SIZE, firstTotal }, recent }
         ] as const)
       }
@@ -315,7 +319,7 @@ const scan = (
           `executions started at ${iso(mode.at)}: ${mode.passIds.size} ids for a total of ${total}; reading the instant again`
         )
         return Option.some([
-          { records, invalid, cursor: observed, done: false },
+          { ...records, invalid, cursor: observed, done: false },
           {
             cursor: observed,
             mode: {
@@ -332,14 +336,18 @@ const scan = (
       }
       const next = { ...observed, lower: Math.min(mode.at + 1, endMs) }
       return Option.some([
-        { records, invalid, cursor: next, done: false },
+        { ...records, invalid, cursor: next, done: false },
         { cursor: next, mode: { _tag: "Keyset" }, recent }
       ] as const)
     })
 
-  return Stream.unfoldEffect(
-    { cursor: start, mode: { _tag: "Keyset" }, recent: new Set() } as ScanState,
-    step
+  let current: ScanState = { cursor: start, mode: { _tag: "Keyset" }, recent: new Set() }
+  return Effect.suspend(() =>
+    Effect.map(step(current), (next) => {
+      if (Option.isNone(next)) return undefined
+      current = next.value[1]
+      return next.value[0]
+    })
   )
 }
 
@@ -348,70 +356,120 @@ const MAX_WINDOWS = 4
 const MIN_WINDOW_MS = 6 * HOUR
 
 /**
+ * A reader of steps: each pull hands over the next step, `undefined` once the range is read (and
+ * is not pulled again after that).
+ */
+type Pull = Effect.Effect<Step | undefined, RequestError | ExportError>
+
+/**
+ * Runs `pull` in a fiber of its own, up to `capacity` steps ahead of the reader of the returned
+ * pull (plain fiber and queue: no stream stages per page). The fiber ends with the scope.
+ */
+const readAhead = (pull: Pull, capacity: number): Effect.Effect<Pull, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const queue = yield* Queue.bounded<Exit.Exit<Step | undefined, RequestError | ExportError>>(capacity)
+    const produce = Effect.gen(function* () {
+      for (;;) {
+        const exit = yield* Effect.exit(pull)
+        yield* Queue.offer(queue, exit)
+        if (Exit.isFailure(exit) || exit.value === undefined) return
+      }
+    })
+    yield* Effect.forkScoped(produce)
+    let ended = false
+    return Effect.suspend(() =>
+      ended
+        ? Effect.succeed(undefined)
+        : Effect.flatMap(Queue.take(queue), (exit) => {
+            if (Exit.isFailure(exit) || exit.value === undefined) ended = true
+            return exit
+          })
+    )
+  })
+
+/**
  * Reads [start.lower, end) as up to {@link MAX_WINDOWS} consecutive windows of start dates, each
  * with its own keyset reader, fetched at the same time but handed over in order (each window
- * buffers a few pages ahead). So the cursor still means "everything before it is read": a window's
- * steps come only after every earlier window is complete. The cursors of the steps carry what the
- * earlier windows observed (running executions, longest run, inclusive bounds).
+ * reads `prefetch` pages ahead). So the cursor still means "everything before it is read": a
+ * window's steps come only after every earlier window is complete. The cursors of the steps carry
+ * what the earlier windows observed (running executions, longest run, inclusive bounds).
  */
 const scanWindows = (
   client: TaskHistoryClientShape,
   query: ExecutionQuery.ExecutionQuery,
   start: RunCursor,
   prefetch: number
-): Stream.Stream<Step, RequestError | ExportError> => {
-  const endMs = Date.parse(start.end)
-  const range = Math.max(0, endMs - start.lower)
-  const count = Math.max(1, Math.min(MAX_WINDOWS, Math.floor(range / MIN_WINDOW_MS)))
-  if (count === 1) return scan(client, query, start, endMs)
-  const bounds = Array.from({ length: count + 1 }, (_, i) =>
-    i === count ? endMs : start.lower + Math.floor((range * i) / count)
-  )
-  const windows = Array.from({ length: count }, (_, i) => ({
-    index: i,
-    stream: scan(client, query, { ...start, lower: bounds[i]!, minOpen: undefined }, bounds[i + 1]!)
-  }))
-  const ahead = <A, E>(stream: Stream.Stream<A, E>) =>
-    Effect.gen(function* () {
-      const queue = yield* Queue.bounded<Take.Take<A, E>>(prefetch)
-      yield* Effect.forkScoped(Stream.runIntoQueue(stream, queue))
-      return Stream.flattenTake(Stream.fromQueue(queue))
-    })
-  const tagged = Stream.unwrapScoped(
-    Effect.forEach(windows, (w) =>
-      Effect.map(
-        ahead(w.stream),
-        Stream.map((step) => ({ step, last: w.index === count - 1 }))
-      )
-    ).pipe(Effect.map((streams) => Stream.concatAll(Chunk.fromIterable(streams))))
-  )
-  return tagged.pipe(
-    Stream.mapAccum(
-      { minOpen: start.minOpen, longest: start.longestRunMs, inclusive: start.afterInclusive },
-      (acc, { step, last }) => {
-        const c = step.cursor
-        const minOpen =
-          acc.minOpen === undefined
-            ? c.minOpen
-            : c.minOpen === undefined
-              ? acc.minOpen
-              : Math.min(acc.minOpen, c.minOpen)
-        const longest = Math.max(acc.longest, c.longestRunMs)
-        const inclusive = acc.inclusive || c.afterInclusive
-        const cursor: RunCursor = {
-          ...c,
-          end: start.end,
-          minOpen,
-          longestRunMs: longest,
-          afterInclusive: inclusive
-        }
-        // A window's end is the next one's start; only the last window ends the run.
-        const next = step.done ? { minOpen, longest, inclusive } : acc
-        return [next, { ...step, cursor, done: step.done && last }] as const
-      }
+): Effect.Effect<Pull, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const endMs = Date.parse(start.end)
+    const range = Math.max(0, endMs - start.lower)
+    const count = Math.max(1, Math.min(MAX_WINDOWS, Math.floor(range / MIN_WINDOW_MS)))
+    if (count === 1) return yield* readAhead(scan(client, query, start, endMs), prefetch)
+    const bounds = Array.from({ length: count + 1 }, (_, i) =>
+      i === count ? endMs : start.lower + Math.floor((range * i) / count)
     )
-  )
-}
+    const windows: Array<Pull> = []
+    for (let i = 0; i < count; i++) {
+      const window = scan(client, query, { ...start, lower: bounds[i]!, minOpen: undefined }, bounds[i + 1]!)
+      windows.push(yield* readAhead(window, prefetch))
+    }
+    let index = 0
+    let acc = { minOpen: start.minOpen, longest: start.longestRunMs, inclusive: start.afterInclusive }
+    const next: Pull = Effect.suspend(() =>
+      index >= count
+        ? Effect.succeed(undefined)
+        : Effect.flatMap(windows[index]!, (step) => {
+            if (step === undefined) {
+              index++
+              return next
+            }
+            const c = step.cursor
+            const minOpen =
+              acc.minOpen === undefined
+                ? c.minOpen
+                : c.minOpen === undefined
+                  ? acc.minOpen
+                  : Math.min(acc.minOpen, c.minOpen)
+            const longest = Math.max(acc.longest, c.longestRunMs)
+            const inclusive = acc.inclusive || c.afterInclusive
+            const cursor: RunCursor = {
+              ...c,
+              end: start.end,
+              minOpen,
+              longestRunMs: longest,
+              afterInclusive: inclusive
+            }
+            // A window's end is the next one's start; only the last window ends the run.
+            if (step.done) acc = { minOpen, longest, inclusive }
+            return Effect.succeed<Step>({ ...step, cursor, done: step.done && index === count - 1 })
+          })
+    )
+    return next
+  })
+
+/**
+ * Pulls every step of `pull` and hands them to `write` in groups of `pagesPerBatch` (the last
+ * group may be smaller). The readers keep fetching while a group is written.
+ */
+const drain = <E, R>(
+  pull: Pull,
+  pagesPerBatch: number,
+  write: (steps: ReadonlyArray<Step>) => Effect.Effect<void, E, R>
+): Effect.Effect<void, E | RequestError | ExportError, R> =>
+  Effect.gen(function* () {
+    let group: Array<Step> = []
+    for (;;) {
+      const step = yield* pull
+      if (step === undefined) break
+      group.push(step)
+      if (group.length >= pagesPerBatch) {
+        const full = group
+        group = []
+        yield* write(full)
+      }
+    }
+    if (group.length > 0) yield* write(group)
+  })
 
 const toReject = (invalid: ExecutionPage["invalid"][number], seenAt: string): Reject => ({
   id: idOf(invalid.raw),
@@ -503,10 +561,7 @@ const tallyStep = (
   skip: ReadonlySet<string>
 ): void => {
   let fallback = step.cursor.lower
-  for (const r of step.records) {
-    const at = Date.parse(r.dateStarted)
-    if (at < fallback) fallback = at
-  }
+  for (const at of step.starts) if (at < fallback) fallback = at
   const count = (at: number, id: string | undefined) => {
     if (at < base || (id !== undefined && skip.has(id))) return
     const hour = L.floorHour(at)
@@ -517,7 +572,7 @@ const tallyStep = (
     }
     L.add(c, at, id, hour + HOUR)
   }
-  for (const r of step.records) count(Date.parse(r.dateStarted), r.id)
+  for (let k = 0; k < step.records.length; k++) count(step.starts[k]!, step.records[k]!.id)
   for (const i of step.invalid) {
     const p = L.placeOf(i.raw)
     // A record without a readable start date is counted near its page (its day is re-read on a mismatch).
@@ -536,10 +591,10 @@ const countStep = (
   const next = { ...acc }
   // Inclusive date bounds hand over records of the neighbouring days' edges too: not this day's.
   const inDay = (at: number) => at >= day[0] && at < day[1]
-  for (const r of step.records) {
-    const at = Date.parse(r.dateStarted)
+  step.records.forEach((r, k) => {
+    const at = step.starts[k]!
     if (!skip.has(r.id) && inDay(at)) L.add(next, at, r.id, day[1])
-  }
+  })
   for (const i of step.invalid) {
     const p = L.placeOf(i.raw)
     if ((p.id !== undefined && skip.has(p.id)) || (p.at !== undefined && !inDay(p.at))) continue
@@ -556,7 +611,9 @@ const edgeIds = (
 ): ReadonlyArray<string> => {
   const out = new Set(previous.lower === lower ? previous.ids : [])
   for (const s of all) {
-    for (const r of s.records) if (Date.parse(r.dateStarted) === lower) out.add(r.id)
+    s.records.forEach((r, k) => {
+      if (s.starts[k] === lower) out.add(r.id)
+    })
     for (const i of s.invalid) {
       const p = L.placeOf(i.raw)
       if (p.at === lower && p.id !== undefined) out.add(p.id)
@@ -775,12 +832,12 @@ export const run = (
         lower: saved.run?.lower,
         ids: saved.run === undefined ? [] : saved.edge
       }
-      const write = (steps: Chunk.Chunk<Step>) =>
+      const write = (all: ReadonlyArray<Step>) =>
         Effect.gen(function* () {
-          const all = Chunk.toReadonlyArray(steps)
           const last = all[all.length - 1]!
           const cursor = last.cursor
-          const nextTally = new Map([...tally].map(([h, c]) => [h, { ...c }] as const))
+          // Counted in place: a batch that fails to write ends the run, so the counts are not used again.
+          const nextTally = tally
           if (ledger !== undefined) for (const s of all) tallyStep(nextTally, keysetBase, s, skip)
           const nextEdge = { lower: cursor.lower, ids: edgeIds(all, cursor.lower, edge) }
           const now = yield* Clock.currentTimeMillis
@@ -839,11 +896,11 @@ export const run = (
           edge = nextEdge
         })
 
-      yield* scanWindows(client, query, keysetStart, pagesPerBatch + 1).pipe(
-        // Fetch the next pages while the current batch is written.
-        Stream.buffer({ capacity: pagesPerBatch + 1 }),
-        Stream.grouped(pagesPerBatch),
-        Stream.runForEach(write)
+      // The next pages are fetched while the current batch is written.
+      yield* Effect.scoped(
+        Effect.flatMap(scanWindows(client, query, keysetStart, pagesPerBatch + 1), (pull) =>
+          drain(pull, pagesPerBatch, write)
+        )
       )
       if (!hwmSet) highWaterMark = previous?.highWaterMark ?? keysetStart.end
     }
@@ -876,9 +933,8 @@ export const run = (
         afterInclusive,
         longestRunMs
       }
-      const write = (steps: Chunk.Chunk<Step>) =>
+      const write = (all: ReadonlyArray<Step>) =>
         Effect.gen(function* () {
-          const all = Chunk.toReadonlyArray(steps)
           const last = all[all.length - 1]!
           let next = acc
           for (const s of all) next = countStep(next, day, s, skip)
@@ -924,10 +980,10 @@ export const run = (
           acc = next
           edge = nextEdge
         })
-      yield* scan(client, query, from, day[1]).pipe(
-        Stream.buffer({ capacity: pagesPerBatch + 1 }),
-        Stream.grouped(pagesPerBatch),
-        Stream.runForEach(write)
+      yield* Effect.scoped(
+        Effect.flatMap(readAhead(scan(client, query, from, day[1]), pagesPerBatch + 1), (pull) =>
+          drain(pull, pagesPerBatch, write)
+        )
       )
     }
 
