@@ -114,7 +114,7 @@ else if (args[0] === "--child-baseline") {
 else if (args[0] === "--child-engine") {
   const [, url, projectId, apiKey, path, rateLimit] = args
   // Subpath imports: only the modules a SQLite export needs are loaded.
-  const NodeHttpClient = await import("@effect/platform-node/NodeHttpClient")
+  const UndiciHttpClient = await import("@taskhistory/core/UndiciHttpClient")
   const RateLimiter = await import("@taskhistory/core/RateLimiter")
   const TaskHistoryClient = await import("@taskhistory/core/TaskHistoryClient")
   const TaskHistoryConfig = await import("@taskhistory/core/TaskHistoryConfig")
@@ -124,7 +124,7 @@ else if (args[0] === "--child-engine") {
   const client = TaskHistoryClient.layer.pipe(
     Layer.provide(RateLimiter.layerFromConfig),
     Layer.provide(TaskHistoryConfig.layer({ apiKey, projectId, baseUrl: url, rateLimit })),
-    Layer.provide(NodeHttpClient.layerUndici)
+    Layer.provide(UndiciHttpClient.layer)
   )
   const rssStart = process.memoryUsage().rss / 1048576
   const t0 = performance.now()

@@ -1,14 +1,16 @@
 /**
- * A {@link Sink} that writes into a SQLite file through `@effect/sql-sqlite-node`: WAL mode,
- * numbered migrations, one transaction per batch (rows, rejects and state together).
+ * A {@link Sink} that writes into a SQLite file: WAL mode, numbered migrations, one transaction
+ * per batch (rows, rejects and state together). {@link layer} drives better-sqlite3 directly (the
+ * driver of `@effect/sql-sqlite-node`) with prepared single-row statements; {@link make} serves
+ * the same tables over any SQLite `SqlClient`.
  *
  * @since 0.1.0
  */
 import { mkdirSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { SqlClient } from "@effect/sql/SqlClient"
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import { Cause, Effect, Layer } from "effect"
+import { Effect, Layer } from "effect"
+import * as direct from "./internal/sqliteSink.js"
 import * as internal from "./internal/sqlSink.js"
 import { Sink, SinkError, type SinkShape } from "./Sink.js"
 
@@ -61,19 +63,5 @@ export const layer = (options: Options): Layer.Layer<Sink, SinkError> => {
         detail: cause instanceof Error ? cause.message : String(cause)
       })
   })
-  const client = SqliteClient.layer({ filename: options.path }).pipe(
-    Layer.catchAllCause((cause) =>
-      Layer.fail(new SinkError({ sink: name, operation: "open", detail: causeDetail(cause) }))
-    )
-  )
-  return Layer.effect(Sink, make(name)).pipe(
-    Layer.provide(client),
-    Layer.provide(Layer.effectDiscard(prepare))
-  )
-}
-
-const causeDetail = (cause: Cause.Cause<unknown>): string => {
-  const error = Cause.squash(cause)
-  const inner = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : ""
-  return error instanceof Error ? `${error.message}${inner}` : String(error)
+  return Layer.scoped(Sink, Effect.zipRight(prepare, direct.make(options.path, name)))
 }

@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { SqlClient } from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Layer } from "effect"
+import { Sink } from "../src/Sink.js"
 import * as SqliteSink from "../src/SqliteSink.js"
 import { sinkContract } from "./sinkContract.js"
 
@@ -29,6 +30,22 @@ const rawOf = (id: string) =>
   )
 
 sinkContract("SqliteSink", fresh, reopen, rawOf)
+
+// `make`: the same tables served over any SQLite SqlClient.
+const overClient = () =>
+  Layer.effect(Sink, SqliteSink.make(`sqlite:${current}`)).pipe(
+    Layer.provide(Layer.orDie(SqliteClient.layer({ filename: current })))
+  )
+sinkContract(
+  "SqliteSink.make over a SqlClient",
+  () => {
+    current = join(dir, `db-${++n}`, "export.db")
+    mkdirSync(join(dir, `db-${n}`), { recursive: true })
+    return overClient()
+  },
+  overClient,
+  rawOf
+)
 
 describe("SqliteSink (file)", () => {
   it.effect("uses WAL mode and records the migration once", () =>

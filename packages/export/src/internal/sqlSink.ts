@@ -51,7 +51,8 @@ const chunkSizes = (n: number): Array<number> => {
   return sizes
 }
 
-const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`
+/** @internal */
+export const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`
 
 /** @internal */
 export const toSinkError =
@@ -66,7 +67,8 @@ const describeSqlError = (error: SqlError): string => {
   return detail === undefined || detail === "" ? error.message : `${error.message}: ${detail}`
 }
 
-interface Tables {
+/** @internal */
+export interface Tables {
   readonly migrations: string
   readonly executions: string
   readonly state: string
@@ -74,7 +76,8 @@ interface Tables {
   readonly prefix: string
 }
 
-const tables = (schema: string | undefined): Tables => {
+/** @internal */
+export const tables = (schema: string | undefined): Tables => {
   const q = (t: string) => (schema === undefined ? t : `${quoteIdent(schema)}.${t}`)
   return {
     migrations: q("taskhistory_migrations"),
@@ -183,10 +186,12 @@ const placeholders = (dialect: Dialect, rows: number, cols: number, start = 1): 
   return out.join(", ")
 }
 
-const numberOrNull = (value: unknown): number | null =>
+/** @internal */
+export const numberOrNull = (value: unknown): number | null =>
   typeof value === "number" && Number.isFinite(value) ? value : null
 
-const stringOrNull = (value: unknown): string | null => (typeof value === "string" ? value : null)
+/** @internal */
+export const stringOrNull = (value: unknown): string | null => (typeof value === "string" ? value : null)
 
 /** Appends the row of a record to `params`, in the column order of {@link EXEC_COLUMNS}. */
 const pushRow = (params: Array<unknown>, record: WorkflowExecution, raw: string, now: string): void => {
@@ -204,10 +209,32 @@ const pushRow = (params: Array<unknown>, record: WorkflowExecution, raw: string,
   )
 }
 
-const EXEC_COLUMNS =
+/** @internal */
+export const EXEC_COLUMNS =
   "id, user_id, workflow_id, status, task_count, run_duration_ms, date_started, date_ended, raw, exported_at"
 
-const rejectKey = (reject: Reject): string =>
+/**
+ * Stores a reject (parameters: stream key, reject key, id, raw, reason, seen at).
+ *
+ * @internal
+ */
+export const rejectUpsert = (dialect: Dialect, t: Tables): string =>
+  `INSERT INTO ${t.rejects} (stream_key, reject_key, id, raw, reason, seen_at) VALUES ${placeholders(dialect, 1, 6)} ` +
+  `ON CONFLICT (stream_key, reject_key) DO UPDATE SET id = excluded.id, raw = excluded.raw, reason = excluded.reason, seen_at = excluded.seen_at`
+
+/**
+ * Stores the state of a stream (parameters: stream key, high-water mark, longest run, last run,
+ * cursor JSON, updated at).
+ *
+ * @internal
+ */
+export const stateUpsert = (dialect: Dialect, t: Tables): string =>
+  `INSERT INTO ${t.state} (stream_key, high_water_mark, longest_run_ms, last_run_at, cursor, updated_at) VALUES ${placeholders(dialect, 1, 6)} ` +
+  `ON CONFLICT (stream_key) DO UPDATE SET high_water_mark = excluded.high_water_mark, longest_run_ms = excluded.longest_run_ms, ` +
+  `last_run_at = excluded.last_run_at, cursor = excluded.cursor, updated_at = excluded.updated_at`
+
+/** @internal */
+export const rejectKey = (reject: Reject): string =>
   reject.id !== undefined ? `id:${reject.id}` : `sha1:${createHash("sha1").update(reject.raw).digest("hex")}`
 
 /**
@@ -260,29 +287,8 @@ export const make = (sql: SqlClient, options: SqlSinkOptions): Effect.Effect<Sin
       return text
     }
 
-    const rejectText =
-      `INSERT INTO ${t.rejects} (stream_key, reject_key, id, raw, reason, seen_at) VALUES ${placeholders(dialect, 1, 6)} ` +
-      `ON CONFLICT (stream_key, reject_key) DO UPDATE SET id = excluded.id, raw = excluded.raw, reason = excluded.reason, seen_at = excluded.seen_at`
-
-    const stateText =
-      `INSERT INTO ${t.state} (stream_key, high_water_mark, longest_run_ms, last_run_at, cursor, updated_at) VALUES ${placeholders(dialect, 1, 6)} ` +
-      `ON CONFLICT (stream_key) DO UPDATE SET high_water_mark = excluded.high_water_mark, longest_run_ms = excluded.longest_run_ms, ` +
-      `last_run_at = excluded.last_run_at, cursor = excluded.cursor, updated_at = excluded.updated_at`
-
-    const toIso = (value: unknown): string | undefined =>
-      value === null || value === undefined
-        ? undefined
-        : value instanceof Date
-          ? value.toISOString()
-          : String(value)
-
-    const decodeState = (row: StateRow): ExportState => ({
-      streamKey: row.stream_key,
-      highWaterMark: toIso(row.high_water_mark),
-      longestRunMs: Number(row.longest_run_ms ?? 0),
-      lastRunAt: toIso(row.last_run_at),
-      cursor: row.cursor === null || row.cursor === undefined ? undefined : parseJson(row.cursor)
-    })
+    const rejectText = rejectUpsert(dialect, t)
+    const stateText = stateUpsert(dialect, t)
 
     /** Upserts the records; returns [inserted, updated, unchanged]. */
     const upsert = (records: ReadonlyArray<WorkflowExecution>, now: string) =>
@@ -378,10 +384,9 @@ export const make = (sql: SqlClient, options: SqlSinkOptions): Effect.Effect<Sin
 
     const loadState = (streamKey: string): Effect.Effect<Option.Option<ExportState>, SinkError> =>
       sql
-        .unsafe<StateRow>(
-          `SELECT stream_key, high_water_mark, longest_run_ms, last_run_at, cursor FROM ${t.state} WHERE stream_key = ${ph(dialect, 1)}`,
-          [streamKey]
-        )
+        .unsafe<StateRow>(`SELECT ${STATE_COLUMNS} FROM ${t.state} WHERE stream_key = ${ph(dialect, 1)}`, [
+          streamKey
+        ])
         .pipe(
           Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), decodeState)),
           Effect.mapError(toSinkError(name, "load state"))
@@ -391,7 +396,7 @@ export const make = (sql: SqlClient, options: SqlSinkOptions): Effect.Effect<Sin
       const [rows] = yield* sql.unsafe<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${t.executions}`)
       const [rejects] = yield* sql.unsafe<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${t.rejects}`)
       const states = yield* sql.unsafe<StateRow>(
-        `SELECT stream_key, high_water_mark, longest_run_ms, last_run_at, cursor FROM ${t.state} ORDER BY stream_key`
+        `SELECT ${STATE_COLUMNS} FROM ${t.state} ORDER BY stream_key`
       )
       return {
         sink: name,
@@ -404,7 +409,27 @@ export const make = (sql: SqlClient, options: SqlSinkOptions): Effect.Effect<Sin
     return { name, loadState, writeBatch, status }
   })
 
-interface StateRow {
+const toIso = (value: unknown): string | undefined =>
+  value === null || value === undefined
+    ? undefined
+    : value instanceof Date
+      ? value.toISOString()
+      : String(value)
+
+/** @internal */
+export const decodeState = (row: StateRow): ExportState => ({
+  streamKey: row.stream_key,
+  highWaterMark: toIso(row.high_water_mark),
+  longestRunMs: Number(row.longest_run_ms ?? 0),
+  lastRunAt: toIso(row.last_run_at),
+  cursor: row.cursor === null || row.cursor === undefined ? undefined : parseJson(row.cursor)
+})
+
+/** The columns of the state table, as read. @internal */
+export const STATE_COLUMNS = "stream_key, high_water_mark, longest_run_ms, last_run_at, cursor"
+
+/** @internal */
+export interface StateRow {
   readonly stream_key: string
   readonly high_water_mark: unknown
   readonly longest_run_ms: number | string | null
