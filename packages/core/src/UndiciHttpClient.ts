@@ -27,11 +27,12 @@ import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as IncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as UrlParams from "@effect/platform/UrlParams"
-import { Effect, Inspectable, Layer, Option, Stream } from "effect"
+import { Duration, Effect, FiberRef, Inspectable, Layer, Option, Stream } from "effect"
 import type { Dispatcher } from "undici"
 // The Agent's module alone: `import "undici"` evaluates all of undici (fetch, WebSocket, caches,
 // mocks), ~3x the start-up time, for nothing this client uses.
 import Agent from "undici/lib/dispatcher/agent.js"
+import { AnswerTimeout, currentTimeout, TimeoutAware } from "./internal/deadline.js"
 
 const textDecoder = new TextDecoder()
 
@@ -200,11 +201,21 @@ const requestBody = (body: HttpBody.HttpBody): Effect.Effect<UndiciBody | Stream
   }
 }
 
+/** The longest delay `setTimeout` honours; a longer timeout is no timeout. */
+const MAX_TIMER_MILLIS = 2 ** 31 - 1
+
+const timeoutMillis = (timeout: Duration.Duration | undefined): number | undefined => {
+  if (timeout === undefined) return undefined
+  const millis = Duration.toMillis(timeout)
+  return millis > MAX_TIMER_MILLIS ? undefined : Math.max(0, millis)
+}
+
 const send = (
   dispatcher: Dispatcher,
   request: HttpClientRequest.HttpClientRequest,
   url: URL,
-  body: UndiciBody
+  body: UndiciBody,
+  timeoutMillis: number | undefined
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError> =>
   Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>((resume) => {
     // undici's handler interface (`dispatch`): no Readable per answer, and no need for undici's
@@ -216,9 +227,19 @@ const send = (
     let headers: Record<string, string | Array<string> | undefined> = {}
     const chunks: Array<Buffer> = []
     let length = 0
+    let timer: ReturnType<typeof setTimeout> | undefined
     const fail = (cause: unknown) => {
-      if (!interrupted)
-        resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
+      if (interrupted) return
+      interrupted = true
+      clearTimeout(timer)
+      resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
+    }
+    if (timeoutMillis !== undefined) {
+      timer = setTimeout(() => {
+        const cause = new AnswerTimeout(timeoutMillis)
+        controller?.abort(cause)
+        fail(cause)
+      }, timeoutMillis)
     }
     try {
       dispatcher.dispatch(
@@ -247,6 +268,8 @@ const send = (
           },
           onResponseEnd: () => {
             if (interrupted) return
+            interrupted = true
+            clearTimeout(timer)
             const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length)
             resume(Effect.succeed(new BufferedResponse(request, status, headers, bytes)))
           },
@@ -258,6 +281,7 @@ const send = (
     }
     return Effect.sync(() => {
       interrupted = true
+      clearTimeout(timer)
       controller?.abort(new Error("request interrupted"))
     })
   })
@@ -267,8 +291,13 @@ const send = (
  *
  * @since 0.1.0
  */
-export const make = (dispatcher: Dispatcher): HttpClient.HttpClient =>
-  HttpClient.makeWith<HttpClientError.HttpClientError, never, HttpClientError.HttpClientError, never>(
+export const make = (dispatcher: Dispatcher): HttpClient.HttpClient => {
+  const client = HttpClient.makeWith<
+    HttpClientError.HttpClientError,
+    never,
+    HttpClientError.HttpClientError,
+    never
+  >(
     (effect) =>
       Effect.flatMap(effect, (request) => {
         const url = UrlParams.makeUrl(request.url, request.urlParams, request.hash)
@@ -277,18 +306,23 @@ export const make = (dispatcher: Dispatcher): HttpClient.HttpClient =>
             new HttpClientError.RequestError({ request, reason: "InvalidUrl", cause: url.left })
           )
         }
-        return Effect.flatMap(requestBody(request.body), (body) =>
-          body instanceof StreamBody
-            ? Effect.ensuring(
-                // undici reads any async iterable (its types only name Node's Readable)
-                send(dispatcher, request, url.right, body as unknown as UndiciBody),
-                Effect.promise(() => body.stop())
-              )
-            : send(dispatcher, request, url.right, body)
-        )
+        return FiberRef.getWith(currentTimeout, (timeout) => {
+          const millis = timeoutMillis(timeout)
+          return Effect.flatMap(requestBody(request.body), (body) =>
+            body instanceof StreamBody
+              ? Effect.ensuring(
+                  // undici reads any async iterable (its types only name Node's Readable)
+                  send(dispatcher, request, url.right, body as unknown as UndiciBody, millis),
+                  Effect.promise(() => body.stop())
+                )
+              : send(dispatcher, request, url.right, body, millis)
+          )
+        })
       }),
     Effect.succeed
   )
+  return Object.assign(client, { [TimeoutAware]: true })
+}
 
 /**
  * The client over its own keep-alive `Agent`, closed with the layer.

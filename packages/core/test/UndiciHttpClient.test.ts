@@ -21,6 +21,7 @@ import {
   Stream
 } from "effect"
 import { Agent } from "undici"
+import { AnswerTimeout, currentTimeout, TimeoutAware } from "../src/internal/deadline.js"
 import { classifyTransport } from "../src/internal/http.js"
 import * as UndiciHttpClient from "../src/UndiciHttpClient.js"
 
@@ -456,6 +457,51 @@ describe("UndiciHttpClient", () => {
         }
       })
     )
+  })
+
+  describe("its own request timeout (internal/deadline)", () => {
+    it.scopedLive(
+      "a request with currentTimeout that gets no complete answer fails with AnswerTimeout and is aborted",
+      () =>
+        Effect.gen(function* () {
+          const srv = yield* server((res) => {
+            res.writeHead(200, { "content-type": "application/json" })
+            res.write('{"first": "piece"') // and never the rest
+          })
+          const error = yield* failure(
+            withClient((client) => client.get(`${srv.url}/slow`)).pipe(
+              Effect.locally(currentTimeout, Duration.millis(150))
+            )
+          )
+          expect(error).toBeInstanceOf(HttpClientError.RequestError)
+          expect(error).toMatchObject({ reason: "Transport" })
+          expect((error as HttpClientError.RequestError).cause).toBeInstanceOf(AnswerTimeout)
+          yield* within(Deferred.await(srv.aborted[0]!), "the server seeing the connection closed")
+        })
+    )
+
+    it.scopedLive("an answer within the timeout is unchanged, and a later request is not cut short", () =>
+      Effect.gen(function* () {
+        const srv = yield* server(echo)
+        const [first, second] = yield* withClient((client) =>
+          Effect.gen(function* () {
+            const a = yield* Effect.flatMap(client.get(`${srv.url}/a`), (r) => r.json)
+            // longer than the first request's timeout: its timer must have been cleared
+            yield* Effect.sleep("250 millis")
+            const b = yield* Effect.flatMap(client.get(`${srv.url}/b`), (r) => r.json)
+            return [a, b] as const
+          }).pipe(Effect.locally(currentTimeout, Duration.millis(200)))
+        )
+        expect(first).toMatchObject({ path: "/a" })
+        expect(second).toMatchObject({ path: "/b" })
+      })
+    )
+
+    it("a client made by make is marked TimeoutAware (send then leaves the timeout to it)", () => {
+      const agent = new Agent()
+      expect(TimeoutAware in UndiciHttpClient.make(agent)).toBe(true)
+      return agent.destroy()
+    })
   })
 
   describe("interruption", () => {

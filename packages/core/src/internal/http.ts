@@ -46,6 +46,7 @@ import {
   TransportError,
   Unauthorized
 } from "../TaskHistoryError.js"
+import { AnswerTimeout, currentTimeout, TimeoutAware } from "./deadline.js"
 import * as metrics from "./metrics.js"
 import { version } from "./version.js"
 
@@ -121,15 +122,20 @@ export const timeoutFail =
 export const decorate = (
   client: HttpClient.HttpClient,
   config: TaskHistoryConfigShape
-): HttpClient.HttpClient =>
-  HttpClient.mapRequest(HttpClient.withTracerDisabledWhen(client, tracerDisabled), (request) =>
-    request.pipe(
-      HttpClientRequest.prependUrl(`${config.baseUrl}${rootPath(config.projectId)}`),
-      HttpClientRequest.bearerToken(config.apiKey),
-      HttpClientRequest.acceptJson,
-      HttpClientRequest.setHeader("User-Agent", userAgent)
-    )
+): HttpClient.HttpClient => {
+  const decorated = HttpClient.mapRequest(
+    HttpClient.withTracerDisabledWhen(client, tracerDisabled),
+    (request) =>
+      request.pipe(
+        HttpClientRequest.prependUrl(`${config.baseUrl}${rootPath(config.projectId)}`),
+        HttpClientRequest.bearerToken(config.apiKey),
+        HttpClientRequest.acceptJson,
+        HttpClientRequest.setHeader("User-Agent", userAgent)
+      )
   )
+  // the decorations run before the client's own code: it still keeps the timeout
+  return TimeoutAware in client ? Object.assign(decorated, { [TimeoutAware]: true }) : decorated
+}
 
 /** What a request asks for, relative to the task-history root. */
 export interface RequestSpec {
@@ -231,6 +237,21 @@ const statusError = (
 }
 
 /**
+ * The request timeout of `send`: kept by the client's own timer when it can (`TimeoutAware`,
+ * under the live clock: no fiber forked per request), else `timeoutFail`.
+ */
+const withDeadline =
+  <E2>(client: HttpClient.HttpClient, duration: Duration.Duration, onTimeout: () => E2) =>
+  <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E | E2> =>
+    TimeoutAware in client
+      ? Effect.clockWith((clock) =>
+          clock === liveClock
+            ? Effect.locally(self, currentTimeout, duration)
+            : timeoutFail(duration, onTimeout)(self)
+        )
+      : timeoutFail(duration, onTimeout)(self)
+
+/**
  * Step 2: one attempt. The timeout covers the whole answer, body included. Non-2xx statuses
  * become typed errors; failures below HTTP are classified by their cause.
  */
@@ -250,22 +271,28 @@ export const send = (
     const { reason, detail } = classifyTransport(cause)
     return new TransportError({ reason, detail: scrub(config.apiKey, detail), request: info })
   }
-  const attempt = Effect.zipRight(
+  const timedOut = () =>
+    new TransportError({
+      reason: "Timeout",
+      detail: `no complete answer within ${Duration.format(config.requestTimeout)}`,
+      request: info
+    })
+  const exchange = Effect.zipRight(
     Metric.increment(metrics.requests),
     Effect.flatMap(client.execute(request), (response) =>
       Effect.map(response.text, (body) => ({ status: response.status, headers: response.headers, body }))
     )
   ).pipe(
-    Effect.catchAll((error: HttpClientError) => Effect.fail(transport(error.cause ?? error))),
-    timeoutFail(
-      config.requestTimeout,
-      () =>
-        new TransportError({
-          reason: "Timeout",
-          detail: `no complete answer within ${Duration.format(config.requestTimeout)}`,
-          request: info
-        })
-    ),
+    Effect.catchAll((error: HttpClientError) => {
+      const cause = error.cause ?? error
+      return Effect.fail(cause instanceof AnswerTimeout ? timedOut() : transport(cause))
+    })
+  )
+  const attempt = withDeadline(
+    client,
+    config.requestTimeout,
+    timedOut
+  )(exchange).pipe(
     Effect.flatMap(({ status, headers, body }) =>
       status >= 200 && status < 300
         ? Effect.succeed<Answer>({ status, body, contentType: headers["content-type"] ?? "", request: info })
