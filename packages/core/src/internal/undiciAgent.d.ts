@@ -2,6 +2,7 @@
 // undici (fetch, WebSocket, caches, mocks), about three times the start-up time of the Agent.
 declare module "undici/lib/dispatcher/agent.js" {
   import type { Agent } from "undici"
+
   const AgentClass: typeof Agent
   export default AgentClass
 }
