@@ -448,7 +448,19 @@ export const withRetry = <A, E extends RequestError>(
           : Effect.void
       )
     )
-    return Effect.retry(once, { schedule: scheduleFor(options), while: retryable })
+    // The schedule's driver is only built after a first retryable failure, which is handed to
+    // it as the first attempt's outcome: the same decisions as `Effect.retry(once, ...)`, without
+    // its cost on the (common) request that succeeds at once.
+    return Effect.catchAll(once, (first) => {
+      if (!retryable(first)) return Effect.fail(first)
+      let replayed = false
+      const again = Effect.suspend(() => {
+        if (replayed) return once
+        replayed = true
+        return Effect.fail(first)
+      })
+      return Effect.retry(again, { schedule: scheduleFor(options), while: retryable })
+    })
   })
 
 /** A replay failure after the request may have reached the server. */
