@@ -27,12 +27,12 @@ import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as IncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as UrlParams from "@effect/platform/UrlParams"
-import { Duration, Effect, FiberRef, Inspectable, Layer, Option, Stream } from "effect"
+import { Duration, Effect, Inspectable, Layer, Option, Stream } from "effect"
 import type { Dispatcher } from "undici"
 // The Agent's module alone: `import "undici"` evaluates all of undici (fetch, WebSocket, caches,
 // mocks), ~3x the start-up time, for nothing this client uses.
 import Agent from "undici/lib/dispatcher/agent.js"
-import { AnswerTimeout, currentTimeout, TimeoutAware } from "./internal/deadline.js"
+import { AnswerTimeout, KeepsTimeout, type TimeoutCapable, WithTimeout } from "./internal/deadline.js"
 
 const textDecoder = new TextDecoder()
 
@@ -286,12 +286,8 @@ const send = (
     })
   })
 
-/**
- * An `HttpClient` over the given undici dispatcher.
- *
- * @since 0.1.0
- */
-export const make = (dispatcher: Dispatcher): HttpClient.HttpClient => {
+/** The client over `dispatcher`, each request limited to `millis` (none when undefined). */
+const build = (dispatcher: Dispatcher, millis: number | undefined): HttpClient.HttpClient => {
   const client = HttpClient.makeWith<
     HttpClientError.HttpClientError,
     never,
@@ -306,23 +302,28 @@ export const make = (dispatcher: Dispatcher): HttpClient.HttpClient => {
             new HttpClientError.RequestError({ request, reason: "InvalidUrl", cause: url.left })
           )
         }
-        return FiberRef.getWith(currentTimeout, (timeout) => {
-          const millis = timeoutMillis(timeout)
-          return Effect.flatMap(requestBody(request.body), (body) =>
-            body instanceof StreamBody
-              ? Effect.ensuring(
-                  // undici reads any async iterable (its types only name Node's Readable)
-                  send(dispatcher, request, url.right, body as unknown as UndiciBody, millis),
-                  Effect.promise(() => body.stop())
-                )
-              : send(dispatcher, request, url.right, body, millis)
-          )
-        })
+        return Effect.flatMap(requestBody(request.body), (body) =>
+          body instanceof StreamBody
+            ? Effect.ensuring(
+                // undici reads any async iterable (its types only name Node's Readable)
+                send(dispatcher, request, url.right, body as unknown as UndiciBody, millis),
+                Effect.promise(() => body.stop())
+              )
+            : send(dispatcher, request, url.right, body, millis)
+        )
       }),
     Effect.succeed
   )
-  return Object.assign(client, { [TimeoutAware]: true })
+  const capable: TimeoutCapable = { [WithTimeout]: (timeout) => build(dispatcher, timeoutMillis(timeout)) }
+  return Object.assign(client, capable, millis === undefined ? {} : { [KeepsTimeout]: true })
 }
+
+/**
+ * An `HttpClient` over the given undici dispatcher.
+ *
+ * @since 0.1.0
+ */
+export const make = (dispatcher: Dispatcher): HttpClient.HttpClient => build(dispatcher, undefined)
 
 /**
  * The client over its own keep-alive `Agent`, closed with the layer.

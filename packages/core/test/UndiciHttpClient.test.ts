@@ -21,7 +21,13 @@ import {
   Stream
 } from "effect"
 import { Agent } from "undici"
-import { AnswerTimeout, currentTimeout, TimeoutAware } from "../src/internal/deadline.js"
+import {
+  AnswerTimeout,
+  isTimeoutCapable,
+  KeepsTimeout,
+  type TimeoutCapable,
+  WithTimeout
+} from "../src/internal/deadline.js"
 import { classifyTransport } from "../src/internal/http.js"
 import * as UndiciHttpClient from "../src/UndiciHttpClient.js"
 
@@ -460,19 +466,27 @@ describe("UndiciHttpClient", () => {
   })
 
   describe("its own request timeout (internal/deadline)", () => {
+    const limited = (agent: Agent, millis: number) => {
+      const client = UndiciHttpClient.make(agent)
+      expect(isTimeoutCapable(client)).toBe(true)
+      return (client as HttpClient.HttpClient & TimeoutCapable)[WithTimeout](Duration.millis(millis))
+    }
+    const agentInScope = Effect.acquireRelease(
+      Effect.sync(() => new Agent()),
+      (agent) => Effect.promise(() => agent.destroy())
+    )
+
     it.scopedLive(
-      "a request with currentTimeout that gets no complete answer fails with AnswerTimeout and is aborted",
+      "a request that gets no complete answer in time fails with AnswerTimeout and is aborted",
       () =>
         Effect.gen(function* () {
           const srv = yield* server((res) => {
             res.writeHead(200, { "content-type": "application/json" })
             res.write('{"first": "piece"') // and never the rest
           })
-          const error = yield* failure(
-            withClient((client) => client.get(`${srv.url}/slow`)).pipe(
-              Effect.locally(currentTimeout, Duration.millis(150))
-            )
-          )
+          const client = limited(yield* agentInScope, 150)
+          expect(KeepsTimeout in client).toBe(true)
+          const error = yield* failure(client.get(`${srv.url}/slow`))
           expect(error).toBeInstanceOf(HttpClientError.RequestError)
           expect(error).toMatchObject({ reason: "Transport" })
           expect((error as HttpClientError.RequestError).cause).toBeInstanceOf(AnswerTimeout)
@@ -483,23 +497,20 @@ describe("UndiciHttpClient", () => {
     it.scopedLive("an answer within the timeout is unchanged, and a later request is not cut short", () =>
       Effect.gen(function* () {
         const srv = yield* server(echo)
-        const [first, second] = yield* withClient((client) =>
-          Effect.gen(function* () {
-            const a = yield* Effect.flatMap(client.get(`${srv.url}/a`), (r) => r.json)
-            // longer than the first request's timeout: its timer must have been cleared
-            yield* Effect.sleep("250 millis")
-            const b = yield* Effect.flatMap(client.get(`${srv.url}/b`), (r) => r.json)
-            return [a, b] as const
-          }).pipe(Effect.locally(currentTimeout, Duration.millis(200)))
-        )
+        const client = limited(yield* agentInScope, 200)
+        const first = yield* Effect.flatMap(client.get(`${srv.url}/a`), (r) => r.json)
+        // longer than the first request's timeout: its timer must have been cleared
+        yield* Effect.sleep("250 millis")
+        const second = yield* Effect.flatMap(client.get(`${srv.url}/b`), (r) => r.json)
         expect(first).toMatchObject({ path: "/a" })
         expect(second).toMatchObject({ path: "/b" })
       })
     )
 
-    it("a client made by make is marked TimeoutAware (send then leaves the timeout to it)", () => {
+    it("a plain client keeps no timeout of its own; one beyond a timer's range is none", () => {
       const agent = new Agent()
-      expect(TimeoutAware in UndiciHttpClient.make(agent)).toBe(true)
+      expect(KeepsTimeout in UndiciHttpClient.make(agent)).toBe(false)
+      expect(KeepsTimeout in limited(agent, 2 ** 31)).toBe(false)
       return agent.destroy()
     })
   })

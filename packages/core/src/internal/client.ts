@@ -1,5 +1,17 @@
 import * as HttpClient from "@effect/platform/HttpClient"
-import { Chunk, Duration, Effect, Either, Fiber, Option, Predicate, type Schema, Stream } from "effect"
+import {
+  Cause,
+  Chunk,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  Option,
+  Predicate,
+  type Schema,
+  Stream
+} from "effect"
 import { type ExecutionQuery, toUrlParams } from "../ExecutionQuery.js"
 import { RateLimiter } from "../RateLimiter.js"
 import type { CostPlan, StreamOptions, TaskHistoryClientShape } from "../TaskHistoryClient.js"
@@ -222,18 +234,19 @@ export const make = Effect.gen(function* () {
       const pull = Effect.suspend(() => {
         const head = inflight.shift()
         if (head === undefined || state.ended) return Effect.fail(Option.none())
-        return Effect.matchEffect(Fiber.join(head), {
-          onFailure: (error) => Effect.fail(Option.some(error)),
-          onSuccess: (page) => {
-            seen.add(page.offset)
-            if (isEmpty(page)) {
-              state.ended = true
-              return Effect.fail(Option.none())
-            }
-            state.last = page
-            if (offsetOfLink(page.nextLink) === undefined) state.ended = true
-            return Effect.as(fill, page)
+        // `Fiber.await`, not `Fiber.join`: a join also merges the request fiber's fiber refs into
+        // this one, a walk over every fiber ref per page, for nothing the request sets.
+        return Effect.flatMap(Fiber.await(head), (exit) => {
+          if (Exit.isFailure(exit)) return Effect.failCause(Cause.map(exit.cause, Option.some))
+          const page = exit.value
+          seen.add(page.offset)
+          if (isEmpty(page)) {
+            state.ended = true
+            return Effect.fail(Option.none())
           }
+          state.last = page
+          if (offsetOfLink(page.nextLink) === undefined) state.ended = true
+          return Effect.as(fill, page)
         })
       })
       const fill: Effect.Effect<void> = Effect.suspend(() => {

@@ -46,7 +46,7 @@ import {
   TransportError,
   Unauthorized
 } from "../TaskHistoryError.js"
-import { AnswerTimeout, currentTimeout, TimeoutAware } from "./deadline.js"
+import { AnswerTimeout, isTimeoutCapable, KeepsTimeout, WithTimeout } from "./deadline.js"
 import * as metrics from "./metrics.js"
 import { version } from "./version.js"
 
@@ -113,16 +113,19 @@ export const timeoutFail =
     )
 
 /**
- * Step 1: base URL, auth and headers. The key is unwrapped only by `bearerToken`.
+ * Step 1: base URL, auth and headers. The key is unwrapped only by `bearerToken`. A client that
+ * can keep the request timeout itself (`UndiciHttpClient`) is given it here.
  *
  * The platform's own `http.client` span is turned off: `send` opens one span per request
  * (`TaskHistory.request`), and a second one per request (with its attributes built from the
  * full URL and every header) was a fifth of the client's CPU time on a bulk read.
  */
 export const decorate = (
-  client: HttpClient.HttpClient,
+  given: HttpClient.HttpClient,
   config: TaskHistoryConfigShape
 ): HttpClient.HttpClient => {
+  // A client that can keep the request timeout itself is asked to (see `withDeadline`).
+  const client = isTimeoutCapable(given) ? given[WithTimeout](config.requestTimeout) : given
   const decorated = HttpClient.mapRequest(
     HttpClient.withTracerDisabledWhen(client, tracerDisabled),
     (request) =>
@@ -134,7 +137,7 @@ export const decorate = (
       )
   )
   // the decorations run before the client's own code: it still keeps the timeout
-  return TimeoutAware in client ? Object.assign(decorated, { [TimeoutAware]: true }) : decorated
+  return KeepsTimeout in client ? Object.assign(decorated, { [KeepsTimeout]: true }) : decorated
 }
 
 /** What a request asks for, relative to the task-history root. */
@@ -243,12 +246,8 @@ const statusError = (
 const withDeadline =
   <E2>(client: HttpClient.HttpClient, duration: Duration.Duration, onTimeout: () => E2) =>
   <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E | E2> =>
-    TimeoutAware in client
-      ? Effect.clockWith((clock) =>
-          clock === liveClock
-            ? Effect.locally(self, currentTimeout, duration)
-            : timeoutFail(duration, onTimeout)(self)
-        )
+    KeepsTimeout in client
+      ? Effect.clockWith((clock) => (clock === liveClock ? self : timeoutFail(duration, onTimeout)(self)))
       : timeoutFail(duration, onTimeout)(self)
 
 /**
