@@ -122,7 +122,7 @@ const list = Command.make(
       if (all) {
         const plan = yield* costNotice(query, common.quiet)
         progress.setTotal(plan.total, plan.estimatedDuration)
-        stream = client.executions(query)
+        stream = client.executions(query, { firstPage: plan.firstPage })
       } else if (Option.isSome(limit)) {
         stream = client.executions(query, { limit: limit.value })
       } else {
@@ -257,12 +257,12 @@ const bulkReplay = (options: {
     const state: ReplayLog.LogState = Option.isSome(options.log)
       ? yield* ReplayLog.load(options.log.value)
       : new Map()
-    yield* costNotice(options.query, options.quiet)
+    const plan = yield* costNotice(options.query, options.quiet)
     // Collect the ids first: replays add new executions to the list while we page.
     const ids: Array<string> = []
     const seen = new Set<string>()
     let skipped = 0
-    yield* Stream.runForEach(client.executions(options.query), (e) =>
+    yield* Stream.runForEach(client.executions(options.query, { firstPage: plan.firstPage }), (e) =>
       Effect.sync(() => {
         if (seen.has(e.id)) return
         seen.add(e.id)
@@ -509,7 +509,7 @@ const usage = Command.make(
         const plan = yield* costNotice(query, common.quiet)
         progress.setTotal(plan.total, plan.estimatedDuration)
         report = yield* Usage.fromStream(
-          client.executions(query).pipe(
+          client.executions(query, { firstPage: plan.firstPage }).pipe(
             Stream.mapChunks((c) => {
               progress.add(c.length)
               return c

@@ -37,6 +37,11 @@ export interface StreamOptions {
   readonly onInvalid?: "fail" | "skip" | undefined
   /** Stop after this many records. */
   readonly limit?: number | undefined
+  /**
+   * The page at offset 0 of this query, already read (`CostPlan.firstPage`): the read starts from
+   * it instead of asking for it again.
+   */
+  readonly firstPage?: ExecutionPage | undefined
 }
 
 /**
@@ -58,6 +63,8 @@ export interface CostPlan {
    * assumed 250 ms per request.
    */
   readonly estimatedDuration: Duration.Duration
+  /** The page at offset 0 the plan was made from: pass it on (`StreamOptions.firstPage`) to save a request. */
+  readonly firstPage: ExecutionPage
 }
 
 /**
@@ -73,7 +80,7 @@ export interface TaskHistoryClientShape {
    */
   readonly pages: (
     query: ExecutionQuery,
-    options?: Pick<StreamOptions, "concurrency">
+    options?: Pick<StreamOptions, "concurrency" | "firstPage">
   ) => Stream.Stream<ExecutionPage, RequestError>
   /** Every execution of a query, de-duplicated by id unless `dedupe: false`. */
   readonly executions: (

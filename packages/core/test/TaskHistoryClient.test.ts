@@ -681,6 +681,24 @@ describe("pagination", () => {
     })
   )
 
+  it.scopedLive("costPlan's first page starts the read: the same records, page 0 not asked for again", () =>
+    Effect.gen(function* () {
+      const server = yield* testServer(paged(records(250), { total: 250 }))
+      const [plan, all] = yield* run(server.url, (c) =>
+        Effect.flatMap(c.costPlan(noQuery), (p) =>
+          Effect.map(
+            Stream.runCollect(c.executions(noQuery, { firstPage: p.firstPage })),
+            (a) => [p, a] as const
+          )
+        )
+      )
+      expect(plan.firstPage.offset).toBe(0)
+      expect(Chunk.toReadonlyArray(all).map((e) => e.id)).toEqual(records(250).map((e) => e.id))
+      // one for the plan (page 0), then pages 100 and 200 only
+      expect(server.requests.map((r) => r.query.get("offset") ?? "0").sort()).toEqual(["0", "100", "200"])
+    })
+  )
+
   it.scopedLive("an empty first page yields nothing", () =>
     Effect.gen(function* () {
       const server = yield* testServer(paged([], { link: () => `${LIST}?offset=100` }))

@@ -75,7 +75,7 @@ export const planFor = (
   pagesSeen: number,
   rate: { readonly limit: number; readonly window: Duration.Duration },
   concurrency: number
-): CostPlan => {
+): Omit<CostPlan, "firstPage"> => {
   const requests = total === undefined ? Math.max(1, pagesSeen) : Math.max(1, Math.ceil(total / pageSize))
   const windows = Math.floor((requests - 1) / rate.limit)
   const perRequest = (Duration.toMillis(estimatedRequestTime) * requests) / Math.max(1, concurrency)
@@ -263,17 +263,16 @@ export const make = Effect.gen(function* () {
       )
     })
 
-  const pagesWithFirst = (query: ExecutionQuery, concurrency: number) =>
-    Stream.unwrap(
-      Effect.map(listPage(query, 0), (first) =>
-        isEmpty(first)
-          ? Stream.empty
-          : Stream.concat(Stream.make(first), pagesAfter(query, first, concurrency))
-      )
-    )
+  const pagesFrom = (query: ExecutionQuery, first: ExecutionPage, concurrency: number) =>
+    isEmpty(first) ? Stream.empty : Stream.concat(Stream.make(first), pagesAfter(query, first, concurrency))
 
-  const pages: TaskHistoryClientShape["pages"] = (query, options) =>
-    pagesWithFirst(query, options?.concurrency ?? config.pageConcurrency)
+  const pages: TaskHistoryClientShape["pages"] = (query, options) => {
+    const concurrency = options?.concurrency ?? config.pageConcurrency
+    const given = options?.firstPage
+    return given !== undefined && given.offset === 0
+      ? Stream.suspend(() => pagesFrom(query, given, concurrency))
+      : Stream.unwrap(Effect.map(listPage(query, 0), (first) => pagesFrom(query, first, concurrency)))
+  }
 
   const executions: TaskHistoryClientShape["executions"] = (query, options: StreamOptions = {}) =>
     Stream.suspend(() => {
@@ -285,7 +284,7 @@ export const make = Effect.gen(function* () {
       // before it are emitted, no page after it is read, then the stream fails.
       let failure: InvalidRecordError | undefined
       // One chunk per page (no inner stream per page): the records kept, in order.
-      const kept = pages(query, { concurrency: options.concurrency }).pipe(
+      const kept = pages(query, { concurrency: options.concurrency, firstPage: options.firstPage }).pipe(
         Stream.takeUntil((page) => onInvalid === "fail" && page.invalid.length > 0),
         Stream.mapConcatChunkEffect((page) => {
           const firstInvalid = onInvalid === "fail" ? page.invalid[0] : undefined
@@ -377,14 +376,15 @@ export const make = Effect.gen(function* () {
     )
 
   const costPlan: TaskHistoryClientShape["costPlan"] = (query) =>
-    Effect.map(listPage(query, 0), (first) =>
-      planFor(
+    Effect.map(listPage(query, 0), (first) => ({
+      ...planFor(
         first.total,
         offsetOfLink(first.nextLink) === undefined ? 1 : 2,
         config.rateLimit,
         config.pageConcurrency
-      )
-    )
+      ),
+      firstPage: first
+    }))
 
   return {
     listPage,
