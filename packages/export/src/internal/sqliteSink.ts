@@ -91,6 +91,10 @@ export const make = (filename: string, name: string): Effect.Effect<SinkShape, S
           db.exec("PRAGMA journal_mode = WAL")
           // WAL + NORMAL: a committed batch survives a killed process.
           db.exec("PRAGMA synchronous = NORMAL")
+          // better-sqlite3's default page cache is 16 MB; the ids arrive in random order, so past a few
+          // MB the cache holds leaf pages that are rarely touched again: 4 MB keeps the inner pages
+          // of the indexes at the same CPU cost (the OS caches the file) and 12 MB less memory.
+          db.exec("PRAGMA cache_size = -4000")
         } catch (e) {
           db.close()
           throw e
