@@ -9,10 +9,10 @@
  */
 // Deep imports: the `@effect/platform` index loads every module of the package (HttpApi,
 // OpenApi, ...), ~35 MB of RSS that a client never uses.
+import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type { HttpClientError } from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as UrlParams from "@effect/platform/UrlParams"
 import {
   Clock,
   Duration,
@@ -113,7 +113,8 @@ export const timeoutFail =
     )
 
 /**
- * Step 1: base URL, auth and headers. The key is unwrapped only by `bearerToken`. A client that
+ * Step 1: base URL, auth and headers. The key is unwrapped once, into the `Authorization` header
+ * (which the platform redacts wherever it shows headers). A client that
  * can keep the request timeout itself (`UndiciHttpClient`) is given it here.
  *
  * The platform's own `http.client` span is turned off: `send` opens one span per request
@@ -126,15 +127,16 @@ export const decorate = (
 ): HttpClient.HttpClient => {
   // A client that can keep the request timeout itself is asked to (see `withDeadline`).
   const client = isTimeoutCapable(given) ? given[WithTimeout](config.requestTimeout) : given
+  const base = `${config.baseUrl}${rootPath(config.projectId)}`
+  // Built once: the same headers for every request.
+  const headers = Headers.fromInput({
+    authorization: `Bearer ${Redacted.value(config.apiKey)}`,
+    accept: "application/json",
+    "user-agent": userAgent
+  })
   const decorated = HttpClient.mapRequest(
     HttpClient.withTracerDisabledWhen(client, tracerDisabled),
-    (request) =>
-      request.pipe(
-        HttpClientRequest.prependUrl(`${config.baseUrl}${rootPath(config.projectId)}`),
-        HttpClientRequest.bearerToken(config.apiKey),
-        HttpClientRequest.acceptJson,
-        HttpClientRequest.setHeader("User-Agent", userAgent)
-      )
+    (request) => HttpClientRequest.setHeaders(HttpClientRequest.prependUrl(request, base), headers)
   )
   // the decorations run before the client's own code: it still keeps the timeout
   return KeepsTimeout in client ? Object.assign(decorated, { [KeepsTimeout]: true }) : decorated
@@ -214,11 +216,11 @@ export const classifyTransport = (cause: unknown): { reason: TransportError["rea
   return { reason: "Other", detail }
 }
 
-const describeUrl = (url: string, params: ReadonlyArray<readonly [string, string]> | undefined) => {
-  const query =
-    params === undefined || params.length === 0 ? "" : `?${UrlParams.toString(UrlParams.fromInput(params))}`
-  return `${url}${query}`
-}
+/** `?a=1&b=2` (form-encoded, as `URLSearchParams` writes it), or "" without parameters. */
+const queryString = (params: ReadonlyArray<readonly [string, string]> | undefined): string =>
+  params === undefined || params.length === 0
+    ? ""
+    : `?${new URLSearchParams(params as Array<[string, string]>).toString()}`
 
 const statusError = (
   status: number,
@@ -259,13 +261,20 @@ export const send = (
   config: TaskHistoryConfigShape,
   spec: RequestSpec
 ): Effect.Effect<Answer, RequestError> => {
+  const query = queryString(spec.params)
+  // The full URL is only spelled out when an error or a log shows it.
+  let url: string | undefined
   const info: RequestInfo = {
     method: spec.method,
-    url: describeUrl(`${config.baseUrl}${rootPath(config.projectId)}${spec.path}`, spec.params)
+    get url() {
+      url ??= `${config.baseUrl}${rootPath(config.projectId)}${spec.path}${query}`
+      return url
+    }
   }
-  const request = (
-    spec.method === "GET" ? HttpClientRequest.get(spec.path) : HttpClientRequest.post(spec.path)
-  ).pipe(HttpClientRequest.setUrlParams(spec.params ?? []))
+  const request =
+    spec.method === "GET"
+      ? HttpClientRequest.get(spec.path + query)
+      : HttpClientRequest.post(spec.path + query)
   const transport = (cause: unknown) => {
     const { reason, detail } = classifyTransport(cause)
     return new TransportError({ reason, detail: scrub(config.apiKey, detail), request: info })
