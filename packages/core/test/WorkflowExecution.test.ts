@@ -48,6 +48,34 @@ describe("WorkflowExecution", () => {
     }
   })
 
+  it("the fast date check accepts exactly the start dates Date.parse accepts", () => {
+    const dates = [
+      "2023-02-20T06:21:42.274Z",
+      "2023-02-20T06:21:42Z",
+      "2023-02-20T06:21:42.123456789+05:30",
+      "2023-02-31T00:00:00Z", // rolled over by Date.parse: accepted
+      "2023-01-01T24:00:00Z", // midnight at the end of the day: accepted
+      "2023-13-01T00:00:00Z",
+      "2023-00-10T00:00:00Z",
+      "2023-01-01T00:60:00Z",
+      "2023-01-01T00:00:00+24:00",
+      "2023-01-01",
+      "2023-01-01 10:00:00",
+      "Mon, 20 Feb 2023 06:21:42 GMT",
+      "20 February 2023",
+      "2023-02-20T06:21:42.274",
+      "",
+      "not a date"
+    ]
+    for (const dateStarted of dates) {
+      const ours = WorkflowExecution.decodeExecution({ ...valid, dateStarted, dateEnded: dateStarted })
+      expect([dateStarted, ours._tag]).toEqual([
+        dateStarted,
+        Number.isNaN(Date.parse(dateStarted)) ? "Left" : "Right"
+      ])
+    }
+  })
+
   it("describeInvalid names the failing field", () => {
     expect(WorkflowExecution.describeInvalid({ ...valid, dateStarted: 12 })).toContain("dateStarted")
     expect(WorkflowExecution.describeInvalid({ ...valid, taskCount: "3" })).toContain("taskCount")
