@@ -3,7 +3,7 @@
 //  2. `executions list --all --format ndjson` of 100k records from the simulator (no rate
 //     limit) vs a hand-written reader (fetch + JSON.parse + write to stdout), both in child
 //     processes writing to a pipe this script drains: records/s ratio (target >= 0.9x), peak RSS.
-// Usage: node bench/cli.mjs [--runs N] [--records N]   (writes bench/RESULTS-cli.md)
+// Usage: node bench/cli.mjs [--runs N] [--records N] [--rounds N]   (writes bench/RESULTS-cli.md)
 import { spawn, spawnSync } from "node:child_process"
 import { writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
@@ -133,7 +133,7 @@ const measure = (args) =>
     })
   })
 
-const rounds = 3
+const rounds = arg("--rounds", 5)
 const base = []
 const cli = []
 const core = []
@@ -199,5 +199,15 @@ work: one span per request (the platform's \`http.client\` span off), the debug-
 the \`offset\` annotation only built when debug logs are kept, the in-memory limiter granting a
 free slot without taking its turn, one retry schedule per configuration, and one chunk per page in
 \`executions\` instead of an inner stream per page.
+
+Second round (commits 86869f1 to dac0c4e), from 0.65-0.72x to the table above: a lean
+\`HttpClient\` (\`@taskhistory/core/UndiciHttpClient\`: undici's \`Agent\` alone, its handler
+interface, bodies read whole; the platform's undici client cost about 0.8 ms of CPU per request
+more than undici itself); concurrent pages through a window of forked requests instead of
+\`Stream.mapEffect({ concurrency })\` (~200 us per page); spans only when a tracer is installed
+(each copied the fiber's context); the request timeout kept by the client's own timer instead of
+a race of two forked fibers; the retry driver built only after a failure; headers built once per
+client; \`CostPlan.firstPage\` so that \`--all\` does not read page 0 twice; a pattern check of
+ISO timestamps before \`Date.parse\`; one hash lookup per record in the de-duplication.
 `
 )
