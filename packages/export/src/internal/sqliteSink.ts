@@ -95,6 +95,10 @@ export const make = (filename: string, name: string): Effect.Effect<SinkShape, S
           // MB the cache holds leaf pages that are rarely touched again: 4 MB keeps the inner pages
           // of the indexes at the same CPU cost (the OS caches the file) and 12 MB less memory.
           db.exec("PRAGMA cache_size = -4000")
+          // Checkpoint every ~40 MB of WAL instead of 4 MB: the random ids spread each batch over
+          // hundreds of index pages, and a page changed by many batches between two checkpoints
+          // is copied into the database (and synced) once. 300k rows: 16 s -> 9 s of writing.
+          db.exec("PRAGMA wal_autocheckpoint = 10000")
         } catch (e) {
           db.close()
           throw e
