@@ -48,6 +48,21 @@ const vendorPlugin = {
   }
 }
 
+// effect's Schema module imports fast-check (for `Arbitrary`, property-based test data) at load:
+// ~55 kB of code initialised on every start-up for a feature the binary never uses. The bundle
+// gets a stand-in that fails loudly if it ever is used.
+const noFastCheck = {
+  name: "no-fast-check",
+  setup(b) {
+    b.onResolve({ filter: /^fast-check$/ }, () => ({ path: "fast-check", namespace: "no-fast-check" }))
+    b.onLoad({ filter: /.*/, namespace: "no-fast-check" }, () => ({
+      loader: "js",
+      contents:
+        'module.exports = new Proxy({}, { get(_, name) { if (name === "__esModule") return false; throw new Error("fast-check is not bundled with the taskhistory binary (wanted: " + String(name) + ")") } })'
+    }))
+  }
+}
+
 const common = {
   bundle: true,
   format: "cjs",
@@ -63,7 +78,7 @@ await build({
   ...common,
   entryPoints: ["src/bin.ts"],
   outfile: "dist/main.cjs",
-  plugins: [vendorPlugin],
+  plugins: [vendorPlugin, noFastCheck],
   define: { __TASKHISTORY_VERSION__: JSON.stringify(pkg.version) },
   // The loader compiles the file as one function body (see below).
   banner: { js: "(function (exports, require, module, __filename, __dirname) {" },
