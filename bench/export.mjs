@@ -7,8 +7,9 @@
 // child process so its peak RSS (maxRSS) is measured alone.
 //
 // Besides the engine under Node's default heap settings, the same engine runs with
-// TUNED_FLAGS (a smaller young generation and a slower-growing old generation: V8 otherwise lets
-// the old space grow to ~4x the live heap between full collections), and the bundled binary
+// TUNED_FLAGS (a smaller young generation, a slower-growing old generation: V8 otherwise lets
+// the old space grow to ~4x the live heap between full collections; no optimized WebAssembly),
+// and the bundled binary
 // (apps/exporter/dist/bin.js, `run --once --sink sqlite:PATH`) runs with and without them; its
 // peak RSS comes from an `--import` hook that writes `maxRSS` at exit. `--variants` picks which of
 // engine,tuned,bin,bin-tuned run (the baseline always runs).
@@ -28,8 +29,12 @@ const flag = (name, fallback) => {
   return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback
 }
 const NOW = "2026-11-28T00:00:00Z"
-/** Node flags of the "tuned" runs (each is also accepted in NODE_OPTIONS except the second). */
-const TUNED_FLAGS = ["--max-semi-space-size=4", "--heap-growing-percent=50"]
+/**
+ * Node flags of the "tuned" runs: a 4 MB young generation, old-space growth of 50% of the live
+ * data, and no optimizing compiler for WebAssembly (undici's HTTP parser: a ~30 MB compiler
+ * spike). The binary sets equivalents itself at start-up (see apps/exporter/build.mjs).
+ */
+const TUNED_FLAGS = ["--max-semi-space-size=4", "--heap-growing-percent=50", "--liftoff-only"]
 const BIN = fileURLToPath(new URL("../apps/exporter/dist/bin.js", import.meta.url))
 /** Writes this process's peak RSS (KB) to $TH_BENCH_RSS_OUT at exit. */
 const RSS_HOOK =
