@@ -59,7 +59,8 @@ let driver: DatabaseConstructor | undefined
  */
 const loadDriver = (): DatabaseConstructor => {
   if (driver === undefined) {
-    const fromHere = createRequire(import.meta.url)
+    // `import.meta.url` is empty when a bundler turns this module into CommonJS: use its `require`.
+    const fromHere = typeof import.meta.url === "string" ? createRequire(import.meta.url) : require
     const anchor = fromHere.resolve("@effect/sql-sqlite-node/package.json")
     driver = createRequire(anchor)("better-sqlite3") as DatabaseConstructor
   }
