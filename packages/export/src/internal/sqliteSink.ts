@@ -128,9 +128,14 @@ export const make = (filename: string, name: string): Effect.Effect<SinkShape, S
       db.exec(
         `CREATE TABLE IF NOT EXISTS ${t.migrations} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`
       )
+      const versions = db.prepare(`SELECT version FROM ${t.migrations}`)
+      const appliedNow = () =>
+        new Set((versions.all() as Array<{ version: number }>).map((r) => Number(r.version)))
+      // Up to date (the common case, e.g. `status` beside a running export): no write lock taken.
+      const before = appliedNow()
+      if (migrations.every((m) => before.has(m.version))) return []
       return transaction(() => {
-        const rows = db.prepare(`SELECT version FROM ${t.migrations}`).all() as Array<{ version: number }>
-        const done = new Set(rows.map((r) => Number(r.version)))
+        const done = appliedNow()
         const record = db.prepare(`INSERT INTO ${t.migrations} (version, name, applied_at) VALUES (?, ?, ?)`)
         const now: Array<string> = []
         for (const migration of migrations) {
