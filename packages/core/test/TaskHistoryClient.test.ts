@@ -9,7 +9,6 @@ import {
   Deferred,
   Duration,
   Effect,
-  Exit,
   Fiber,
   Layer,
   Metric,
@@ -26,6 +25,7 @@ import { TaskHistoryClient } from "../src/TaskHistoryClient.js"
 import * as TaskHistoryConfig from "../src/TaskHistoryConfig.js"
 import type { TaskHistoryError } from "../src/TaskHistoryError.js"
 import * as TaskHistoryMetrics from "../src/TaskHistoryMetrics.js"
+import { failure } from "./utils/effects.js"
 import {
   clientLayer,
   execution,
@@ -48,15 +48,6 @@ const run = <A, E>(
   options: Options = {},
   http = httpClients.undici
 ) => Effect.flatMap(TaskHistoryClient, f).pipe(Effect.provide(Layer.orDie(clientLayer(url, options, http))))
-
-const failure = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.flatMap(Effect.exit(effect), (exit) =>
-    Exit.isFailure(exit) && Option.isSome(Cause.failureOption(exit.cause))
-      ? Effect.succeed(Option.getOrThrow(Cause.failureOption(exit.cause)))
-      : Effect.dieMessage(
-          `expected a failure, got ${Exit.isSuccess(exit) ? "a success" : Cause.pretty(exit.cause)}`
-        )
-  )
 
 /** Every representation of an error a user could see: none may contain the key. */
 const expectNoSecret = (error: TaskHistoryError) => {

@@ -6,20 +6,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo, Socket } from "node:net"
 import { Headers, HttpClient, HttpClientError, HttpClientRequest, UrlParams } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import {
-  Cause,
-  Chunk,
-  Deferred,
-  Duration,
-  Effect,
-  Exit,
-  Fiber,
-  FiberId,
-  Layer,
-  Option,
-  Scope,
-  Stream
-} from "effect"
+import { Chunk, Deferred, Duration, Effect, Exit, Fiber, FiberId, Layer, Option, Scope, Stream } from "effect"
 import { Agent } from "undici"
 import {
   AnswerTimeout,
@@ -30,6 +17,7 @@ import {
 } from "../src/internal/deadline.js"
 import { classifyTransport } from "../src/internal/http.js"
 import * as UndiciHttpClient from "../src/UndiciHttpClient.js"
+import { failure, within } from "./utils/effects.js"
 
 /** What the server received. */
 interface Received {
@@ -127,27 +115,6 @@ const echo: Respond = (res, received) => {
 
 const withClient = <A, E>(f: (client: HttpClient.HttpClient) => Effect.Effect<A, E>) =>
   Effect.flatMap(HttpClient.HttpClient, f).pipe(Effect.provide(UndiciHttpClient.layer))
-
-/** A failure's error (dies if the effect succeeded or died). */
-const failure = <A, E>(effect: Effect.Effect<A, E>) =>
-  Effect.flatMap(Effect.exit(effect), (exit) =>
-    Exit.isFailure(exit) && Option.isSome(Cause.failureOption(exit.cause))
-      ? Effect.succeed(Option.getOrThrow(Cause.failureOption(exit.cause)))
-      : Effect.dieMessage(
-          `expected a failure, got ${Exit.isSuccess(exit) ? "a success" : Cause.pretty(exit.cause)}`
-        )
-  )
-
-/** `effect`, or a defect when it takes longer than a generous bound (its own errors pass through). */
-const within = <A, E>(
-  effect: Effect.Effect<A, E>,
-  what: string,
-  bound: Duration.DurationInput = "5 seconds"
-) =>
-  Effect.timeoutFailCause(effect, {
-    duration: bound,
-    onTimeout: () => Cause.die(new Error(`${what}: not within ${Duration.format(Duration.decode(bound))}`))
-  })
 
 const encoder = new TextEncoder()
 

@@ -9,6 +9,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, TestClock } from "effect"
 import { timeoutFail } from "../src/internal/http.js"
 import { TaskHistoryClient } from "../src/TaskHistoryClient.js"
+import { within } from "./utils/effects.js"
 import { clientLayer, execution, httpClients } from "./utils/server.js"
 
 class TimedOut {
@@ -28,17 +29,6 @@ const watched = Effect.gen(function* () {
   ) as Effect.Effect<never, string>
   return { started, interrupted, effect }
 })
-
-/** `effect`, or a defect when it takes longer than a generous bound. */
-const within = <A, E>(
-  effect: Effect.Effect<A, E>,
-  what: string,
-  bound: Duration.DurationInput = "5 seconds"
-) =>
-  Effect.timeoutFailCause(effect, {
-    duration: bound,
-    onTimeout: () => Cause.die(new Error(`${what}: not within ${Duration.format(Duration.decode(bound))}`))
-  })
 
 describe("timeoutFail under the live clock", () => {
   it.live("an effect that never completes fails with onTimeout after the duration, and is interrupted", () =>
