@@ -233,6 +233,16 @@ export const stateUpsert = (dialect: Dialect, t: Tables): string =>
   `ON CONFLICT (stream_key) DO UPDATE SET high_water_mark = excluded.high_water_mark, longest_run_ms = excluded.longest_run_ms, ` +
   `last_run_at = excluded.last_run_at, cursor = excluded.cursor, updated_at = excluded.updated_at`
 
+/** The parameters of {@link stateUpsert}, in its order. @internal */
+export const stateParams = (s: ExportState, now: string): Array<unknown> => [
+  s.streamKey,
+  s.highWaterMark ?? null,
+  s.longestRunMs,
+  s.lastRunAt ?? null,
+  s.cursor === undefined ? null : JSON.stringify(s.cursor),
+  now
+]
+
 /** @internal */
 export const rejectKey = (reject: Reject): string =>
   reject.id !== undefined ? `id:${reject.id}` : `sha1:${createHash("sha1").update(reject.raw).digest("hex")}`
@@ -364,15 +374,7 @@ export const make = (sql: SqlClient, options: SqlSinkOptions): Effect.Effect<Sin
           ])
         }
         if (batch.state !== undefined) {
-          const s = batch.state
-          yield* sql.unsafe(stateText, [
-            s.streamKey,
-            s.highWaterMark ?? null,
-            s.longestRunMs,
-            s.lastRunAt ?? null,
-            s.cursor === undefined ? null : JSON.stringify(s.cursor),
-            now
-          ])
+          yield* sql.unsafe(stateText, stateParams(batch.state, now))
         }
         return { inserted, updated, unchanged, rejected: batch.rejects.length }
       }).pipe(

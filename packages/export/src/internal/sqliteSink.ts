@@ -30,6 +30,7 @@ import {
   rejectUpsert,
   STATE_COLUMNS,
   type StateRow,
+  stateParams,
   stateUpsert,
   stringOrNull,
   tables
@@ -227,17 +228,7 @@ export const make = (filename: string, name: string): Effect.Effect<SinkShape, S
             reject.seenAt
           )
         }
-        const s = batch.state
-        if (s !== undefined) {
-          statements.state.run(
-            s.streamKey,
-            s.highWaterMark ?? null,
-            s.longestRunMs,
-            s.lastRunAt ?? null,
-            s.cursor === undefined ? null : JSON.stringify(s.cursor),
-            now
-          )
-        }
+        if (batch.state !== undefined) statements.state.run(...stateParams(batch.state, now))
         return { inserted, updated, unchanged, rejected: batch.rejects.length }
       })
 
