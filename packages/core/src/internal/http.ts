@@ -114,8 +114,8 @@ export const timeoutFail =
 
 /**
  * Step 1: base URL, auth and headers. The key is unwrapped once, into the `Authorization` header
- * (which the platform redacts wherever it shows headers). A client that
- * can keep the request timeout itself (`UndiciHttpClient`) is given it here.
+ * (which the platform redacts wherever it shows headers). A client that can keep the request
+ * timeout itself (`UndiciHttpClient`) is given it here.
  *
  * The platform's own `http.client` span is turned off: `send` opens one span per request
  * (`TaskHistory.request`), and a second one per request (with its attributes built from the
@@ -242,7 +242,7 @@ const statusError = (
 }
 
 /**
- * The request timeout of `send`: kept by the client's own timer when it can (`TimeoutAware`,
+ * The request timeout of `send`: kept by the client's own timer when it does (`KeepsTimeout`,
  * under the live clock: no fiber forked per request), else `timeoutFail`.
  */
 const withDeadline =
