@@ -243,6 +243,16 @@ export const stateParams = (s: ExportState, now: string): Array<unknown> => [
   now
 ]
 
+/** The parameters of {@link rejectUpsert}, in its order. @internal */
+export const rejectParams = (streamKey: string, reject: Reject): Array<unknown> => [
+  streamKey,
+  rejectKey(reject),
+  reject.id ?? null,
+  reject.raw,
+  reject.reason,
+  reject.seenAt
+]
+
 /** @internal */
 export const rejectKey = (reject: Reject): string =>
   reject.id !== undefined ? `id:${reject.id}` : `sha1:${createHash("sha1").update(reject.raw).digest("hex")}`
@@ -363,16 +373,7 @@ export const make = (sql: SqlClient, options: SqlSinkOptions): Effect.Effect<Sin
         const [inserted, updated, unchanged] =
           batch.records.length === 0 ? ([0, 0, 0] as const) : yield* upsert(batch.records, now)
         const streamKey = batch.state?.streamKey ?? ""
-        for (const reject of batch.rejects) {
-          yield* sql.unsafe(rejectText, [
-            streamKey,
-            rejectKey(reject),
-            reject.id ?? null,
-            reject.raw,
-            reject.reason,
-            reject.seenAt
-          ])
-        }
+        for (const reject of batch.rejects) yield* sql.unsafe(rejectText, rejectParams(streamKey, reject))
         if (batch.state !== undefined) {
           yield* sql.unsafe(stateText, stateParams(batch.state, now))
         }

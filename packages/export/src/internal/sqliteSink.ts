@@ -26,7 +26,7 @@ import {
   EXEC_COLUMNS,
   migrations,
   numberOrNull,
-  rejectKey,
+  rejectParams,
   rejectUpsert,
   STATE_COLUMNS,
   type StateRow,
@@ -218,16 +218,7 @@ export const make = (filename: string, name: string): Effect.Effect<SinkShape, S
           else unchanged++
         }
         const streamKey = batch.state?.streamKey ?? ""
-        for (const reject of batch.rejects) {
-          statements.reject.run(
-            streamKey,
-            rejectKey(reject),
-            reject.id ?? null,
-            reject.raw,
-            reject.reason,
-            reject.seenAt
-          )
-        }
+        for (const reject of batch.rejects) statements.reject.run(...rejectParams(streamKey, reject))
         if (batch.state !== undefined) statements.state.run(...stateParams(batch.state, now))
         return { inserted, updated, unchanged, rejected: batch.rejects.length }
       })
