@@ -1,11 +1,13 @@
 // Builds the published `taskhistory` binary:
 //   dist/main.cjs   the whole CLI bundled by esbuild (one script, node builtins external)
-//   dist/main.cache V8 code cache of that script, produced by running `--help` once
-//   dist/bin.js     a tiny loader: compiles main.cjs with the code cache when V8 accepts it
-// Parsing and compiling ~1 MB of JavaScript is most of an Effect CLI's start-up; with the cache
-// `taskhistory --help` skips most of it. A rejected cache (another Node version) only costs the
-// normal compile.
-import { execFileSync } from "node:child_process"
+//   dist/vendor/    undici and ioredis, each in its own file, required on first use
+//   dist/bin.js     a tiny loader: compiles main.cjs, through a V8 code cache when it has one
+// Parsing and compiling ~0.8 MB of JavaScript is most of an Effect CLI's start-up. A code cache
+// is only accepted by the V8 build that wrote it, so none is shipped: the loader writes one on the
+// first run, per user, Node version and build, under $XDG_CACHE_HOME/taskhistory (default
+// ~/.cache/taskhistory; TASKHISTORY_CACHE_DIR elsewhere, TASKHISTORY_CODE_CACHE=0 for none), and
+// uses it from the second run on. A cache that cannot be read or written costs only the compile.
+import { createHash } from "node:crypto"
 import { readFileSync, rmSync, writeFileSync } from "node:fs"
 import { build } from "esbuild"
 
@@ -88,29 +90,47 @@ for (const [name, path] of vendorEntries) {
   await build({ ...common, entryPoints: [path], outfile: `dist/vendor/${vendorFile(name)}` })
 }
 
+// The cache's name carries a hash of main.cjs, so a new build never reads an old build's cache.
+const build_ = createHash("sha256").update(readFileSync("dist/main.cjs")).digest("hex").slice(0, 16)
 const loader = `#!/usr/bin/env node
-// Loads main.cjs through a V8 code cache (see build.mjs in the source repository).
-import { existsSync, readFileSync, writeFileSync } from "node:fs"
+// Loads main.cjs, through a V8 code cache written on the first run (see build.mjs in the source
+// repository).
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
+import { homedir } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { Script } from "node:vm"
 
-const file = new URL("./main.cjs", import.meta.url).pathname
-const cacheFile = new URL("./main.cache", import.meta.url).pathname
-const cachedData = existsSync(cacheFile) ? readFileSync(cacheFile) : undefined
+const file = fileURLToPath(new URL("./main.cjs", import.meta.url))
+const env = process.env
+const cacheFile =
+  env.TASKHISTORY_CODE_CACHE === "0"
+    ? undefined
+    : join(
+        env.TASKHISTORY_CACHE_DIR || join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "taskhistory"),
+        \`main-${pkg.version}-${build_}-\${process.version}-\${process.arch}.cache\`
+      )
+let cachedData
+try {
+  if (cacheFile !== undefined) cachedData = readFileSync(cacheFile)
+} catch {}
 const script = new Script(readFileSync(file, "utf8"), {
   filename: file,
   ...(cachedData === undefined ? {} : { cachedData })
 })
-if (process.env.TASKHISTORY_WRITE_CODE_CACHE === "1") {
-  process.once("exit", () => writeFileSync(cacheFile, script.createCachedData()))
+if (cacheFile !== undefined && (cachedData === undefined || script.cachedDataRejected)) {
+  // After the run, so that the functions this run compiled are in the cache too.
+  process.once("exit", () => {
+    try {
+      mkdirSync(dirname(cacheFile), { recursive: true, mode: 0o700 })
+      const partial = \`\${cacheFile}.\${process.pid}\`
+      writeFileSync(partial, script.createCachedData(), { mode: 0o600 })
+      renameSync(partial, cacheFile)
+    } catch {}
+  })
 }
 const module = { exports: {} }
-script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, new URL(".", import.meta.url).pathname)
+script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, dirname(file))
 `
 writeFileSync("dist/bin.js", loader, { mode: 0o755 })
-
-// Warm the cache with the command people run first.
-execFileSync(process.execPath, ["dist/bin.js", "--help"], {
-  env: { ...process.env, TASKHISTORY_WRITE_CODE_CACHE: "1", NO_COLOR: "1" },
-  stdio: ["ignore", "ignore", "inherit"]
-})

@@ -2,33 +2,11 @@
 // that it starts fast: one file to load instead of hundreds of modules. `tsc -b` still emits the
 // library modules and their declarations next to it.
 //
-// The database drivers stay outside the bundle: better-sqlite3 is a native addon, and pg has
-// optional native parts. They are loaded at run time from where pnpm installed them, next to the
-// Effect packages that depend on them (@effect/sql-sqlite-node and @effect/sql-pg, both direct
-// dependencies of this package), so the binary works from any working directory.
+// Everything is bundled but better-sqlite3, a native addon: it is this package's one dependency,
+// loaded at run time (`require` below resolves from the installed bin.js). pg is plain JavaScript
+// and is bundled; its optional native binding (pg-native) is loaded only if asked for, and never is.
 import { chmodSync } from "node:fs"
 import { build } from "esbuild"
-
-const drivers = {
-  "better-sqlite3": "@effect/sql-sqlite-node",
-  pg: "@effect/sql-pg",
-  "pg-cursor": "@effect/sql-pg",
-  "pg-connection-string": "@effect/sql-pg",
-  "pg-native": "@effect/sql-pg"
-}
-
-/** @type {import("esbuild").Plugin} */
-const externalDrivers = {
-  name: "external-drivers",
-  setup(b) {
-    const filter = new RegExp(`^(${Object.keys(drivers).join("|")})$`)
-    b.onResolve({ filter }, (args) => ({ path: args.path, namespace: "driver" }))
-    b.onLoad({ filter: /.*/, namespace: "driver" }, (args) => ({
-      loader: "js",
-      contents: `module.exports = require("node:module").createRequire(require.resolve(${JSON.stringify(`${drivers[args.path]}/package.json`)}))(${JSON.stringify(args.path)})`
-    }))
-  }
-}
 
 await build({
   entryPoints: { bin: "src/bin.ts" },
@@ -41,7 +19,7 @@ await build({
   legalComments: "none",
   sourcemap: false,
   logLevel: "warning",
-  plugins: [externalDrivers],
+  external: ["better-sqlite3", "pg-native"],
   banner: {
     js: [
       "#!/usr/bin/env node",

@@ -45,7 +45,7 @@ const withExitCodes = <A, E, R>(effect: Effect.Effect<A, E | Exporter.ExportErro
     (e) =>
       Effect.fail(
         new Main.CliError({
-          exitCode: e._tag === "ExportError" && e.reason === "InvalidOptions" ? 2 : 6,
+          exitCode: e.reason === "InvalidOptions" || e.reason === "DriverMissing" ? 2 : 6,
           text: e.message
         })
       )

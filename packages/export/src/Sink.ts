@@ -86,6 +86,8 @@ export class SinkError extends Data.TaggedError("SinkError")<{
   readonly sink: string
   readonly operation: string
   readonly detail: string
+  /** `DriverMissing`: the sink's driver is not installed, or has no native binding (`detail` says how to fix it). */
+  readonly reason?: "DriverMissing" | undefined
 }> {
   override get message() {
     return `${this.sink}: ${this.operation} failed: ${this.detail}`

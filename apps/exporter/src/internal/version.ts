@@ -1,5 +1,6 @@
 /**
- * The package version, kept in sync with package.json.
+ * The version of @taskhistory/exporter, written from its package.json by scripts/sync-versions.mjs at build time
+ * (a test checks that they agree).
  *
  * @internal
  */

@@ -1,2 +1,7 @@
-/** This package's version, kept in sync with package.json (a test checks it). */
+/**
+ * The version of @taskhistory/core, written from its package.json by scripts/sync-versions.mjs at build time
+ * (a test checks that they agree).
+ *
+ * @internal
+ */
 export const version = "0.0.0"

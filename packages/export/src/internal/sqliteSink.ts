@@ -10,7 +10,6 @@
  *
  * @internal
  */
-import { createRequire } from "node:module"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Clock, Effect, Option, type Scope } from "effect"
 import {
@@ -21,6 +20,7 @@ import {
   type SinkShape,
   type SinkStatus
 } from "../Sink.js"
+import * as Driver from "./sqliteDriver.js"
 import {
   decodeState,
   EXEC_COLUMNS,
@@ -36,38 +36,6 @@ import {
   tables
 } from "./sqlSink.js"
 
-/** The part of better-sqlite3's API used here. */
-interface Statement {
-  run(...params: ReadonlyArray<unknown>): { readonly changes: number }
-  get(...params: ReadonlyArray<unknown>): unknown
-  all(...params: ReadonlyArray<unknown>): Array<unknown>
-}
-
-interface Database {
-  prepare(source: string): Statement
-  exec(source: string): void
-  close(): void
-  readonly inTransaction: boolean
-}
-
-type DatabaseConstructor = new (filename: string) => Database
-
-let driver: DatabaseConstructor | undefined
-
-/**
- * better-sqlite3 as installed for `@effect/sql-sqlite-node` (a dependency of this package, which
- * depends on it), loaded on first use.
- */
-const loadDriver = (): DatabaseConstructor => {
-  if (driver === undefined) {
-    // `import.meta.url` is empty when a bundler turns this module into CommonJS: use its `require`.
-    const fromHere = typeof import.meta.url === "string" ? createRequire(import.meta.url) : require
-    const anchor = fromHere.resolve("@effect/sql-sqlite-node/package.json")
-    driver = createRequire(anchor)("better-sqlite3") as DatabaseConstructor
-  }
-  return driver
-}
-
 const detailOf = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
 
 /**
@@ -81,12 +49,17 @@ export const make = (filename: string, name: string): Effect.Effect<SinkShape, S
     const attempt = <A>(operation: string, f: () => A): Effect.Effect<A, SinkError> =>
       Effect.try({
         try: f,
-        catch: (cause) => new SinkError({ sink: name, operation, detail: detailOf(cause) })
+        catch: (cause) => {
+          // A driver that is not installed (or has no native binding) is named with its fix.
+          const fix = Driver.installProblem(cause)
+          return fix === undefined
+            ? new SinkError({ sink: name, operation, detail: detailOf(cause) })
+            : new SinkError({ sink: name, operation, detail: fix, reason: "DriverMissing" })
+        }
       })
     const db = yield* Effect.acquireRelease(
       attempt("open", () => {
-        const Database = loadDriver()
-        const db = new Database(filename)
+        const db = Driver.open(filename)
         try {
           // busy_timeout first: switching to WAL waits for other connections too.
           db.exec("PRAGMA busy_timeout = 5000")
