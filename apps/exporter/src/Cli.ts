@@ -59,8 +59,6 @@ const sinkOption = Options.text("sink").pipe(
   Options.withDefault(defaultSink)
 )
 
-const filterOptions = FilterOptions.selectionFlags
-
 const verboseOption = Options.boolean("verbose").pipe(
   Options.withAlias("v"),
   Options.withDescription("Debug logs (each request, each batch) on stderr.")
@@ -93,7 +91,7 @@ const runOptions = {
     Options.optional
   ),
   sink: sinkOption,
-  filters: filterOptions,
+  filters: FilterOptions.selectionFlags,
   since: Options.text("since").pipe(
     Options.withPseudoName("ISO"),
     Options.withDescription(
@@ -163,23 +161,7 @@ export const runSettings = (flags: RunFlags) =>
       })
     )
     const sink = yield* parseSink(flags.sink)
-    const query = yield* fromEither(
-      ExecutionQuery.make({
-        integration: Option.getOrUndefined(flags.filters.integration),
-        workflowId: Option.getOrUndefined(flags.filters.workflowId),
-        userId: Option.getOrUndefined(flags.filters.userId),
-        status: Option.getOrUndefined(flags.filters.status)
-      })
-    ).pipe(
-      Effect.mapError(
-        (e) =>
-          new InvalidInput({
-            field: `--${e.field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
-            value: e.value,
-            expected: e.expected
-          })
-      )
-    )
+    const filters = yield* fromEither(FilterOptions.validate(flags.filters))
     let since: string | undefined
     if (Option.isSome(flags.since)) {
       since = ExecutionQuery.normalizeDate(flags.since.value)
@@ -210,12 +192,6 @@ export const runSettings = (flags: RunFlags) =>
         value: String(flags.metricsPort.value),
         expected: "a port from 0 to 65535"
       })
-    }
-    const filters: Exporter.RunOptions["filters"] = {
-      ...(query.integration !== undefined ? { integration: query.integration } : {}),
-      ...(query.workflowId !== undefined ? { workflowId: query.workflowId } : {}),
-      ...(query.userId !== undefined ? { userId: query.userId } : {}),
-      ...(query.status !== undefined ? { status: query.status } : {})
     }
     const options: Exporter.RunOptions = {
       filters,
@@ -290,7 +266,7 @@ const runHandler = (flags: RunFlags) =>
           Layer.mergeAll(
             SinkSpec.layer(sink),
             ExporterMetrics.layer,
-            Connection.clientLayer(flags.connection)
+            ConnectionOptions.layer(flags.connection)
           )
         )
       )

@@ -1,10 +1,12 @@
 /**
  * The connection flags both binaries share (`--api-key-file`, `--project-id`, `--base-url`,
- * `--rate-limit`, `--rate-limit-redis`, `--max-retries`), their environment fallbacks, and the
- * Layer they turn into.
+ * `--rate-limit`, `--rate-limit-redis`, `--max-retries`) and the Layer they turn into.
  *
- * Flags win over the environment (`PARAGON_API_KEY`, `PARAGON_PROJECT_ID`, `PARAGON_BASE_URL`,
- * `PARAGON_RATE_LIMIT`, `PARAGON_RATE_LIMIT_REDIS`, `TASKHISTORY_MAX_RETRIES`). The key itself is
+ * Flags win over the environment: each flag is put in front of its variable with `Config.orElse`,
+ * and the result handed to the core's `TaskHistoryConfig.layerConfig`, whose
+ * `TaskHistoryConfig.environment` is the one reader of `PARAGON_API_KEY`, `PARAGON_PROJECT_ID`,
+ * `PARAGON_BASE_URL`, `PARAGON_RATE_LIMIT` and `PARAGON_RATE_LIMIT_REDIS`
+ * (`TASKHISTORY_MAX_RETRIES`, a variable of the binaries only, is read here). The key itself is
  * never a flag: it comes from `PARAGON_API_KEY` or from the file named by `--api-key-file`.
  *
  * @since 0.1.0
@@ -16,7 +18,7 @@ import * as RateLimiter from "@taskhistory/core/RateLimiter"
 import * as TaskHistoryClient from "@taskhistory/core/TaskHistoryClient"
 import * as TaskHistoryConfig from "@taskhistory/core/TaskHistoryConfig"
 import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
-import { Config, Effect, Either, Layer, Option, Redacted } from "effect"
+import { Config, Effect, Layer, Option, Redacted } from "effect"
 import * as Secrets from "./internal/secrets.js"
 import { CliError } from "./Main.js"
 
@@ -98,12 +100,6 @@ export const options: Options.Options<ConnectionFlags> = Options.all({
   )
 })
 
-const optionalEnv = (name: string) =>
-  Config.option(Config.string(name)).pipe(
-    Effect.map(Option.filter((s) => s.trim() !== "")),
-    Effect.orElseSucceed(() => Option.none<string>())
-  )
-
 /**
  * Reads the API key file: the whole file, minus one trailing newline.
  *
@@ -136,113 +132,133 @@ export const readKeyFile = (
     return Redacted.make(key)
   })
 
+/** A flag as a `Config`: its value when it was given; otherwise `fallback` (flags win). */
+const flagOr = <A, B>(flag: Option.Option<A>, fallback: Config.Config<B>): Config.Config<A | B> =>
+  Config.orElse(
+    Option.match(flag, {
+      onNone: () => Config.fail("not given on the command line"),
+      onSome: (value) => Config.succeed(value)
+    }),
+    () => fallback
+  )
+
+const env = TaskHistoryConfig.environment
+
 /**
- * Resolves the flags against the environment into the core's plain config options (flags win).
- * Fails with `InvalidInput` naming the missing or bad value.
+ * The core's settings from the flags, each falling back to its environment variable through
+ * `TaskHistoryConfig.environment` (the one reader of the `PARAGON_*` variables), for
+ * `TaskHistoryConfig.layerConfig`. The key is the one read from `--api-key-file`
+ * ({@link readKeyFile}) when the flag was given.
  *
  * @since 0.1.0
  */
-export const resolve = (
-  flags: ConnectionFlags
-): Effect.Effect<TaskHistoryConfig.Options, InvalidInput, FileSystem.FileSystem> =>
+export const config = (
+  flags: ConnectionFlags,
+  keyFromFile: Option.Option<Redacted.Redacted<string>>
+): TaskHistoryConfig.ConfigOptions => ({
+  apiKey: flagOr(keyFromFile, env.apiKey),
+  projectId: flagOr(flags.projectId, env.projectId),
+  baseUrl: flagOr(flags.baseUrl, env.baseUrl),
+  rateLimit: flagOr(flags.rateLimit, env.rateLimit),
+  rateLimitRedis: flagOr(flags.rateLimitRedis, env.rateLimitRedis)
+})
+
+/**
+ * The core's errors about a missing or bad setting, told in terms of the flag or the variable
+ * it came from.
+ */
+const explain =
+  (flags: ConnectionFlags) =>
+  (error: InvalidInput): InvalidInput => {
+    const as = (field: string, expected = error.expected) =>
+      new InvalidInput({ field, value: error.value, expected })
+    switch (error.field) {
+      case "API key":
+        // Without --api-key-file the key can only be missing (a blank variable is not set).
+        return Option.isNone(flags.apiKeyFile)
+          ? as(error.field, `a key: set ${TaskHistoryConfig.variables.apiKey} or pass --api-key-file PATH`)
+          : error
+      case "project id":
+        return Option.isNone(flags.projectId) && error.value === ""
+          ? as(
+              error.field,
+              `a Paragon project id: set ${TaskHistoryConfig.variables.projectId} or pass --project-id`
+            )
+          : error
+      case "rate limit":
+        return as(Option.isSome(flags.rateLimit) ? "--rate-limit" : TaskHistoryConfig.variables.rateLimit)
+      default:
+        return error
+    }
+  }
+
+const MAX_RETRIES = "TASKHISTORY_MAX_RETRIES"
+
+/** `--max-retries`, else `TASKHISTORY_MAX_RETRIES` (a variable of the binaries, not of the core). */
+const maxRetries = (flags: ConnectionFlags): Effect.Effect<Option.Option<number>, InvalidInput> =>
   Effect.gen(function* () {
-    const apiKey: Redacted.Redacted<string> = yield* Option.match(flags.apiKeyFile, {
-      onSome: readKeyFile,
-      onNone: () =>
-        optionalEnv("PARAGON_API_KEY").pipe(
-          Effect.flatMap(
-            Option.match({
-              onNone: () =>
-                Effect.fail(
-                  new InvalidInput({
-                    field: "API key",
-                    value: "",
-                    expected: "a key: set PARAGON_API_KEY or pass --api-key-file PATH"
-                  })
-                ),
-              onSome: (key) => {
-                Secrets.register(key)
-                return Effect.succeed(Redacted.make(key))
-              }
-            })
-          )
-        )
-    })
-    const projectId = Option.isSome(flags.projectId)
-      ? flags.projectId
-      : yield* optionalEnv("PARAGON_PROJECT_ID")
-    if (Option.isNone(projectId)) {
-      return yield* new InvalidInput({
-        field: "project id",
-        value: "",
-        expected: "a Paragon project id: set PARAGON_PROJECT_ID or pass --project-id"
-      })
-    }
-    const baseUrl = Option.isSome(flags.baseUrl) ? flags.baseUrl : yield* optionalEnv("PARAGON_BASE_URL")
-    const rateLimitText = Option.isSome(flags.rateLimit)
-      ? flags.rateLimit
-      : yield* optionalEnv("PARAGON_RATE_LIMIT")
-    const rateLimit = Option.isSome(rateLimitText)
-      ? yield* Either.match(TaskHistoryConfig.parseRateLimit(rateLimitText.value), {
-          onLeft: (e) =>
-            Effect.fail(
-              new InvalidInput({
-                field: Option.isSome(flags.rateLimit) ? "--rate-limit" : "PARAGON_RATE_LIMIT",
-                value: e.value,
-                expected: e.expected
-              })
-            ),
-          onRight: (r) => Effect.succeed(Option.some(r))
-        })
-      : Option.none<TaskHistoryConfig.RateLimit>()
-    const redis = Option.isSome(flags.rateLimitRedis)
-      ? flags.rateLimitRedis
-      : Option.map(yield* optionalEnv("PARAGON_RATE_LIMIT_REDIS"), Redacted.make)
-    if (Option.isSome(redis)) Secrets.register(Redacted.value(redis.value))
-    let maxRetries = flags.maxRetries
-    if (Option.isNone(maxRetries)) {
-      const text = yield* optionalEnv("TASKHISTORY_MAX_RETRIES")
-      if (Option.isSome(text)) {
-        const n = Number(text.value)
-        if (!/^\d+$/.test(text.value.trim()) || !Number.isSafeInteger(n)) {
-          return yield* new InvalidInput({
-            field: "TASKHISTORY_MAX_RETRIES",
-            value: text.value,
-            expected: "a non-negative integer"
-          })
-        }
-        maxRetries = Option.some(n)
-      }
-    }
-    if (Option.isSome(maxRetries) && maxRetries.value < 0) {
+    if (Option.isSome(flags.maxRetries)) {
+      if (flags.maxRetries.value >= 0) return flags.maxRetries
       return yield* new InvalidInput({
         field: "--max-retries",
-        value: String(maxRetries.value),
+        value: String(flags.maxRetries.value),
         expected: "a non-negative integer"
       })
     }
-    return {
-      apiKey,
-      projectId: projectId.value,
-      baseUrl: Option.getOrUndefined(baseUrl),
-      rateLimit: Option.getOrUndefined(rateLimit),
-      rateLimitRedis: Option.getOrUndefined(redis),
-      ...(Option.isSome(maxRetries) ? { retry: { maxRetries: maxRetries.value } } : {})
+    const text = yield* Config.option(Config.string(MAX_RETRIES)).pipe(
+      Effect.orElseSucceed(() => Option.none<string>())
+    )
+    if (Option.isNone(text) || text.value.trim() === "") return Option.none()
+    const n = Number(text.value)
+    if (!/^\d+$/.test(text.value.trim()) || !Number.isSafeInteger(n)) {
+      return yield* new InvalidInput({
+        field: MAX_RETRIES,
+        value: text.value,
+        expected: "a non-negative integer"
+      })
     }
+    return Option.some(n)
   })
 
 /**
- * The validated configuration service from the flags and the environment.
+ * The validated configuration service from the flags and the environment: reads the key file
+ * of `--api-key-file`, hands {@link config} to `TaskHistoryConfig.layerConfig`, and applies
+ * `--max-retries` (or `TASKHISTORY_MAX_RETRIES`). Fails with `InvalidInput` naming the missing
+ * or bad value and where it came from. The key and the Redis URL are registered as secrets, so
+ * nothing printed shows them.
  *
  * @since 0.1.0
  */
 export const configLayer = (
   flags: ConnectionFlags
-): Layer.Layer<TaskHistoryConfig.TaskHistoryConfig, InvalidInput, FileSystem.FileSystem> =>
-  Layer.effect(
-    TaskHistoryConfig.TaskHistoryConfig,
-    Effect.flatMap(resolve(flags), (options) =>
-      Either.match(TaskHistoryConfig.make(options), { onLeft: Effect.fail, onRight: Effect.succeed })
+): Layer.Layer<TaskHistoryConfig.TaskHistoryConfig, InvalidInput | CliError, FileSystem.FileSystem> =>
+  Layer.unwrapEffect(
+    Effect.map(Effect.transposeMapOption(flags.apiKeyFile, readKeyFile), (keyFromFile) =>
+      Layer.effect(
+        TaskHistoryConfig.TaskHistoryConfig,
+        Effect.gen(function* () {
+          const settings = yield* TaskHistoryConfig.TaskHistoryConfig
+          Secrets.register(Redacted.value(settings.apiKey))
+          if (Option.isSome(settings.rateLimitRedis))
+            Secrets.register(Redacted.value(settings.rateLimitRedis.value))
+          const retries = yield* maxRetries(flags)
+          return Option.isSome(retries)
+            ? { ...settings, retry: { ...settings.retry, maxRetries: retries.value } }
+            : settings
+        })
+      ).pipe(
+        Layer.provide(
+          TaskHistoryConfig.layerConfig(config(flags, keyFromFile)).pipe(
+            Layer.mapError((error) =>
+              error._tag === "InvalidInput"
+                ? explain(flags)(error)
+                : // The flags and the environment readers never fail; a ConfigError here is a
+                  // configuration the binaries cannot read.
+                  new CliError({ exitCode: 2, text: `invalid configuration: ${String(error)}` })
+            )
+          )
+        )
+      )
     )
   )
 

@@ -1,8 +1,10 @@
 /**
  * The execution filters both binaries share (`--integration`, `--workflow-id`, `--user-id`,
- * `--status`, `--after`, `--before`, `--sort`), parsed straight into a validated
- * `ExecutionQuery`. A bad value is an `@effect/cli` validation error naming the flag and the
- * value (exit code 2).
+ * `--status`, `--after`, `--before`, `--sort`), parsed into a validated `ExecutionQuery`. A bad
+ * value is an error naming the flag and the value (exit code 2).
+ *
+ * The flags are derived from `ExecutionQuery.fields` in `@taskhistory/core`: that table (name,
+ * kind of value, flag, description) is where a filter is added or changed.
  *
  * @since 0.1.0
  */
@@ -10,109 +12,103 @@ import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
+import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
 import { Effect, Either, Option } from "effect"
 
 /**
- * The filter flags as typed, before validation.
+ * The filter flags as typed, before validation, by filter name.
  *
  * @since 0.1.0
  */
-export interface FilterFlags {
-  readonly integration: Option.Option<string>
-  readonly workflowId: Option.Option<string>
-  readonly userId: Option.Option<string>
-  readonly status: Option.Option<string>
-  readonly after: Option.Option<string>
-  readonly before: Option.Option<string>
-  readonly sort: Option.Option<string>
+export type FilterFlags = { readonly [K in ExecutionQuery.Field]: Option.Option<string> }
+
+/**
+ * The flags that select executions, without dates or order.
+ *
+ * @since 0.1.0
+ */
+export type SelectionFlags = Pick<FilterFlags, ExecutionQuery.SelectionField>
+
+/**
+ * The flag of a filter, as typed on the command line (`workflowId` -> `--workflow-id`).
+ *
+ * @since 0.1.0
+ */
+export const flagOf = (field: ExecutionQuery.Field): string => `--${ExecutionQuery.fields[field].flag}`
+
+const flag = (field: ExecutionQuery.Field): Options.Options<Option.Option<string>> => {
+  const spec: ExecutionQuery.FieldSpec = ExecutionQuery.fields[field]
+  const text = Options.text(spec.flag)
+  return (spec.placeholder === undefined ? text : Options.withPseudoName(text, spec.placeholder)).pipe(
+    Options.withDescription(spec.description),
+    Options.optional
+  )
 }
 
-const flagOf: Record<string, string> = {
-  integration: "--integration",
-  workflowId: "--workflow-id",
-  userId: "--user-id",
-  status: "--status",
-  afterDate: "--after",
-  beforeDate: "--before",
-  sortBy: "--sort"
-}
+const flagsOf = <K extends ExecutionQuery.Field>(
+  names: ReadonlyArray<K>
+): Options.Options<{ readonly [P in K]: Option.Option<string> }> =>
+  Options.map(Options.all(names.map(flag)), (values) => {
+    const out: Partial<Record<K, Option.Option<string>>> = {}
+    names.forEach((name, i) => {
+      out[name] = values[i] ?? Option.none()
+    })
+    // Every name was given a value above.
+    return out as { readonly [P in K]: Option.Option<string> }
+  })
 
 /**
  * The flags that select executions without dates or order (`--integration`, `--workflow-id`,
  * `--user-id`, `--status`), unvalidated: for commands with their own notion of time, such as the
- * exporter's `--since`.
+ * exporter's `--since`. Validate them with {@link validate}.
  *
  * @since 0.1.0
  */
-export const selectionFlags: Options.Options<
-  Pick<FilterFlags, "integration" | "workflowId" | "userId" | "status">
-> = Options.all({
-  integration: Options.text("integration").pipe(
-    Options.withDescription("Only executions of this integration (e.g. salesforce)."),
-    Options.optional
-  ),
-  workflowId: Options.text("workflow-id").pipe(
-    Options.withDescription("Only executions of this workflow."),
-    Options.optional
-  ),
-  userId: Options.text("user-id").pipe(
-    Options.withDescription("Only executions of this Connected User."),
-    Options.optional
-  ),
-  status: Options.text("status").pipe(
-    Options.withPseudoName("SUCCEEDED|FAILED|EXECUTING|DELAYED"),
-    Options.withDescription("Only executions with this status (any case)."),
-    Options.optional
+export const selectionFlags: Options.Options<SelectionFlags> = flagsOf(ExecutionQuery.selectionFields)
+
+/**
+ * The raw filter flags (no validation): for commands that validate them later. Validate them
+ * with {@link validate}.
+ *
+ * @since 0.1.0
+ */
+export const flags: Options.Options<FilterFlags> = flagsOf(ExecutionQuery.fieldNames)
+
+/**
+ * Validates filter flags (all of them, or a subset such as {@link selectionFlags}) into a query;
+ * the error names the flag (`--status`) and the value.
+ *
+ * @since 0.1.0
+ */
+export const validate = <K extends ExecutionQuery.Field>(
+  input: {
+    readonly [P in K]: Option.Option<string>
+  }
+): Either.Either<Pick<ExecutionQuery.ExecutionQuery, K>, InvalidInput> => {
+  const given: Partial<FilterFlags> = input
+  const query: { -readonly [P in ExecutionQuery.Field]?: string } = {}
+  for (const key of ExecutionQuery.fieldNames) {
+    const value = given[key]
+    if (value !== undefined && Option.isSome(value)) query[key] = value.value
+  }
+  return Either.mapLeft(
+    ExecutionQuery.make(query),
+    (e) =>
+      new InvalidInput({
+        field: ExecutionQuery.isField(e.field) ? flagOf(e.field) : e.field,
+        value: e.value,
+        expected: e.expected
+      })
   )
-})
+}
 
 /**
- * The raw filter flags (no validation): for commands that need to treat one of them specially.
- *
- * @since 0.1.0
- */
-export const flags: Options.Options<FilterFlags> = Options.map(
-  Options.all({
-    selection: selectionFlags,
-    after: Options.text("after").pipe(
-      Options.withPseudoName("ISO"),
-      Options.withDescription(
-        "Only executions started after this date, e.g. 2023-02-16 or 2023-02-16T00:00:00Z (no zone: UTC)."
-      ),
-      Options.optional
-    ),
-    before: Options.text("before").pipe(
-      Options.withPseudoName("ISO"),
-      Options.withDescription("Only executions started before this date."),
-      Options.optional
-    ),
-    sort: Options.text("sort").pipe(
-      Options.withPseudoName("asc|desc"),
-      Options.withDescription("Order by start date. Default: desc (the API's default)."),
-      Options.optional
-    )
-  }),
-  ({ selection, ...dates }) => ({ ...selection, ...dates })
-)
-
-/**
- * Validates filter flags into a query; the error names the flag and the value.
+ * Validates filter flags into a query; the error is the message naming the flag and the value.
  *
  * @since 0.1.0
  */
 export const make = (input: FilterFlags): Either.Either<ExecutionQuery.ExecutionQuery, string> =>
-  Either.mapLeft(
-    ExecutionQuery.make({
-      integration: Option.getOrUndefined(input.integration),
-      workflowId: Option.getOrUndefined(input.workflowId),
-      userId: Option.getOrUndefined(input.userId),
-      status: Option.getOrUndefined(input.status),
-      afterDate: Option.getOrUndefined(input.after),
-      beforeDate: Option.getOrUndefined(input.before),
-      sortBy: Option.getOrUndefined(input.sort)
-    }),
-    (e) => `invalid ${flagOf[e.field] ?? e.field} ${JSON.stringify(e.value)}: expected ${e.expected}`
-  )
+  Either.mapLeft(validate(input), (e) => e.message)
 
 /**
  * The filter options, validated into an `ExecutionQuery` at parse time.

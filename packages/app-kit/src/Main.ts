@@ -21,8 +21,9 @@ import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as TaskHistoryConfig from "@taskhistory/core/TaskHistoryConfig"
 import * as TaskHistoryError from "@taskhistory/core/TaskHistoryError"
-import { Cause, Console, Data, Effect, Exit, Logger, Option, Predicate } from "effect"
+import { Cause, Console, Data, Effect, Exit, Logger, Option, Predicate, Redacted } from "effect"
 import * as Output from "./internal/output.js"
 import * as Secrets from "./internal/secrets.js"
 
@@ -174,18 +175,19 @@ export const run = <Name extends string, E, A>(
   command: Command.Command<Name, NodeContext.NodeContext, E, A>,
   options: MainOptions
 ): Effect.Effect<number, never, NodeContext.NodeContext> =>
-  Effect.suspend(() => {
+  Effect.gen(function* () {
     const argv = options.argv ?? process.argv
     const args = argv.slice(2)
-    const apiKey = process.env.PARAGON_API_KEY
-    if (apiKey !== undefined) Secrets.register(apiKey)
+    // Scrub the key from everything printed, from the start (before any command reads it).
+    const apiKey = yield* Effect.orElseSucceed(TaskHistoryConfig.environment.apiKey, () => undefined)
+    if (apiKey !== undefined) Secrets.register(Redacted.value(apiKey))
     const flags = args.slice(0, args.includes("--") ? args.indexOf("--") : undefined)
     const verbose = flags.includes("--verbose") || flags.includes("-v")
     const secretFlag = findSecretFlag(args)
     if (secretFlag !== undefined) {
-      return Console.error(secretFlagMessage(secretFlag)).pipe(Effect.as(2))
+      return yield* Console.error(secretFlagMessage(secretFlag)).pipe(Effect.as(2))
     }
-    return Command.run(command, { name: options.name, version: options.version })(argv).pipe(
+    return yield* Command.run(command, { name: options.name, version: options.version })(argv).pipe(
       Effect.as(0),
       Effect.catchAllCause((cause) => {
         if (Cause.isInterruptedOnly(cause)) return Effect.interrupt

@@ -2,9 +2,14 @@
  * The filters of a workflow-execution search, validated and normalised once so that every
  * request (and every consumer: CLI, exporter, simulator) sees the same values.
  *
+ * {@link fields} is the one place that says which filters exist: the {@link ExecutionQuery}
+ * schema, {@link make}, {@link toUrlParams}/{@link fromUrlParams}, the binaries' flags
+ * (`@taskhistory/app-kit/FilterOptions`), the export's stream filters ({@link Selection}) and
+ * the simulator are all derived from it.
+ *
  * @since 0.1.0
  */
-import { Effect, Either, Schema } from "effect"
+import { Effect, Either, Record, Schema } from "effect"
 import { InvalidInput } from "./TaskHistoryError.js"
 import { KnownStatus, KnownStatuses } from "./WorkflowExecution.js"
 
@@ -23,19 +28,153 @@ export const SortOrder = Schema.Literal("ASC", "DESC")
 export type SortOrder = typeof SortOrder.Type
 
 /**
+ * The kinds of value a filter takes, each with the schema of its validated form: `text` (a
+ * non-empty string, kept as given), `status` (a known status, any case in), `date` (ISO 8601 in,
+ * `YYYY-MM-DDTHH:mm:ss.sssZ` out) and `sort` (`asc`/`desc`, any case in).
+ *
+ * @since 0.1.0
+ */
+export const kinds = {
+  text: Schema.NonEmptyString,
+  status: KnownStatus,
+  date: Schema.String,
+  sort: SortOrder
+} as const
+
+/**
+ * A kind of filter value.
+ *
+ * @since 0.1.0
+ */
+export type Kind = keyof typeof kinds
+
+/**
+ * How one filter is taken and shown.
+ *
+ * @since 0.1.0
+ */
+export interface FieldSpec {
+  readonly kind: Kind
+  /** The flag both binaries give it, without the leading dashes. */
+  readonly flag: string
+  /** The placeholder of the flag's value in `--help`, when it is not free text. */
+  readonly placeholder?: string
+  /** What the flag does, for `--help`. */
+  readonly description: string
+  /**
+   * Whether the filter selects executions (an export stream is defined by these), rather than
+   * bounding their dates or ordering them.
+   */
+  readonly selects: boolean
+}
+
+/**
+ * Every filter of a search, in the order of the query string: the API's parameter name (the
+ * key), the kind of value, and the flag of the binaries. Add a filter here, and the schema, the
+ * validation, the query string, the flags and the simulator's parsing follow.
+ *
+ * @since 0.1.0
+ */
+export const fields = {
+  integration: {
+    kind: "text",
+    flag: "integration",
+    selects: true,
+    description: "Only executions of this integration (e.g. salesforce)."
+  },
+  workflowId: {
+    kind: "text",
+    flag: "workflow-id",
+    selects: true,
+    description: "Only executions of this workflow."
+  },
+  userId: {
+    kind: "text",
+    flag: "user-id",
+    selects: true,
+    description: "Only executions of this Connected User."
+  },
+  status: {
+    kind: "status",
+    flag: "status",
+    placeholder: KnownStatuses.join("|"),
+    selects: true,
+    description: "Only executions with this status (any case)."
+  },
+  afterDate: {
+    kind: "date",
+    flag: "after",
+    placeholder: "ISO",
+    selects: false,
+    description:
+      "Only executions started after this date, e.g. 2023-02-16 or 2023-02-16T00:00:00Z (no zone: UTC)."
+  },
+  beforeDate: {
+    kind: "date",
+    flag: "before",
+    placeholder: "ISO",
+    selects: false,
+    description: "Only executions started before this date."
+  },
+  sortBy: {
+    kind: "sort",
+    flag: "sort",
+    placeholder: "asc|desc",
+    selects: false,
+    description: "Order by start date. Default: desc (the API's default)."
+  }
+} as const satisfies Record<string, FieldSpec>
+
+type Fields = typeof fields
+
+/**
+ * The name of a filter (its query-string parameter).
+ *
+ * @since 0.1.0
+ */
+export type Field = keyof Fields
+
+/**
+ * The filters that select executions (see {@link FieldSpec.selects}).
+ *
+ * @since 0.1.0
+ */
+export type SelectionField = { readonly [K in Field]: Fields[K]["selects"] extends true ? K : never }[Field]
+
+/**
+ * Every filter name, in the order of {@link fields}.
+ *
+ * @since 0.1.0
+ */
+export const fieldNames: ReadonlyArray<Field> = Record.keys(fields)
+
+const isSelectionField = (name: Field): name is SelectionField => fields[name].selects
+
+/**
+ * The names of the filters that select executions, in the order of {@link fields}.
+ *
+ * @since 0.1.0
+ */
+export const selectionFields: ReadonlyArray<SelectionField> = fieldNames.filter(isSelectionField)
+
+/**
+ * Whether a string names a filter.
+ *
+ * @since 0.1.0
+ */
+export const isField = (name: string): name is Field => Object.hasOwn(fields, name)
+
+/**
  * A validated query. Dates are normalised to `YYYY-MM-DDTHH:mm:ss.sssZ` (UTC).
  *
  * @since 0.1.0
  */
-export const ExecutionQuery = Schema.Struct({
-  integration: Schema.optional(Schema.NonEmptyString),
-  workflowId: Schema.optional(Schema.NonEmptyString),
-  userId: Schema.optional(Schema.NonEmptyString),
-  status: Schema.optional(KnownStatus),
-  afterDate: Schema.optional(Schema.String),
-  beforeDate: Schema.optional(Schema.String),
-  sortBy: Schema.optional(SortOrder)
-})
+export const ExecutionQuery = Schema.Struct(
+  // Record.map cannot tie each key to its own kind's schema in the type; this is what it builds.
+  Record.map(fields, (spec) => Schema.optional(kinds[spec.kind])) as unknown as {
+    readonly [K in Field]: Schema.optional<(typeof kinds)[Fields[K]["kind"]]>
+  }
+)
 
 /**
  * A validated query.
@@ -45,19 +184,42 @@ export const ExecutionQuery = Schema.Struct({
 export type ExecutionQuery = typeof ExecutionQuery.Type
 
 /**
+ * The part of a query that selects executions, without dates or order: what defines an export
+ * stream.
+ *
+ * @since 0.1.0
+ */
+export type Selection = Pick<ExecutionQuery, SelectionField>
+
+/**
+ * The selecting filters of a query (drops dates and order).
+ *
+ * @since 0.1.0
+ */
+export const selection = (query: ExecutionQuery): Selection => {
+  const out: { -readonly [K in SelectionField]?: ExecutionQuery[K] } = {}
+  for (const key of selectionFields) {
+    const value = query[key]
+    if (value !== undefined) Object.assign(out, { [key]: value })
+  }
+  return out
+}
+
+interface KindInput {
+  readonly text: string
+  readonly status: string
+  readonly date: string | Date
+  readonly sort: string
+}
+
+/**
  * What a user may give: statuses and sort orders in any case, dates in any ISO 8601 form that
  * names at least a day (`2023-02-16`, `2023-02-16T00:00:00`, `2023-02-16T00:00:00+02:00`).
  *
  * @since 0.1.0
  */
-export interface ExecutionQueryInput {
-  readonly integration?: string | undefined
-  readonly workflowId?: string | undefined
-  readonly userId?: string | undefined
-  readonly status?: string | undefined
-  readonly afterDate?: string | Date | undefined
-  readonly beforeDate?: string | Date | undefined
-  readonly sortBy?: string | undefined
+export type ExecutionQueryInput = {
+  readonly [K in Field]?: KindInput[Fields[K]["kind"]] | undefined
 }
 
 const ISO_DATE =
@@ -94,8 +256,43 @@ export const normalizeDate = (input: string): string | undefined => {
   return new Date(epoch).toISOString()
 }
 
-const invalid = (field: string, value: string, expected: string) =>
-  new InvalidInput({ field, value, expected })
+/** The validated value of one filter, or the value as shown in the error and what was expected. */
+const parseValue = (
+  kind: Kind,
+  value: string | Date
+): Either.Either<string, { readonly shown: string; readonly expected: string }> => {
+  if (value instanceof Date) {
+    if (kind === "date" && !Number.isNaN(value.getTime())) return Either.right(value.toISOString())
+    value = String(value)
+  }
+  switch (kind) {
+    case "text":
+      return value.trim() === ""
+        ? Either.left({ shown: value, expected: "a non-empty value" })
+        : Either.right(value)
+    case "status": {
+      const status = value.toUpperCase()
+      return (KnownStatuses as ReadonlyArray<string>).includes(status)
+        ? Either.right(status)
+        : Either.left({ shown: value, expected: KnownStatuses.join(", ") })
+    }
+    case "date": {
+      const date = normalizeDate(value)
+      return date === undefined
+        ? Either.left({
+            shown: value,
+            expected: "an ISO 8601 date such as 2023-02-16 or 2023-02-16T00:00:00Z"
+          })
+        : Either.right(date)
+    }
+    case "sort": {
+      const sort = value.toUpperCase()
+      return sort === "ASC" || sort === "DESC"
+        ? Either.right(sort)
+        : Either.left({ shown: value, expected: "asc or desc" })
+    }
+  }
+}
 
 /**
  * Validates and normalises user input into an {@link ExecutionQuery}. The error names the field
@@ -104,43 +301,31 @@ const invalid = (field: string, value: string, expected: string) =>
  * @since 0.1.0
  */
 export const make = (input: ExecutionQueryInput): Either.Either<ExecutionQuery, InvalidInput> => {
-  const out: {
-    -readonly [K in keyof ExecutionQuery]: ExecutionQuery[K]
-  } = {}
-  for (const key of ["integration", "workflowId", "userId"] as const) {
+  // Each kind's parser returns exactly its schema's type (see `kinds`), so the record built
+  // here is an ExecutionQuery.
+  const out: Record<string, string> = {}
+  for (const key of fieldNames) {
     const value = input[key]
     if (value === undefined) continue
-    if (value.trim() === "") return Either.left(invalid(key, value, "a non-empty value"))
-    out[key] = value
-  }
-  if (input.status !== undefined) {
-    const status = input.status.toUpperCase()
-    if (!(KnownStatuses as ReadonlyArray<string>).includes(status)) {
-      return Either.left(invalid("status", input.status, KnownStatuses.join(", ")))
+    const parsed = parseValue(fields[key].kind, value)
+    if (Either.isLeft(parsed)) {
+      return Either.left(
+        new InvalidInput({ field: key, value: parsed.left.shown, expected: parsed.left.expected })
+      )
     }
-    out.status = status as KnownStatus
+    out[key] = parsed.right
   }
-  for (const key of ["afterDate", "beforeDate"] as const) {
-    const value = input[key]
-    if (value === undefined) continue
-    const text = value instanceof Date ? value.toISOString() : value
-    const date = value instanceof Date && !Number.isNaN(value.getTime()) ? text : normalizeDate(text)
-    if (date === undefined) {
-      return Either.left(invalid(key, text, "an ISO 8601 date such as 2023-02-16 or 2023-02-16T00:00:00Z"))
-    }
-    out[key] = date
-  }
-  if (out.afterDate !== undefined && out.beforeDate !== undefined && out.afterDate > out.beforeDate) {
+  const { afterDate, beforeDate } = out
+  if (afterDate !== undefined && beforeDate !== undefined && afterDate > beforeDate) {
     return Either.left(
-      invalid("beforeDate", out.beforeDate, `a date not earlier than afterDate (${out.afterDate})`)
+      new InvalidInput({
+        field: "beforeDate",
+        value: beforeDate,
+        expected: `a date not earlier than afterDate (${afterDate})`
+      })
     )
   }
-  if (input.sortBy !== undefined) {
-    const sort = input.sortBy.toUpperCase()
-    if (sort !== "ASC" && sort !== "DESC") return Either.left(invalid("sortBy", input.sortBy, "asc or desc"))
-    out.sortBy = sort
-  }
-  return Either.right(out)
+  return Either.right(out as ExecutionQuery)
 }
 
 /**
@@ -158,17 +343,24 @@ export const makeEffect = (input: ExecutionQueryInput): Effect.Effect<ExecutionQ
  */
 export const toUrlParams = (query: ExecutionQuery): ReadonlyArray<readonly [string, string]> => {
   const params: Array<readonly [string, string]> = []
-  for (const key of [
-    "integration",
-    "workflowId",
-    "userId",
-    "status",
-    "afterDate",
-    "beforeDate",
-    "sortBy"
-  ] as const) {
+  for (const key of fieldNames) {
     const value = query[key]
     if (value !== undefined) params.push([key, value])
   }
   return params
+}
+
+/**
+ * Validates the filters of a query string (what a server receives; other parameters, such as
+ * `offset`, are ignored): the reverse of {@link toUrlParams}.
+ *
+ * @since 0.1.0
+ */
+export const fromUrlParams = (params: URLSearchParams): Either.Either<ExecutionQuery, InvalidInput> => {
+  const input: { -readonly [K in Field]?: string } = {}
+  for (const key of fieldNames) {
+    const value = params.get(key)
+    if (value !== null) input[key] = value
+  }
+  return make(input)
 }

@@ -146,18 +146,18 @@ export const layer: Layer.Layer<
 > = Layer.effect(TaskHistoryClient, make)
 
 /**
- * The client configured from the environment (`PARAGON_API_KEY`, `PARAGON_PROJECT_ID`, ...; see
- * `TaskHistoryConfig.layerConfig`) with the in-memory limiter at the configured rate. Also
- * provides the config and the limiter. Still needs an `HttpClient`, e.g.
- * `NodeHttpClient.layerUndici` or `FetchHttpClient.layer`.
+ * The client configured from `Config` values, each setting defaulting to its environment
+ * variable (`PARAGON_API_KEY`, `PARAGON_PROJECT_ID`, ...; see `TaskHistoryConfig.layerConfig`),
+ * with the in-memory limiter at the configured rate. Also provides the config and the limiter.
+ * Still needs an `HttpClient`, e.g. `UndiciHttpClient.layer` or `FetchHttpClient.layer`.
  *
  * @example
- * Effect.provide(program, TaskHistoryClient.layerConfig().pipe(Layer.provide(NodeHttpClient.layerUndici)))
+ * Effect.provide(program, TaskHistoryClient.layerConfig().pipe(Layer.provide(UndiciHttpClient.layer)))
  *
  * @since 0.1.0
  */
 export const layerConfig = (
-  overrides: Partial<TaskHistoryConfig.Options> = {}
+  config: TaskHistoryConfig.ConfigOptions = {}
 ): Layer.Layer<
   TaskHistoryClient | TaskHistoryConfig.TaskHistoryConfig | RateLimiter.RateLimiter,
   InvalidInput | ConfigError,
@@ -165,5 +165,5 @@ export const layerConfig = (
 > =>
   layer.pipe(
     Layer.provideMerge(RateLimiter.layerFromConfig),
-    Layer.provideMerge(TaskHistoryConfig.layerConfig(overrides))
+    Layer.provideMerge(TaskHistoryConfig.layerConfig(config))
   )

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Config, Context, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import { Config, type ConfigError, Context, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
 import { InvalidInput } from "./TaskHistoryError.js"
 
 /**
@@ -194,16 +194,86 @@ export interface Options {
 }
 
 /**
+ * The environment variables of the contract, one per setting that has one: the defaults of
+ * {@link layerConfig}.
+ *
+ * @since 0.1.0
+ */
+export const variables = {
+  apiKey: "PARAGON_API_KEY",
+  projectId: "PARAGON_PROJECT_ID",
+  baseUrl: "PARAGON_BASE_URL",
+  rateLimit: "PARAGON_RATE_LIMIT",
+  rateLimitRedis: "PARAGON_RATE_LIMIT_REDIS"
+} as const
+
+/**
+ * A setting that has an environment variable.
+ *
+ * @since 0.1.0
+ */
+export type EnvironmentSetting = keyof typeof variables
+
+const blankIsUnset = <A>(config: Config.Config<A>, text: (a: A) => string): Config.Config<A | undefined> =>
+  Config.map(Config.option(config), (value) =>
+    Option.isSome(value) && text(value.value).trim() !== "" ? value.value : undefined
+  )
+
+/**
+ * The settings read from the environment ({@link variables}), as `Config` values: the key and
+ * the Redis URL as `Config.redacted`. A variable that is unset or blank yields `undefined`: the
+ * setting is not set (the key and the project id are then reported missing, the others take
+ * their defaults). This is the only place that reads the `PARAGON_*` variables; the binaries put
+ * their flags in front of these with `Config.orElse`.
+ *
+ * @since 0.1.0
+ */
+export const environment = {
+  apiKey: blankIsUnset(Config.redacted(variables.apiKey), Redacted.value),
+  projectId: blankIsUnset(Config.string(variables.projectId), (s) => s),
+  baseUrl: blankIsUnset(Config.string(variables.baseUrl), (s) => s),
+  rateLimit: blankIsUnset(Config.string(variables.rateLimit), (s) => s),
+  rateLimitRedis: blankIsUnset(Config.redacted(variables.rateLimitRedis), Redacted.value)
+} satisfies { readonly [K in EnvironmentSetting]: Config.Config<Options[K] | undefined> }
+
+/**
+ * The settings as `Config` values, for {@link layerConfig} (in the way of `@effect/sql-pg`'s
+ * `PgClient.layerConfig`): each setting a `Config` (or, for `retry`, a record of them). A setting
+ * left out is read from its environment variable ({@link environment}); a `Config` that yields
+ * `undefined` leaves the setting unset.
+ *
+ * @since 0.1.0
+ */
+export type ConfigOptions = Config.Config.Wrap<Partial<Options>>
+
+/**
  * Builds the settings, validating every value.
  *
  * @since 0.1.0
  */
 export const make = (options: Options): Either.Either<TaskHistoryConfigShape, InvalidInput> =>
+  fromPartial(options)
+
+const fromPartial = (options: Partial<Options>): Either.Either<TaskHistoryConfigShape, InvalidInput> =>
   Either.gen(function* () {
+    if (options.apiKey === undefined) {
+      return yield* Either.left(
+        new InvalidInput({ field: "API key", value: "", expected: `a key (set ${variables.apiKey})` })
+      )
+    }
     const apiKey = Redacted.isRedacted(options.apiKey) ? options.apiKey : Redacted.make(options.apiKey)
     if (Redacted.value(apiKey).trim() === "") {
       return yield* Either.left(
-        new InvalidInput({ field: "API key", value: "", expected: "a non-empty key (PARAGON_API_KEY)" })
+        new InvalidInput({ field: "API key", value: "", expected: `a non-empty key (${variables.apiKey})` })
+      )
+    }
+    if (options.projectId === undefined) {
+      return yield* Either.left(
+        new InvalidInput({
+          field: "project id",
+          value: "",
+          expected: `a Paragon project id (set ${variables.projectId})`
+        })
       )
     }
     if (options.projectId.trim() === "" || /[/?#\s]/.test(options.projectId)) {
@@ -211,7 +281,7 @@ export const make = (options: Options): Either.Either<TaskHistoryConfigShape, In
         new InvalidInput({
           field: "project id",
           value: options.projectId,
-          expected: "a Paragon project id (PARAGON_PROJECT_ID)"
+          expected: `a Paragon project id (${variables.projectId})`
         })
       )
     }
@@ -248,46 +318,37 @@ export const make = (options: Options): Either.Either<TaskHistoryConfigShape, In
     }
   })
 
+const fromEither = <A>(either: Either.Either<A, InvalidInput>): Effect.Effect<A, InvalidInput> =>
+  Either.match(either, { onLeft: Effect.fail, onRight: Effect.succeed })
+
 /**
  * A layer from plain options.
  *
  * @since 0.1.0
  */
 export const layer = (options: Options): Layer.Layer<TaskHistoryConfig, InvalidInput> =>
-  Layer.effect(
-    TaskHistoryConfig,
-    Either.match(make(options), { onLeft: Effect.fail, onRight: Effect.succeed })
-  )
+  Layer.effect(TaskHistoryConfig, fromEither(make(options)))
 
 /**
- * A layer from `Config` values; by default the environment names of the contract:
- * `PARAGON_API_KEY`, `PARAGON_PROJECT_ID`, `PARAGON_BASE_URL`, `PARAGON_RATE_LIMIT`,
- * `PARAGON_RATE_LIMIT_REDIS`.
+ * A layer from `Config` values, each setting defaulting to its environment variable
+ * (`PARAGON_API_KEY`, `PARAGON_PROJECT_ID`, `PARAGON_BASE_URL`, `PARAGON_RATE_LIMIT`,
+ * `PARAGON_RATE_LIMIT_REDIS`; see {@link environment}). A missing or bad value fails with
+ * `InvalidInput` naming it; a `Config` of yours that cannot be read fails with its
+ * `ConfigError`.
+ *
+ * @example
+ * // the environment, with the project id from elsewhere
+ * TaskHistoryConfig.layerConfig({ projectId: Config.string("MY_PROJECT") })
  *
  * @since 0.1.0
  */
 export const layerConfig = (
-  overrides: Partial<Options> = {}
-): Layer.Layer<TaskHistoryConfig, InvalidInput | import("effect/ConfigError").ConfigError> =>
+  config: ConfigOptions = {}
+): Layer.Layer<TaskHistoryConfig, InvalidInput | ConfigError.ConfigError> =>
   Layer.effect(
     TaskHistoryConfig,
-    Effect.gen(function* () {
-      const apiKey = overrides.apiKey ?? (yield* Config.redacted("PARAGON_API_KEY"))
-      const projectId = overrides.projectId ?? (yield* Config.string("PARAGON_PROJECT_ID"))
-      const baseUrl =
-        overrides.baseUrl ?? Option.getOrUndefined(yield* Config.option(Config.string("PARAGON_BASE_URL")))
-      const rateLimit =
-        overrides.rateLimit ??
-        Option.getOrUndefined(yield* Config.option(Config.string("PARAGON_RATE_LIMIT")))
-      const rateLimitRedis =
-        overrides.rateLimitRedis ??
-        Option.getOrUndefined(yield* Config.option(Config.redacted("PARAGON_RATE_LIMIT_REDIS")))
-      return yield* Either.match(
-        make({ ...overrides, apiKey, projectId, baseUrl, rateLimit, rateLimitRedis }),
-        {
-          onLeft: Effect.fail,
-          onRight: Effect.succeed
-        }
-      )
-    })
+    Effect.flatMap(
+      Config.unwrap<Partial<Options>>(Config.isConfig(config) ? config : { ...environment, ...config }),
+      (options) => fromEither(fromPartial(options))
+    )
   )

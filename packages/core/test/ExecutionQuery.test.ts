@@ -65,4 +65,38 @@ describe("ExecutionQuery.make", () => {
       ["sortBy", "DESC"]
     ])
   })
+
+  it("fromUrlParams reads back what toUrlParams wrote, and validates like make", () => {
+    const query = right(
+      ExecutionQuery.make({ integration: "slack", status: "failed", afterDate: "2023-02-16", sortBy: "asc" })
+    )
+    const params = new URLSearchParams(ExecutionQuery.toUrlParams(query) as Array<[string, string]>)
+    params.set("offset", "100")
+    expect(right(ExecutionQuery.fromUrlParams(params))).toEqual(query)
+    const bad = left(ExecutionQuery.fromUrlParams(new URLSearchParams("status=PAUSED")))
+    expect(bad.field).toBe("status")
+  })
+
+  it("one table of fields: the schema, the selection and the flags agree with it", () => {
+    expect(ExecutionQuery.fieldNames).toEqual([
+      "integration",
+      "workflowId",
+      "userId",
+      "status",
+      "afterDate",
+      "beforeDate",
+      "sortBy"
+    ])
+    expect(Object.keys(ExecutionQuery.ExecutionQuery.fields)).toEqual(ExecutionQuery.fieldNames)
+    expect(ExecutionQuery.selectionFields).toEqual(["integration", "workflowId", "userId", "status"])
+    const query = right(ExecutionQuery.make({ workflowId: "w", status: "failed", afterDate: "2023-02-16" }))
+    expect(ExecutionQuery.selection(query)).toEqual({ workflowId: "w", status: "FAILED" })
+    expect(ExecutionQuery.isField("afterDate")).toBe(true)
+    expect(ExecutionQuery.isField("offset")).toBe(false)
+  })
+
+  it("an invalid Date is an InvalidInput, not a defect", () => {
+    const error = left(ExecutionQuery.make({ afterDate: new Date(Number.NaN) }))
+    expect(error.field).toBe("afterDate")
+  })
 })

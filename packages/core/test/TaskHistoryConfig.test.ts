@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import { Config, ConfigProvider, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
 import * as TaskHistoryConfig from "../src/TaskHistoryConfig.js"
 
 const left = <R, L>(either: Either.Either<R, L>): L => {
@@ -111,6 +111,77 @@ describe("TaskHistoryConfig", () => {
       )
       expect(error._tag).toBe("InvalidInput")
       expect(error.message).toContain('"lots"')
+    })
+  )
+
+  const fromMap = (entries: ReadonlyArray<readonly [string, string]>) =>
+    Effect.withConfigProvider(ConfigProvider.fromMap(new Map(entries)))
+
+  it.effect("layerConfig takes Config values; the settings left out come from their variables", () =>
+    Effect.gen(function* () {
+      const config = yield* TaskHistoryConfig.TaskHistoryConfig.pipe(
+        Effect.provide(
+          TaskHistoryConfig.layerConfig({
+            projectId: Config.string("MY_PROJECT"),
+            rateLimit: Config.orElse(Config.string("MY_RATE"), () => TaskHistoryConfig.environment.rateLimit),
+            retry: { maxRetries: Config.integer("MY_RETRIES") }
+          })
+        ),
+        fromMap([
+          ["PARAGON_API_KEY", "sk_env"],
+          ["PARAGON_PROJECT_ID", "not-this-one"],
+          ["MY_PROJECT", "mine"],
+          ["PARAGON_RATE_LIMIT", "40/4s"],
+          ["MY_RETRIES", "2"]
+        ])
+      )
+      expect(Redacted.value(config.apiKey)).toBe("sk_env")
+      expect(config.projectId).toBe("mine")
+      expect(config.rateLimit.limit).toBe(40)
+      expect(config.retry.maxRetries).toBe(2)
+      expect(config.retry.base).toEqual(TaskHistoryConfig.defaultRetry.base)
+      expect(config.baseUrl).toBe(TaskHistoryConfig.cloudBaseUrl)
+    })
+  )
+
+  it.effect("layerConfig: an unset or blank variable is not set; the key and project are then missing", () =>
+    Effect.gen(function* () {
+      const build = Layer.build(TaskHistoryConfig.layerConfig()).pipe(Effect.scoped, Effect.flip)
+      const noKey = yield* build.pipe(fromMap([["PARAGON_PROJECT_ID", "p"]]))
+      expect(noKey.message).toContain("PARAGON_API_KEY")
+      const blankKey = yield* build.pipe(
+        fromMap([
+          ["PARAGON_API_KEY", "  "],
+          ["PARAGON_PROJECT_ID", "p"]
+        ])
+      )
+      expect(blankKey._tag).toBe("InvalidInput")
+      expect(blankKey.message).toContain("PARAGON_API_KEY")
+      const noProject = yield* build.pipe(fromMap([["PARAGON_API_KEY", "k"]]))
+      expect(noProject.message).toContain("PARAGON_PROJECT_ID")
+      const blanks = yield* TaskHistoryConfig.TaskHistoryConfig.pipe(
+        Effect.provide(TaskHistoryConfig.layerConfig()),
+        fromMap([
+          ["PARAGON_API_KEY", "k"],
+          ["PARAGON_PROJECT_ID", "p"],
+          ["PARAGON_BASE_URL", ""],
+          ["PARAGON_RATE_LIMIT", " "],
+          ["PARAGON_RATE_LIMIT_REDIS", ""]
+        ])
+      )
+      expect(blanks.baseUrl).toBe(TaskHistoryConfig.cloudBaseUrl)
+      expect(blanks.rateLimit).toEqual(TaskHistoryConfig.defaultRateLimit)
+      expect(Option.isNone(blanks.rateLimitRedis)).toBe(true)
+    })
+  )
+
+  it.effect("layerConfig fails with the ConfigError of a Config of yours that cannot be read", () =>
+    Effect.gen(function* () {
+      const error = yield* Layer.build(
+        TaskHistoryConfig.layerConfig({ pageConcurrency: Config.integer("MY_CONCURRENCY") })
+      ).pipe(Effect.scoped, Effect.flip, fromMap([["MY_CONCURRENCY", "lots"]]))
+      expect(error._tag).not.toBe("InvalidInput")
+      expect(String(error)).toContain("MY_CONCURRENCY")
     })
   )
 })

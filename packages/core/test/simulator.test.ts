@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Simulator } from "@taskhistory/simulator"
-import { Chunk, Duration, Effect, Layer, Stream } from "effect"
+import { Chunk, Config, Duration, Effect, Layer, Stream } from "effect"
 import * as TaskHistoryClient from "../src/TaskHistoryClient.js"
 import { httpClients } from "./utils/server.js"
 
@@ -20,13 +20,15 @@ describe("the client against the simulator", () => {
           faults: { failNext: 2, resetRate: 0.15, errorRate: 0.1, htmlRate: 0.1 }
         })
         const rows = yield* sim.dataset
-        const layer = TaskHistoryClient.layerConfig({
-          apiKey: sim.apiKey,
-          projectId: sim.projectId,
-          baseUrl: sim.url,
-          rateLimit: "10000/1s",
-          retry: { base: Duration.millis(1), cap: Duration.millis(5), maxRetries: 12 }
-        }).pipe(Layer.provide(http))
+        const layer = TaskHistoryClient.layerConfig(
+          Config.succeed({
+            apiKey: sim.apiKey,
+            projectId: sim.projectId,
+            baseUrl: sim.url,
+            rateLimit: "10000/1s",
+            retry: { base: Duration.millis(1), cap: Duration.millis(5), maxRetries: 12 }
+          })
+        ).pipe(Layer.provide(http))
         const all = yield* Effect.flatMap(TaskHistoryClient.TaskHistoryClient, (client) =>
           Stream.runCollect(client.executions({}))
         ).pipe(Effect.provide(layer))

@@ -3,19 +3,21 @@ import { describe, expect, it } from "@effect/vitest"
 import * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
 import * as TaskHistoryClient from "@taskhistory/core/TaskHistoryClient"
 import { Simulator } from "@taskhistory/simulator"
-import { Chunk, Duration, Effect, Layer, Stream } from "effect"
+import { Chunk, Config, Duration, Effect, Layer, Stream } from "effect"
 import { expectedIds } from "./helpers.js"
 
 const NOW = "2026-11-28T12:00:00.000Z"
 
 const clientFor = (sim: Simulator.SimulatorHandle) =>
-  TaskHistoryClient.layerConfig({
-    apiKey: sim.apiKey,
-    projectId: sim.projectId,
-    baseUrl: sim.url,
-    rateLimit: "10000/1s",
-    retry: { base: Duration.millis(5), cap: Duration.millis(50) }
-  }).pipe(Layer.provide(FetchHttpClient.layer))
+  TaskHistoryClient.layerConfig(
+    Config.succeed({
+      apiKey: sim.apiKey,
+      projectId: sim.projectId,
+      baseUrl: sim.url,
+      rateLimit: "10000/1s",
+      retry: { base: Duration.millis(5), cap: Duration.millis(50) }
+    })
+  ).pipe(Layer.provide(FetchHttpClient.layer))
 
 describe("the core's client against the simulator", () => {
   it.live("reads every page through a foreign nextLink carrying sortBy=ASC, without leaking the key", () =>

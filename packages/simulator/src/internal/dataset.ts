@@ -3,6 +3,7 @@
  * created), an `order` array of the visible serials sorted by (dateStarted, id), and lazily
  * rendered records. Ids embed their serial, so a lookup by id needs no map.
  */
+import * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
 import { type ByteWriter, utf8 } from "./bytes.js"
 import {
   hash3,
@@ -89,12 +90,8 @@ export interface DatasetOptions {
   readonly malformed: number
 }
 
-/** Filters as the engine sees them: dates as epoch milliseconds. */
-export interface Filter {
-  readonly integration?: string | undefined
-  readonly workflowId?: string | undefined
-  readonly userId?: string | undefined
-  readonly status?: string | undefined
+/** Filters as the engine sees them: the query's selection, dates as epoch milliseconds. */
+export interface Filter extends ExecutionQuery.Selection {
   readonly afterMs?: number | undefined
   readonly beforeMs?: number | undefined
   readonly inclusive: boolean
@@ -704,19 +701,15 @@ export class Dataset {
     }
     if (b < a) b = a
     const base = a
-    if (
-      filter.integration === undefined &&
-      filter.workflowId === undefined &&
-      filter.userId === undefined &&
-      filter.status === undefined
-    ) {
+    const selected = ExecutionQuery.selectionFields.map((field) => filter[field])
+    if (selected.every((value) => value === undefined)) {
       return { size: b - a, at: (i) => order[base + i]! }
     }
     if (this.cacheVersion !== this.version) {
       this.cache.clear()
       this.cacheVersion = this.version
     }
-    const cacheKey = `${filter.integration}|${filter.workflowId}|${filter.userId}|${filter.status}|${a}|${b}`
+    const cacheKey = `${selected.join("|")}|${a}|${b}`
     let hit = this.cache.get(cacheKey)
     if (hit === undefined) {
       hit = this.scan(filter, a, b)

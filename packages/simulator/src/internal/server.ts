@@ -1,11 +1,11 @@
 /**
  * The simulator's HTTP server, on node:http directly (the hot path serves thousands of pages a
- * second). Query validation comes from the core (`ExecutionQuery.make`), so the simulator and
+ * second). Query validation comes from the core (`ExecutionQuery.fromUrlParams`), so the simulator and
  * the client agree on what a valid query is.
  */
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
-import { make as makeQuery, toUrlParams } from "@taskhistory/core/ExecutionQuery"
+import { fromUrlParams, selection, toUrlParams } from "@taskhistory/core/ExecutionQuery"
 import type { InvalidInput } from "@taskhistory/core/TaskHistoryError"
 import { Either } from "effect"
 import { ByteWriter } from "./bytes.js"
@@ -540,16 +540,7 @@ export class SimulatorServer {
 
   private list(search: string): Reply {
     const params = new URLSearchParams(search)
-    const get = (name: string) => params.get(name) ?? undefined
-    const query = makeQuery({
-      integration: get("integration"),
-      workflowId: get("workflowId"),
-      userId: get("userId"),
-      status: get("status"),
-      afterDate: get("afterDate"),
-      beforeDate: get("beforeDate"),
-      sortBy: get("sortBy")
-    })
+    const query = fromUrlParams(params)
     if (Either.isLeft(query)) {
       const e = query.left
       return errorBody(400, "Bad Request", e.message, { field: e.field, value: e.value })
@@ -576,10 +567,7 @@ export class SimulatorServer {
     if (ch.revealPerRequest > 0 && this.dataset.hiddenQueue.length > 0) this.reveal(ch.revealPerRequest)
     const q = query.right
     const matches = this.dataset.matches({
-      integration: q.integration,
-      workflowId: q.workflowId,
-      userId: q.userId,
-      status: q.status,
+      ...selection(q),
       afterMs: q.afterDate === undefined ? undefined : Date.parse(q.afterDate),
       beforeMs: q.beforeDate === undefined ? undefined : Date.parse(q.beforeDate),
       inclusive: this.knobs.inclusiveDates
