@@ -199,7 +199,11 @@ describe("long reads", () => {
     expect(code).toBe(130)
     expect(stderr).toContain("this read needs 3 requests for 250 executions")
     expect(stderr).toContain("2/10m")
-    expect(lines(stdout)).toEqual(expected.map((r) => JSON.stringify(r)))
+    // The first page, then (when its request was already answered as Ctrl-C came) the second:
+    // the budget of 2 covers the plan's request and one more.
+    const printed = lines(stdout)
+    expect(printed.slice(0, 100)).toEqual(expected.map((r) => JSON.stringify(r)))
+    expect([100, 200]).toContain(printed.length)
   })
 })
 
