@@ -27,7 +27,7 @@ import * as RunSchedule from "./RunSchedule.js"
  *
  * @since 0.1.0
  */
-export const defaultSink = "sqlite:./taskhistory.db"
+export const defaultSink = SinkSpec.defaultSpec
 
 const fromEither = <A>(either: Either.Either<A, InvalidInput>): Effect.Effect<A, InvalidInput> =>
   Either.match(either, { onLeft: Effect.fail, onRight: Effect.succeed })
@@ -54,7 +54,7 @@ const withExitCodes = <A, E, R>(effect: Effect.Effect<A, E | Exporter.ExportErro
 const sinkOption = Options.text("sink").pipe(
   Options.withPseudoName("SINK"),
   Options.withDescription(
-    "Where to export: sqlite:PATH, postgres://USER:PASSWORD@HOST:PORT/DB (optionally ?schema=NAME), ndjson:DIR, csv:DIR or parquet:DIR. Default: sqlite:./taskhistory.db."
+    `Where to export: sqlite:PATH, postgres://USER:PASSWORD@HOST:PORT/DB (optionally ?schema=NAME), ndjson:DIR, csv:DIR or parquet:DIR. Default: ${defaultSink}.`
   ),
   Options.withDefault(defaultSink)
 )

@@ -22,7 +22,8 @@
  * @since 0.1.0
  */
 import { type Effect, Layer, type Scope } from "effect"
-import { csv, csvColumns, type FileFormatName, formats, ndjson, parquet } from "./internal/fileFormat.js"
+import { csv, type FileFormatName, formats, ndjson, parquet } from "./internal/fileFormat.js"
+import { fileColumns } from "./internal/fileRow.js"
 import * as internal from "./internal/fileSink.js"
 import { Sink, type SinkError, type SinkShape } from "./Sink.js"
 
@@ -70,11 +71,12 @@ const toInternal = (options: FileSinkOptions): internal.FileSinkOptions => ({
 export type FileSinkFormat = FileFormatName
 
 /**
- * The CSV and Parquet columns, in order (NDJSON lines are the records as received).
+ * The CSV and Parquet columns, in order: those of `Columns.columns`, then `exported_at` and `raw`
+ * (NDJSON lines are the records as received).
  *
  * @since 0.1.0
  */
-export const columns: ReadonlyArray<string> = csvColumns
+export const columns: ReadonlyArray<string> = fileColumns
 
 /**
  * Opens a file sink in `options.dir`: takes the directory's lock (a lock left by a dead process is
@@ -129,16 +131,3 @@ export const layerCsv = (options: FileSinkOptions): Layer.Layer<Sink, SinkError>
  */
 export const layerParquet = (options: FileSinkOptions): Layer.Layer<Sink, SinkError> =>
   Layer.scoped(Sink, internal.make(parquet, toInternal(options)))
-
-/**
- * Whether a sink URI names a file sink (`ndjson:DIR`, `csv:DIR`, `parquet:DIR`), and which.
- *
- * @since 0.1.0
- */
-export const parseUri = (
-  uri: string
-): { readonly format: FileSinkFormat; readonly dir: string } | undefined => {
-  const match = /^(ndjson|csv|parquet):(.+)$/.exec(uri)
-  if (match === null) return undefined
-  return { format: match[1] as FileSinkFormat, dir: match[2]! }
-}

@@ -9,8 +9,9 @@ import { SqlClient } from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { Cause, Effect, Layer, Redacted } from "effect"
 import * as pgUrl from "./internal/pgUrl.js"
+import * as SinkErrors from "./internal/sinkErrors.js"
 import * as internal from "./internal/sqlSink.js"
-import { Sink, SinkError, type SinkShape } from "./Sink.js"
+import { Sink, type SinkError, type SinkShape } from "./Sink.js"
 
 /**
  * Options of {@link layer}.
@@ -67,7 +68,7 @@ export const layer = (options: Options): Layer.Layer<Sink, SinkError> => {
     applicationName: "taskhistory-export"
   }).pipe(
     Layer.catchAllCause((cause) =>
-      Layer.fail(new SinkError({ sink: name, operation: "connect", detail: causeDetail(cause) }))
+      Layer.fail(SinkErrors.make("Unavailable", name, "connect", causeDetail(cause), Cause.squash(cause)))
     )
   )
   return Layer.effect(Sink, make(name, { schema: options.schema })).pipe(Layer.provide(client))

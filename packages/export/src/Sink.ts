@@ -78,19 +78,58 @@ export interface SinkStatus {
 }
 
 /**
- * A sink could not read or write.
+ * Why a sink failed.
+ *
+ * - `Unavailable`: the database or directory could not be opened or reached (a path that cannot
+ *   be created, a refused connection, bad credentials).
+ * - `Locked`: another writer holds the sink (a file sink's `_lock`).
+ * - `Io`: a statement or a file read or write failed.
+ * - `Corrupt`: what the sink finds stored is not what it wrote (an invalid `_state.json` or day
+ *   file, a directory holding another format).
+ * - `InvalidRecord`: the batch holds a record the sink cannot store; nothing of it was written.
+ * - `ReadOnly`: the sink was opened read-only and was asked to write.
+ * - `DriverMissing`: the sink's driver is not installed, or has no native binding (`detail` says
+ *   how to fix it; exit code 2 in the exporter).
+ *
+ * @since 0.1.0
+ */
+export type SinkErrorReason =
+  | "Unavailable"
+  | "Locked"
+  | "Io"
+  | "Corrupt"
+  | "InvalidRecord"
+  | "ReadOnly"
+  | "DriverMissing"
+
+const sinkHints: Record<SinkErrorReason, string> = {
+  Unavailable: "; check the sink's path or URL, its permissions, and that the database is reachable",
+  Locked: "; another process is exporting there: stop it, or export into another directory",
+  Io: "",
+  Corrupt:
+    "; the stored files were changed by something else than this sink: restore them, or export into a new directory",
+  InvalidRecord: "",
+  ReadOnly: "",
+  DriverMissing: ""
+}
+
+/**
+ * A sink could not read or write. `detail` says what happened (never a password); `cause` is the
+ * underlying error when there is one (shown with `--verbose`).
  *
  * @since 0.1.0
  */
 export class SinkError extends Data.TaggedError("SinkError")<{
+  readonly reason: SinkErrorReason
+  /** The sink, as safe for logs (`sqlite:PATH`, a URL without its password, `csv:DIR`). */
   readonly sink: string
+  /** What the sink was doing: `open`, `lock`, `migrate`, `write batch`, `load state`, ... */
   readonly operation: string
   readonly detail: string
-  /** `DriverMissing`: the sink's driver is not installed, or has no native binding (`detail` says how to fix it). */
-  readonly reason?: "DriverMissing" | undefined
+  readonly cause?: unknown
 }> {
   override get message() {
-    return `${this.sink}: ${this.operation} failed: ${this.detail}`
+    return `${this.sink}: ${this.operation} failed: ${this.detail}${sinkHints[this.reason]}`
   }
 }
 

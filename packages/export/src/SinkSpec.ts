@@ -8,6 +8,7 @@
 import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
 import { Effect, Either, Layer, Redacted } from "effect"
 import { describeUrl } from "./internal/pgUrl.js"
+import { DEFAULT_PATH } from "./internal/sqlSchema.js"
 import type { Sink, SinkError } from "./Sink.js"
 
 /**
@@ -31,9 +32,7 @@ export type SinkSpec =
  *
  * @since 0.1.0
  */
-export const defaultSpec = "sqlite:./taskhistory.db"
-
-const defaultSqlitePath = "./taskhistory.db"
+export const defaultSpec = `sqlite:${DEFAULT_PATH}`
 
 const expected =
   "sqlite:PATH, postgres://USER:PASSWORD@HOST:PORT/DB (optionally ?schema=NAME), ndjson:DIR, csv:DIR or parquet:DIR"
@@ -74,7 +73,7 @@ export const parse = (spec: string): Either.Either<SinkSpec, InvalidInput> => {
   const rest = match[2]!.trim()
   switch (kind) {
     case "sqlite":
-      return Either.right({ _tag: "Sqlite", path: rest === "" ? defaultSqlitePath : rest })
+      return Either.right({ _tag: "Sqlite", path: rest === "" ? DEFAULT_PATH : rest })
     case "ndjson":
     case "csv":
     case "parquet":

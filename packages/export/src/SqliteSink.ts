@@ -1,46 +1,43 @@
 /**
  * A {@link Sink} that writes into a SQLite file: WAL mode, numbered migrations, one transaction
- * per batch (rows, rejects and state together). {@link layer} drives better-sqlite3 directly (the
- * driver of `@effect/sql-sqlite-node`) with prepared single-row statements; {@link make} serves
- * the same tables over any SQLite `SqlClient`.
+ * per batch (rows, rejects and state together). Two implementations of the same tables:
+ *
+ * - {@link make} / {@link layer}: better-sqlite3 driven directly (the driver of
+ *   `@effect/sql-sqlite-node`), one prepared statement per row. The fast one, and the one the
+ *   exporter uses.
+ * - {@link makeSqlClient} / {@link layerSqlClient}: the same tables over a SQLite `SqlClient` you
+ *   already have (128-row statements: each statement through `@effect/sql` costs ~25 µs of Effect
+ *   work).
  *
  * @since 0.1.0
  */
-import { mkdirSync } from "node:fs"
-import { dirname, resolve } from "node:path"
 import { SqlClient } from "@effect/sql/SqlClient"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, type Scope } from "effect"
 import * as direct from "./internal/sqliteSink.js"
-import * as internal from "./internal/sqlSink.js"
-import { Sink, SinkError, type SinkShape } from "./Sink.js"
+import * as overClient from "./internal/sqlSink.js"
+import { Sink, type SinkError, type SinkShape } from "./Sink.js"
 
 /**
- * Options of {@link layer}.
+ * Options of {@link make} and {@link layer}.
  *
  * @since 0.1.0
  */
 export interface Options {
-  /** The database file; created (with its directory) when missing. */
+  /** The database file; created (with its directory) when missing. `:memory:` for none. */
   readonly path: string
 }
 
 /**
- * The default database file of the exporter.
+ * Opens (and creates) the database at `options.path` with better-sqlite3, runs the migrations and
+ * serves the sink; the connection closes with the scope.
  *
  * @since 0.1.0
  */
-export const defaultPath = "./taskhistory.db"
+export const make = (options: Options): Effect.Effect<SinkShape, SinkError, Scope.Scope> =>
+  direct.make(options.path, `sqlite:${options.path}`)
 
 /**
- * Builds the sink over an existing `SqlClient` (a SQLite one), running the migrations first.
- *
- * @since 0.1.0
- */
-export const make = (name: string): Effect.Effect<SinkShape, SinkError, SqlClient> =>
-  Effect.flatMap(SqlClient, (sql) => internal.make(sql, { dialect: "sqlite", name }))
-
-/**
- * The SQLite sink for the file at `path`.
+ * The SQLite sink for the file at `path` ({@link make} as a Layer).
  *
  * @example
  * ```ts
@@ -50,18 +47,31 @@ export const make = (name: string): Effect.Effect<SinkShape, SinkError, SqlClien
  *
  * @since 0.1.0
  */
-export const layer = (options: Options): Layer.Layer<Sink, SinkError> => {
-  const name = `sqlite:${options.path}`
-  const prepare = Effect.try({
-    try: () => {
-      if (options.path !== ":memory:") mkdirSync(dirname(resolve(options.path)), { recursive: true })
-    },
-    catch: (cause) =>
-      new SinkError({
-        sink: name,
-        operation: "open",
-        detail: cause instanceof Error ? cause.message : String(cause)
-      })
-  })
-  return Layer.scoped(Sink, Effect.zipRight(prepare, direct.make(options.path, name)))
-}
+export const layer = (options: Options): Layer.Layer<Sink, SinkError> => Layer.scoped(Sink, make(options))
+
+/**
+ * Builds the sink over an existing SQLite `SqlClient`, running the migrations first. `name`
+ * describes the database in logs and errors.
+ *
+ * @since 0.1.0
+ */
+export const makeSqlClient = (name: string): Effect.Effect<SinkShape, SinkError, SqlClient> =>
+  Effect.flatMap(SqlClient, (sql) => overClient.make(sql, { dialect: "sqlite", name }))
+
+/**
+ * {@link makeSqlClient} as a Layer.
+ *
+ * @example
+ * ```ts
+ * import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+ * import * as SqliteSink from "@taskhistory/export/SqliteSink"
+ * import { Layer } from "effect"
+ * const SinkLive = SqliteSink.layerSqlClient("sqlite:./taskhistory.db").pipe(
+ *   Layer.provide(SqliteClient.layer({ filename: "./taskhistory.db" }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const layerSqlClient = (name: string): Layer.Layer<Sink, SinkError, SqlClient> =>
+  Layer.effect(Sink, makeSqlClient(name))

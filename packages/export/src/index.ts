@@ -1,6 +1,14 @@
 /**
  * @since 0.1.0
  */
+export * as Columns from "./Columns.js"
+/**
+ * @since 0.1.0
+ */
+export * as Csv from "./Csv.js"
+/**
+ * @since 0.1.0
+ */
 export * as Exporter from "./Exporter.js"
 /**
  * @since 0.1.0

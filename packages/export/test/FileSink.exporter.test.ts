@@ -5,8 +5,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as Csv from "../src/Csv.js"
 import * as FileSink from "../src/FileSink.js"
-import { parseCsv } from "../src/internal/fileCsv.js"
 import * as Scenario from "./scenarios.js"
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "taskhistory-filesink-exporter-"))
@@ -25,7 +25,7 @@ const rowsOf = (format: FileSink.FileSinkFormat, dir: string) =>
     for (const day of fs.readdirSync(dir).filter((name) => name.startsWith("date="))) {
       const base = path.join(dir, day)
       if (format === "csv") {
-        const table = parseCsv(fs.readFileSync(path.join(base, "part.csv"), "utf8"))
+        const table = Csv.parse(fs.readFileSync(path.join(base, "part.csv"), "utf8"))
         if (typeof table === "string") throw new Error(table)
         for (const row of table.slice(1)) add(JSON.parse(row[9] ?? "null"))
       } else {

@@ -7,8 +7,8 @@ import { fileURLToPath, pathToFileURL } from "node:url"
 import { assert, describe, expect, it } from "@effect/vitest"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Effect, Option, TestClock } from "effect"
+import * as Csv from "../src/Csv.js"
 import * as FileSink from "../src/FileSink.js"
-import { parseCsv } from "../src/internal/fileCsv.js"
 import type { Batch, ExportState, Reject } from "../src/Sink.js"
 import { sinkContract } from "./sinkContract.js"
 
@@ -166,7 +166,7 @@ const readAll = (format: FileSink.FileSinkFormat, dir: string): Map<string, Arra
         records.push({ raw: JSON.parse(line), rawText: line, exportedAt: undefined })
       }
     } else if (format === "csv") {
-      const table = parseCsv(fs.readFileSync(path.join(base, "part.csv"), "utf8"))
+      const table = Csv.parse(fs.readFileSync(path.join(base, "part.csv"), "utf8"))
       if (typeof table === "string") throw new Error(table)
       expect(table[0]).toEqual([...FileSink.columns])
       for (const row of table.slice(1)) {

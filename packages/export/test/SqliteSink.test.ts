@@ -5,7 +5,6 @@ import { SqlClient } from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Layer } from "effect"
-import { Sink } from "../src/Sink.js"
 import * as SqliteSink from "../src/SqliteSink.js"
 import { sinkContract } from "./sinkContract.js"
 
@@ -31,13 +30,13 @@ const rawOf = (id: string) =>
 
 sinkContract("SqliteSink", fresh, reopen, rawOf)
 
-// `make`: the same tables served over any SQLite SqlClient.
+// `layerSqlClient`: the same tables served over any SQLite SqlClient.
 const overClient = () =>
-  Layer.effect(Sink, SqliteSink.make(`sqlite:${current}`)).pipe(
+  SqliteSink.layerSqlClient(`sqlite:${current}`).pipe(
     Layer.provide(Layer.orDie(SqliteClient.layer({ filename: current })))
   )
 sinkContract(
-  "SqliteSink.make over a SqlClient",
+  "SqliteSink.layerSqlClient over a SqlClient",
   () => {
     current = join(dir, `db-${++n}`, "export.db")
     mkdirSync(join(dir, `db-${n}`), { recursive: true })

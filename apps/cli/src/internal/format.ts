@@ -6,6 +6,8 @@
  * @internal
  */
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
+import * as Columns from "@taskhistory/export/Columns"
+import * as Csv from "@taskhistory/export/Csv"
 
 /** @internal */
 export type Format = "table" | "json" | "ndjson" | "csv"
@@ -21,7 +23,7 @@ export interface Printer {
   readonly end: () => string
 }
 
-/** The CSV columns: the fields the contract names. @internal */
+/** The CSV columns: the fields the contract names, under the API's names. @internal */
 export const csvColumns = [
   "id",
   "status",
@@ -31,18 +33,12 @@ export const csvColumns = [
   "runDuration",
   "dateStarted",
   "dateEnded"
-] as const
+] as const satisfies ReadonlyArray<Columns.Field>
 
-/** @internal */
-export const csvCell = (value: unknown): string => {
-  if (value === undefined || value === null) return ""
-  const text =
-    typeof value === "string" ? value : typeof value === "object" ? JSON.stringify(value) : String(value)
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
-}
+const csvValues = Columns.projection(csvColumns)
 
-/** @internal */
-export const csvRow = (cells: ReadonlyArray<unknown>): string => cells.map(csvCell).join(",")
+/** One CSV line (RFC 4180 quoting, LF line end: the output goes to pipes). @internal */
+export const csvRow = (cells: ReadonlyArray<Csv.Value>): string => Csv.formatRow(cells)
 
 const ndjson = (): Printer => ({
   chunk: (records) => {
@@ -73,12 +69,12 @@ const csv = (): Printer => {
   const start = () => {
     if (!header) return ""
     header = false
-    return `${csvColumns.join(",")}\n`
+    return Csv.formatLine(csvColumns, "\n")
   }
   return {
     chunk: (records) => {
       let out = start()
-      for (const r of records) out += `${csvRow(csvColumns.map((c) => r[c]))}\n`
+      for (const r of records) out += Csv.formatLine(csvValues(r), "\n")
       return out
     },
     end: () => start()

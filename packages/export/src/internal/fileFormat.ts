@@ -4,9 +4,10 @@
  *
  * @internal
  */
-import { csvRow, parseCsv } from "./fileCsv.js"
+import * as Columns from "../Columns.js"
+import * as Csv from "../Csv.js"
 import { encodeParquet } from "./fileParquet.js"
-import { type FileRow, isoOrEmpty, makeRow } from "./fileRow.js"
+import { type FileRow, fileColumns, makeRow } from "./fileRow.js"
 
 /** A file format of the file sinks. */
 export type FileFormatName = "ndjson" | "csv" | "parquet"
@@ -75,55 +76,47 @@ export const ndjson: FileFormat = {
   derived: undefined
 }
 
-/** The CSV columns, in order. */
-export const csvColumns = [
-  "id",
-  "user_id",
-  "workflow_id",
-  "status",
-  "task_count",
-  "run_duration_ms",
-  "date_started",
-  "date_ended",
-  "exported_at",
-  "raw"
-] as const
+/** An ISO instant normalised to UTC (`…Z`), or `""` when absent or unparsable. */
+const isoOrEmpty = (iso: Columns.Value): string => {
+  if (typeof iso !== "string") return ""
+  const ms = Date.parse(iso)
+  return Number.isNaN(ms) ? "" : new Date(ms).toISOString()
+}
 
-const numberField = (n: number | undefined): string => (n === undefined ? "" : String(n))
+const timestampColumns = Columns.columns.map((c) => c.kind === "timestamp")
+
+/** The CSV fields of a row: its columns (instants normalised to UTC), `exported_at`, `raw`. */
+const csvFields = (row: FileRow): Array<Csv.Value> => {
+  const fields: Array<Csv.Value> = row.values.map((v, k) => (timestampColumns[k] ? isoOrEmpty(v) : v))
+  fields.push(row.exportedAt, row.rawText)
+  return fields
+}
+
+const RAW = fileColumns.indexOf("raw")
+const EXPORTED_AT = fileColumns.indexOf("exported_at")
 
 /** `part.csv`: a header row, then one RFC 4180 row per execution with the raw record as JSON. */
 export const csv: FileFormat = {
   name: "csv",
   sourceFile: "part.csv",
-  header: csvRow(csvColumns),
-  encode: (row) =>
-    csvRow([
-      row.id,
-      row.userId ?? "",
-      row.workflowId ?? "",
-      row.status,
-      numberField(row.taskCount),
-      numberField(row.runDuration),
-      new Date(row.startedMs).toISOString(),
-      isoOrEmpty(row.dateEnded),
-      row.exportedAt ?? "",
-      row.rawText
-    ]),
+  header: Csv.formatLine(fileColumns),
+  encode: (row) => Csv.formatLine(csvFields(row)),
   decode: (text) => {
-    const table = parseCsv(text)
+    const table = Csv.parse(text)
     if (typeof table === "string") return table
     const [header, ...body] = table
     if (header === undefined) return []
-    if (header.join(",") !== csvColumns.join(","))
+    if (header.join(",") !== fileColumns.join(","))
       return `unexpected header ${JSON.stringify(header.join(","))}`
     const rows: Array<FileRow> = []
     for (let i = 0; i < body.length; i++) {
       const fields = body[i]!
-      const raw = fields[9]
-      if (fields.length !== csvColumns.length || raw === undefined) return `row ${i + 2}: expected 10 fields`
+      const raw = fields[RAW]
+      if (fields.length !== fileColumns.length || raw === undefined)
+        return `row ${i + 2}: expected ${fileColumns.length} fields`
       const value = parseJson(raw)
       if (value === Invalid) return `row ${i + 2}: raw is not JSON`
-      const exportedAt = fields[8]
+      const exportedAt = fields[EXPORTED_AT]
       const row = makeRow(value, raw, exportedAt === undefined || exportedAt === "" ? undefined : exportedAt)
       if (typeof row === "string") return `row ${i + 2}: ${row}`
       rows.push(row)

@@ -1,59 +1,54 @@
 /**
- * Parquet encoding of a day's rows, through `hyparquet-writer`.
+ * Parquet encoding of a day's rows, through `hyparquet-writer`: one column per entry of
+ * `Columns.ts` (text as STRING, numbers as INT64, instants as TIMESTAMP(MILLIS)), then
+ * `exported_at` and `raw`.
  *
  * @internal
  */
-import { parquetWriteBuffer } from "hyparquet-writer"
+import { type ColumnSource, parquetWriteBuffer } from "hyparquet-writer"
+import * as Columns from "../Columns.js"
 import type { FileRow } from "./fileRow.js"
 
-const int64 = (n: number | undefined): bigint | null =>
-  n === undefined || !Number.isFinite(n) ? null : BigInt(Math.round(n))
+const int64 = (n: Columns.Value | undefined): bigint | null =>
+  typeof n !== "number" || !Number.isFinite(n) ? null : BigInt(Math.round(n))
 
-const timestamp = (iso: string | undefined): Date | null => {
-  if (iso === undefined) return null
+const timestamp = (iso: Columns.Value | undefined): Date | null => {
+  if (typeof iso !== "string") return null
   const ms = Date.parse(iso)
   return Number.isNaN(ms) ? null : new Date(ms)
 }
 
+const text = (value: Columns.Value | undefined): string | null => (typeof value === "string" ? value : null)
+
+const encoders = { text, number: int64, timestamp } as const
+
+const types = { text: "STRING", number: "INT64", timestamp: "TIMESTAMP" } as const
+
 /** Encodes rows (already in file order) as one Parquet file. Throws on a writer bug: wrap it. */
 export const encodeParquet = (rows: ReadonlyArray<FileRow>): Uint8Array => {
   const n = rows.length
-  const id = new Array<string>(n)
-  const userId = new Array<string | null>(n)
-  const workflowId = new Array<string | null>(n)
-  const status = new Array<string>(n)
-  const taskCount = new Array<bigint | null>(n)
-  const runDuration = new Array<bigint | null>(n)
-  const dateStarted = new Array<Date>(n)
-  const dateEnded = new Array<Date | null>(n)
+  const columnData: Array<ColumnSource> = Columns.columns.map((column, k) => {
+    const encode = encoders[column.kind]
+    // A required text column is never null in Parquet (a record without one is refused upstream).
+    const missing = column.required && column.kind === "text" ? "" : null
+    const data = new Array<string | bigint | Date | null>(n)
+    for (let i = 0; i < n; i++) data[i] = encode(rows[i]!.values[k]) ?? missing
+    return column.required
+      ? { name: column.name, data, type: types[column.kind], nullable: false }
+      : { name: column.name, data, type: types[column.kind] }
+  })
   const exportedAt = new Array<Date | null>(n)
   const raw = new Array<string>(n)
   for (let i = 0; i < n; i++) {
-    const row = rows[i]!
-    id[i] = row.id
-    userId[i] = row.userId ?? null
-    workflowId[i] = row.workflowId ?? null
-    status[i] = row.status
-    taskCount[i] = int64(row.taskCount)
-    runDuration[i] = int64(row.runDuration)
-    dateStarted[i] = new Date(row.startedMs)
-    dateEnded[i] = timestamp(row.dateEnded)
-    exportedAt[i] = timestamp(row.exportedAt)
-    raw[i] = row.rawText
+    exportedAt[i] = timestamp(rows[i]!.exportedAt)
+    raw[i] = rows[i]!.rawText
   }
+  columnData.push(
+    { name: "exported_at", data: exportedAt, type: "TIMESTAMP" },
+    { name: "raw", data: raw, type: "STRING", nullable: false }
+  )
   const buffer = parquetWriteBuffer({
-    columnData: [
-      { name: "id", data: id, type: "STRING", nullable: false },
-      { name: "user_id", data: userId, type: "STRING" },
-      { name: "workflow_id", data: workflowId, type: "STRING" },
-      { name: "status", data: status, type: "STRING", nullable: false },
-      { name: "task_count", data: taskCount, type: "INT64" },
-      { name: "run_duration_ms", data: runDuration, type: "INT64" },
-      { name: "date_started", data: dateStarted, type: "TIMESTAMP", nullable: false },
-      { name: "date_ended", data: dateEnded, type: "TIMESTAMP" },
-      { name: "exported_at", data: exportedAt, type: "TIMESTAMP" },
-      { name: "raw", data: raw, type: "STRING", nullable: false }
-    ],
+    columnData,
     rowGroupSize: 100_000,
     createdBy: "@taskhistory/export",
     kvMetadata: [{ key: "taskhistory.layout", value: "1" }]

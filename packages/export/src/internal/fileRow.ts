@@ -1,9 +1,11 @@
 /**
- * One execution as the file sinks hold it in memory: the record as received (JSON text) plus the
- * typed columns the CSV and Parquet formats need.
+ * One execution as the file sinks hold it in memory: the record as received (JSON text), its
+ * start instant (for partitioning and order) and the values of `Columns.ts` that the CSV and
+ * Parquet formats write.
  *
  * @internal
  */
+import * as Columns from "../Columns.js"
 
 /** One execution in a day. Mutable: an update replaces the fields in place. */
 export interface FileRow {
@@ -11,17 +13,9 @@ export interface FileRow {
   startedMs: number
   rawText: string
   exportedAt: string | undefined
-  userId: string | undefined
-  workflowId: string | undefined
-  status: string
-  taskCount: number | undefined
-  runDuration: number | undefined
-  dateEnded: string | undefined
+  /** The values of `Columns.columns`, in order. */
+  values: ReadonlyArray<Columns.Value>
 }
-
-const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined)
-const numOrUndefined = (v: unknown): number | undefined =>
-  typeof v === "number" && Number.isFinite(v) ? v : undefined
 
 /**
  * Builds a row from a parsed record and its JSON text. Returns an error string when the record has
@@ -34,23 +28,11 @@ export const makeRow = (
 ): FileRow | string => {
   if (typeof record !== "object" || record === null || Array.isArray(record)) return "not a JSON object"
   const r = record as Record<string, unknown>
-  const id = str(r.id)
-  if (id === undefined || id.length === 0) return "missing id"
-  const dateStarted = str(r.dateStarted)
-  const startedMs = dateStarted === undefined ? Number.NaN : Date.parse(dateStarted)
+  const id = typeof r.id === "string" ? r.id : ""
+  if (id.length === 0) return "missing id"
+  const startedMs = typeof r.dateStarted === "string" ? Date.parse(r.dateStarted) : Number.NaN
   if (Number.isNaN(startedMs)) return `execution ${id}: missing or invalid dateStarted`
-  return {
-    id,
-    startedMs,
-    rawText,
-    exportedAt,
-    userId: str(r.userId),
-    workflowId: str(r.workflowId),
-    status: str(r.status) ?? "",
-    taskCount: numOrUndefined(r.taskCount),
-    runDuration: numOrUndefined(r.runDuration),
-    dateEnded: str(r.dateEnded)
-  }
+  return { id, startedMs, rawText, exportedAt, values: Columns.values(r) }
 }
 
 /** Copies the content of `from` into `into` (same id). */
@@ -58,12 +40,7 @@ export const assignRow = (into: FileRow, from: FileRow): void => {
   into.startedMs = from.startedMs
   into.rawText = from.rawText
   into.exportedAt = from.exportedAt
-  into.userId = from.userId
-  into.workflowId = from.workflowId
-  into.status = from.status
-  into.taskCount = from.taskCount
-  into.runDuration = from.runDuration
-  into.dateEnded = from.dateEnded
+  into.values = from.values
 }
 
 /** File order: by start instant, then id. */
@@ -73,9 +50,5 @@ export const compareRows = (a: FileRow, b: FileRow): number =>
 /** The UTC day (`YYYY-MM-DD`) an instant falls on. */
 export const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10)
 
-/** An ISO instant, or `""` when absent or unparsable. */
-export const isoOrEmpty = (iso: string | undefined): string => {
-  if (iso === undefined) return ""
-  const ms = Date.parse(iso)
-  return Number.isNaN(ms) ? "" : new Date(ms).toISOString()
-}
+/** The columns of the CSV and Parquet files, in order. */
+export const fileColumns: ReadonlyArray<string> = [...Columns.names, "exported_at", "raw"]

@@ -12,7 +12,7 @@ import * as path from "node:path"
 import { decodeExecution } from "@taskhistory/core/WorkflowExecution"
 import { Clock, Effect, Option, Schema } from "effect"
 import type { Batch, BatchResult, ExportState, Reject, SinkShape, SinkStatus } from "../Sink.js"
-import { SinkError } from "../Sink.js"
+import { SinkError, type SinkErrorReason } from "../Sink.js"
 import type { FileFormat, FileFormatName } from "./fileFormat.js"
 import { assignRow, compareRows, dayOf, type FileRow, makeRow } from "./fileRow.js"
 
@@ -275,10 +275,11 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
     const io = <A>(operation: string, f: () => Promise<A>): Effect.Effect<A, SinkError> =>
       Effect.tryPromise({
         try: f,
-        catch: (e) => new SinkError({ sink: name, operation, detail: describeError(e) })
+        catch: (e) =>
+          new SinkError({ reason: "Io", sink: name, operation, detail: describeError(e), cause: e })
       })
-    const fail = (operation: string, detail: string) =>
-      Effect.fail(new SinkError({ sink: name, operation, detail }))
+    const fail = (operation: string, detail: string, reason: SinkErrorReason = "Corrupt") =>
+      Effect.fail(new SinkError({ reason, sink: name, operation, detail }))
 
     if (options.readOnly === true) return yield* makeReadOnly(format, dir, name)
 
@@ -291,7 +292,7 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
           : Effect.void
     )
     if (lock._tag === "Held") {
-      return yield* fail("lock", `${dir} is locked by ${lock.by} (${path.join(dir, LOCK_FILE)})`)
+      return yield* fail("lock", `${dir} is locked by ${lock.by} (${path.join(dir, LOCK_FILE)})`, "Locked")
     }
 
     // -- manifest ------------------------------------------------------------------------------
@@ -549,10 +550,14 @@ export const make = (format: FileFormat, options: FileSinkOptions) =>
         for (const record of batch.records) {
           const valid = decodeExecution(record)
           if (valid._tag === "Left") {
-            return yield* fail("write batch", `invalid execution ${JSON.stringify(record.id)}: ${valid.left}`)
+            return yield* fail(
+              "write batch",
+              `invalid execution ${JSON.stringify(record.id)}: ${valid.left}`,
+              "InvalidRecord"
+            )
           }
           const row = makeRecordRow(record, exportedAt)
-          if (typeof row === "string") return yield* fail("write batch", row)
+          if (typeof row === "string") return yield* fail("write batch", row, "InvalidRecord")
           const day = dayOf(row.startedMs)
           let rows = byDay.get(day)
           if (rows === undefined) {
@@ -698,7 +703,14 @@ const makeReadOnly = (format: FileFormat, dir: string, name: string) =>
   Effect.gen(function* () {
     const read = Effect.tryPromise({
       try: () => orMissing(fs.readFile(path.join(dir, STATE_FILE), "utf8")),
-      catch: (e) => new SinkError({ sink: name, operation: "read state", detail: describeError(e) })
+      catch: (e) =>
+        new SinkError({
+          reason: "Io",
+          sink: name,
+          operation: "read state",
+          detail: describeError(e),
+          cause: e
+        })
     }).pipe(
       Effect.flatMap((text) => {
         if (text === undefined) return Effect.succeed(undefined)
@@ -706,6 +718,7 @@ const makeReadOnly = (format: FileFormat, dir: string, name: string) =>
         if (decoded._tag === "Left") {
           return Effect.fail(
             new SinkError({
+              reason: "Corrupt",
               sink: name,
               operation: "read state",
               detail: `${STATE_FILE} is not a valid state file`
@@ -715,6 +728,7 @@ const makeReadOnly = (format: FileFormat, dir: string, name: string) =>
         if (decoded.right.format !== format.name) {
           return Effect.fail(
             new SinkError({
+              reason: "Corrupt",
               sink: name,
               operation: "read state",
               detail: `${dir} holds a ${decoded.right.format} export, not ${format.name}`
@@ -738,7 +752,12 @@ const makeReadOnly = (format: FileFormat, dir: string, name: string) =>
         Effect.map(read, (m) => Option.map(Option.fromNullable(m?.states[streamKey]), toState)),
       writeBatch: () =>
         Effect.fail(
-          new SinkError({ sink: name, operation: "write batch", detail: "the sink was opened read-only" })
+          new SinkError({
+            reason: "ReadOnly",
+            sink: name,
+            operation: "write batch",
+            detail: "the sink was opened read-only"
+          })
         ),
       status: Effect.map(read, (m) => ({
         sink: name,

@@ -13,6 +13,8 @@ export interface Statement {
   run(...params: ReadonlyArray<unknown>): { readonly changes: number }
   get(...params: ReadonlyArray<unknown>): unknown
   all(...params: ReadonlyArray<unknown>): Array<unknown>
+  /** Whether the statement returns rows. */
+  readonly reader: boolean
 }
 
 /** The part of better-sqlite3's API the sink uses. */
