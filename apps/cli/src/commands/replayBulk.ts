@@ -1,0 +1,132 @@
+/**
+ * Bulk replay (`taskhistory executions replay [filters] --dry-run | --yes`): reads every match
+ * first, then replays each id once, within the rate limit, with a resumable log, one line per id
+ * on stdout and a summary on stderr.
+ *
+ * @internal
+ */
+import * as Main from "@taskhistory/app-kit/Main"
+import type { ExecutionQuery } from "@taskhistory/core/ExecutionQuery"
+import { TaskHistoryClient } from "@taskhistory/core/TaskHistoryClient"
+import type * as TaskHistoryConfig from "@taskhistory/core/TaskHistoryConfig"
+import type { TaskHistoryError } from "@taskhistory/core/TaskHistoryError"
+import { exitCode } from "@taskhistory/core/TaskHistoryError"
+import { Effect, Either, Option, Stream } from "effect"
+import { costNotice } from "../internal/connection.js"
+import * as Progress from "../internal/progress.js"
+import * as ReplayLog from "../internal/replayLog.js"
+import * as Out from "../internal/stdout.js"
+
+interface ReplaySummary {
+  replayed: number
+  failed: number
+  unknown: number
+  skipped: number
+  firstFailureCode: number | undefined
+}
+
+/** @internal */
+export interface BulkReplayOptions {
+  readonly query: ExecutionQuery
+  readonly dryRun: boolean
+  readonly log: Option.Option<string>
+  readonly quiet: boolean
+}
+
+/**
+ * Runs a bulk replay (or its dry run). Stops at the first 401 or exhausted 429; ends with exit
+ * code 7 when any outcome is unknown, else the first failure's code.
+ *
+ * @internal
+ */
+export const bulkReplay = (
+  options: BulkReplayOptions
+): Effect.Effect<
+  number,
+  TaskHistoryError | Main.CliError,
+  TaskHistoryClient | TaskHistoryConfig.TaskHistoryConfig
+> =>
+  Effect.gen(function* () {
+    const client = yield* TaskHistoryClient
+    const state: ReplayLog.LogState = Option.isSome(options.log)
+      ? yield* ReplayLog.load(options.log.value)
+      : new Map()
+    const plan = yield* costNotice(options.query, options.quiet)
+    // Collect the ids first: replays add new executions to the list while we page.
+    const ids: Array<string> = []
+    const seen = new Set<string>()
+    let skipped = 0
+    yield* Stream.runForEach(client.executions(options.query, { firstPage: plan.firstPage }), (e) =>
+      Effect.sync(() => {
+        if (seen.has(e.id)) return
+        seen.add(e.id)
+        if (ReplayLog.isSettled(state.get(e.id))) skipped++
+        else ids.push(e.id)
+      })
+    )
+    if (options.dryRun) {
+      for (const id of ids) yield* Out.line(id)
+      if (!options.quiet) {
+        yield* Out.notice(
+          `dry run: ${ids.length} execution(s) would be replayed${skipped > 0 ? `, ${skipped} skipped (already in the log)` : ""}; nothing was sent`
+        )
+      }
+      return 0
+    }
+    const writer = Option.isSome(options.log) ? yield* ReplayLog.open(options.log.value) : ReplayLog.noLog
+    const summary: ReplaySummary = {
+      replayed: 0,
+      failed: 0,
+      unknown: 0,
+      skipped,
+      firstFailureCode: undefined
+    }
+    const progress = Progress.make(options.quiet, "replays")
+    progress.setTotal(ids.length)
+    let aborted: TaskHistoryError | undefined
+    for (const id of ids) {
+      yield* writer.append({ id, event: "sending" })
+      const result = yield* Effect.either(client.replay(id))
+      progress.add(1)
+      if (Either.isRight(result)) {
+        summary.replayed++
+        yield* writer.append({ id, event: "replayed", newId: result.right.id })
+        yield* Out.line(`replayed\t${id}\t${result.right.id}`)
+        continue
+      }
+      const error = result.left
+      if (error._tag === "ReplayOutcomeUnknown") {
+        summary.unknown++
+        yield* writer.append({ id, event: "unknown", error: error.message })
+        yield* Out.line(`unknown\t${id}`)
+        continue
+      }
+      summary.failed++
+      summary.firstFailureCode ??= exitCode(error)
+      yield* writer.append({ id, event: "failed", error: error.message })
+      yield* Out.line(`failed\t${id}\t${error._tag}`)
+      if (error._tag === "Unauthorized" || error._tag === "RateLimited") {
+        aborted = error
+        break
+      }
+    }
+    progress.done()
+    const notSent = ids.length - summary.replayed - summary.failed - summary.unknown
+    yield* Out.notice(
+      `replayed ${summary.replayed}, failed ${summary.failed}, unknown outcome ${summary.unknown}${summary.skipped > 0 ? `, skipped ${summary.skipped} (already in the log)` : ""}${notSent > 0 ? `, not sent ${notSent}` : ""}`
+    )
+    if (aborted !== undefined) return yield* Effect.fail(aborted)
+    if (summary.unknown > 0) {
+      return yield* new Main.CliError({
+        exitCode: 7,
+        text: `${summary.unknown} replay(s) may or may not have been applied and were not re-sent: check the execution list before replaying them again`
+      })
+    }
+    if (summary.firstFailureCode !== undefined) {
+      return yield* new Main.CliError({
+        exitCode: summary.firstFailureCode,
+        text: `${summary.failed} replay(s) failed (see the lines starting with "failed")`
+      })
+    }
+    return 0
+  }).pipe(Effect.scoped)

@@ -1,0 +1,64 @@
+/**
+ * The option and argument builders the commands share, their help text with examples, and the
+ * error for invalid input a command finds itself.
+ *
+ * @internal
+ */
+import * as Args from "@effect/cli/Args"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as Main from "@taskhistory/app-kit/Main"
+import { Effect } from "effect"
+import type * as Format from "./format.js"
+
+/** A command's help: a description, notes, and `$ ...` example lines. @internal */
+export const examples = (
+  description: string,
+  lines: ReadonlyArray<string>,
+  notes: ReadonlyArray<string> = []
+): HelpDoc.HelpDoc =>
+  HelpDoc.blocks([
+    HelpDoc.p(description),
+    ...notes.map((n) => HelpDoc.p(n)),
+    HelpDoc.h2("EXAMPLES"),
+    ...lines.map((l) => HelpDoc.p(`  $ ${l}`))
+  ])
+
+/** Invalid input found by a command itself (exit code 2). @internal */
+export const usageError = (text: string): Main.CliError => new Main.CliError({ exitCode: 2, text })
+
+/** A choice whose error names the flag and the bad value (any case accepted). @internal */
+export const choiceOption = <A extends string>(
+  name: string,
+  choices: ReadonlyArray<A>,
+  fallback: A,
+  what: string
+): Options.Options<A> =>
+  Options.text(name).pipe(
+    Options.withPseudoName(choices.join("|")),
+    Options.withDescription(`${what} Default: ${fallback}.`),
+    Options.withDefault(fallback as string),
+    Options.mapEffect((value) => {
+      const found = choices.find((c) => c === value.toLowerCase())
+      return found === undefined
+        ? Effect.fail(
+            ValidationError.invalidValue(
+              HelpDoc.p(`invalid --${name} ${JSON.stringify(value)}: expected one of ${choices.join(", ")}`)
+            )
+          )
+        : Effect.succeed(found)
+    })
+  )
+
+/** `--format`, among the given formats. @internal */
+export const formatOption = <F extends Format.Format>(
+  choices: ReadonlyArray<F>,
+  fallback: F,
+  what: string
+): Options.Options<F> => choiceOption("format", choices, fallback, what)
+
+/** The `<executionId>` argument. @internal */
+export const executionId: Args.Args<string> = Args.text({ name: "executionId" }).pipe(
+  Args.withDescription("The execution's id.")
+)
