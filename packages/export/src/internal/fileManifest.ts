@@ -1,0 +1,134 @@
+/**
+ * The manifest of a file sink directory, `DIR/_state.json`: the export states of its streams,
+ * the row count and file versions of every day, and the size of the rejects file. It moves
+ * forward only after the data it describes is durable, so on open it tells which files a crashed
+ * batch changed. Read by the writer and by the read-only view (`status` beside a running export).
+ *
+ * @internal
+ */
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
+import { Effect, Either, Schema } from "effect"
+import type { ExportState } from "../Sink.js"
+import { fsyncDir, orMissing, writeAtomic } from "./atomicFile.js"
+import type { FileFormatName } from "./fileFormat.js"
+import * as SinkErrors from "./sinkErrors.js"
+
+export const STATE_FILE = "_state.json"
+
+const FileStat = Schema.Struct({ ino: Schema.Number, size: Schema.Number, mtimeMs: Schema.Number })
+
+const StoredState = Schema.Struct({
+  streamKey: Schema.String,
+  highWaterMark: Schema.optional(Schema.String),
+  longestRunMs: Schema.Number,
+  lastRunAt: Schema.optional(Schema.String),
+  cursor: Schema.optional(Schema.Unknown)
+})
+
+const DayEntry = Schema.Struct({
+  rows: Schema.Number,
+  source: FileStat,
+  derived: Schema.optional(FileStat),
+  /** The derived file (Parquet) is older than the source file: rebuild it. */
+  stale: Schema.optional(Schema.Literal(true))
+})
+
+/** What the manifest says of one day. */
+export type DayEntry = typeof DayEntry.Type
+
+const ManifestJson = Schema.parseJson(
+  Schema.Struct({
+    version: Schema.Literal(1),
+    format: Schema.Literal("ndjson", "csv", "parquet"),
+    states: Schema.Record({ key: Schema.String, value: StoredState }),
+    days: Schema.Record({ key: Schema.String, value: DayEntry }),
+    rejects: Schema.Struct({ count: Schema.Number, bytes: Schema.Number })
+  })
+)
+
+const decode = Schema.decodeUnknownEither(ManifestJson)
+
+/** The manifest in memory. */
+export interface Manifest {
+  readonly states: Map<string, ExportState>
+  readonly days: Map<string, DayEntry>
+  rejects: { count: number; bytes: number }
+}
+
+export const empty = (): Manifest => ({ states: new Map(), days: new Map(), rejects: { count: 0, bytes: 0 } })
+
+const toState = (s: typeof StoredState.Type): ExportState => ({
+  streamKey: s.streamKey,
+  highWaterMark: s.highWaterMark,
+  longestRunMs: s.longestRunMs,
+  lastRunAt: s.lastRunAt,
+  cursor: s.cursor
+})
+
+/** The text of `_state.json` (days sorted, so the file is stable). */
+export const encode = (format: FileFormatName, manifest: Manifest): string =>
+  JSON.stringify(
+    {
+      version: 1,
+      format,
+      states: Object.fromEntries(manifest.states),
+      days: Object.fromEntries([...manifest.days].sort(([a], [b]) => (a < b ? -1 : 1))),
+      rejects: manifest.rejects
+    },
+    null,
+    1
+  ) + "\n"
+
+/**
+ * Reads `dir/_state.json`: `undefined` when there is none yet; a `Corrupt` error when it is not a
+ * manifest, or one of another format's export.
+ */
+export const read = (
+  dir: string,
+  format: FileFormatName,
+  sink: string,
+  operation: SinkErrors.Operation
+): Effect.Effect<Manifest | undefined, SinkErrors.SinkError> =>
+  Effect.gen(function* () {
+    const text = yield* Effect.tryPromise({
+      try: () => orMissing(fs.readFile(path.join(dir, STATE_FILE), "utf8")),
+      catch: SinkErrors.fromCause("Io", sink, operation)
+    })
+    if (text === undefined) return undefined
+    const decoded = decode(text)
+    if (Either.isLeft(decoded)) {
+      return yield* SinkErrors.make(
+        "Corrupt",
+        sink,
+        operation,
+        `${STATE_FILE} is not a valid state file`,
+        decoded.left
+      )
+    }
+    const m = decoded.right
+    if (m.format !== format) {
+      return yield* SinkErrors.make(
+        "Corrupt",
+        sink,
+        operation,
+        `${dir} holds a ${m.format} export, not ${format}`
+      )
+    }
+    const manifest = empty()
+    for (const [key, s] of Object.entries(m.states)) manifest.states.set(key, toState(s))
+    for (const [day, entry] of Object.entries(m.days)) manifest.days.set(day, entry)
+    manifest.rejects = { ...m.rejects }
+    return manifest
+  })
+
+/** Replaces `dir/_state.json` atomically. */
+export const write = (dir: string, format: FileFormatName, manifest: Manifest): Promise<void> =>
+  writeAtomic(dir, STATE_FILE, encode(format, manifest)).then(() => fsyncDir(dir))
+
+/** The rows of every day. */
+export const rowCount = (manifest: Manifest): number => {
+  let rows = 0
+  for (const entry of manifest.days.values()) rows += entry.rows
+  return rows
+}
