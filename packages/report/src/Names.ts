@@ -4,8 +4,9 @@
  *
  * @since 0.1.0
  */
-import { Either, ParseResult, Schema } from "effect"
+
 import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
+import { Either, ParseResult, Schema } from "effect"
 
 const Labels = Schema.Record({ key: Schema.String, value: Schema.String })
 

@@ -23,7 +23,7 @@
 import type { InvalidInput } from "@taskhistory/core/TaskHistoryError"
 import type { UsageRow } from "@taskhistory/core/Usage"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
-import { type Either, Effect, Sink, Stream } from "effect"
+import { Effect, type Either, Sink, Stream } from "effect"
 import * as aggregate from "./internal/aggregate.js"
 import * as html from "./internal/html.js"
 import type { Names } from "./Names.js"

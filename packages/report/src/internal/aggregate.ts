@@ -23,16 +23,21 @@ const HOUR = 3_600_000
 const MESSAGE_LIMIT = 1_000
 const DEFAULT_TOP = 15
 
-const toMs = (value: string | Date): number => (typeof value === "string" ? Date.parse(value) : value.getTime())
+const toMs = (value: string | Date): number =>
+  typeof value === "string" ? Date.parse(value) : value.getTime()
 
 export const period = (start: string | Date, end: string | Date): Either.Either<Period, InvalidInput> => {
   const s = toMs(start)
   const e = toMs(end)
   if (Number.isNaN(s)) {
-    return Either.left(new InvalidInput({ field: "period start", value: String(start), expected: "an ISO 8601 date" }))
+    return Either.left(
+      new InvalidInput({ field: "period start", value: String(start), expected: "an ISO 8601 date" })
+    )
   }
   if (Number.isNaN(e)) {
-    return Either.left(new InvalidInput({ field: "period end", value: String(end), expected: "an ISO 8601 date" }))
+    return Either.left(
+      new InvalidInput({ field: "period end", value: String(end), expected: "an ISO 8601 date" })
+    )
   }
   if (s >= e) {
     return Either.left(
@@ -75,7 +80,12 @@ const emptyRow = (group: string): UsageRow => ({
   p95RunDuration: undefined
 })
 
-const rank = (rows: ReadonlyArray<UsageRow>, total: UsageRow, top: number, order: (a: UsageRow, b: UsageRow) => number): Ranked => {
+const rank = (
+  rows: ReadonlyArray<UsageRow>,
+  total: UsageRow,
+  top: number,
+  order: (a: UsageRow, b: UsageRow) => number
+): Ranked => {
   const sorted = [...rows].sort(order)
   const rest = sorted.slice(top)
   let other: OtherRow | undefined
@@ -128,7 +138,9 @@ export const make = (options: {
 }): Either.Either<Aggregator, InvalidInput> => {
   const top = options.top ?? DEFAULT_TOP
   if (!Number.isInteger(top) || top < 1) {
-    return Either.left(new InvalidInput({ field: "top", value: String(top), expected: "a whole number >= 1" }))
+    return Either.left(
+      new InvalidInput({ field: "top", value: String(top), expected: "a whole number >= 1" })
+    )
   }
   return Either.map(period(options.period.start, options.period.end), (current) => {
     const previous = previousPeriod(current)
@@ -217,7 +229,9 @@ export const make = (options: {
       return {
         top: rows.slice(0, top),
         other:
-          rest.length === 0 ? undefined : { groups: rest.length, steps: rest.reduce((n, r) => n + r.steps, 0) },
+          rest.length === 0
+            ? undefined
+            : { groups: rest.length, steps: rest.reduce((n, r) => n + r.steps, 0) },
         steps: errorSteps,
         groups: rows.length
       }
@@ -243,13 +257,14 @@ export const make = (options: {
 
     const hoursResult = (): Hours => {
       let peak: Hours["peak"]
-      hours.forEach((row, weekday) =>
-        row.forEach((executions, hour) => {
+      for (let weekday = 0; weekday < 7; weekday++) {
+        for (let hour = 0; hour < 24; hour++) {
+          const executions = hours[weekday]![hour]!
           if (executions > 0 && (peak === undefined || executions > peak.executions)) {
             peak = { weekday, hour, executions }
           }
-        })
-      )
+        }
+      }
       return { executions: hours.map((row) => [...row]), peak }
     }
 

@@ -21,9 +21,12 @@ const WIDTH = 900
 const FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 
 /** A fresh linkedom document per chart: nothing is shared between renders. */
-const newDocument = (): Document => parseHTML("<!DOCTYPE html><html><body></body></html>").document as unknown as Document
+const newDocument = (): Document =>
+  parseHTML("<!DOCTYPE html><html><body></body></html>").document as unknown as Document
 
-const draw = (options: Plot.PlotOptions & { readonly ariaLabel: string; readonly ariaDescription: string }) => {
+const draw = (
+  options: Plot.PlotOptions & { readonly ariaLabel: string; readonly ariaDescription: string }
+) => {
   const chart = Plot.plot({
     ...options,
     document: newDocument(),
@@ -39,7 +42,14 @@ const barsHeight = (n: number) => 40 + Math.max(n, 1) * 24
 
 /** Tick labels of a categorical axis: cut to fit the left margin. */
 const categoryAxis = (tickFormat: (key: string) => string) =>
-  Plot.axisY({ tickFormat, textOverflow: "ellipsis-middle", lineWidth: 20, tickSize: 0, label: null, fontSize: 11 })
+  Plot.axisY({
+    tickFormat,
+    textOverflow: "ellipsis-middle",
+    lineWidth: 20,
+    tickSize: 0,
+    label: null,
+    fontSize: 11
+  })
 
 /** Executions (and failures over them) per UTC day: one bar of each per day. */
 export const days = (rows: ReadonlyArray<UsageRow>): string => {
@@ -90,7 +100,13 @@ export const failureRate = (rows: ReadonlyArray<UsageRow>, label: (id: string) =
     height: barsHeight(rows.length),
     marginLeft: 240,
     marginRight: 110,
-    x: { domain: [0, Math.min(1, max * 1.05)], tickFormat: ".0%", grid: true, label: "Failure rate", labelArrow: "none" },
+    x: {
+      domain: [0, Math.min(1, max * 1.05)],
+      tickFormat: ".0%",
+      grid: true,
+      label: "Failure rate",
+      labelArrow: "none"
+    },
     y: { domain: rows.map((r) => r.group), axis: null, padding: 0.2 },
     marks: [
       categoryAxis(label),
@@ -178,7 +194,12 @@ export const durations = (rows: ReadonlyArray<DurationRow>, label: (id: string) 
     height: barsHeight(rows.length),
     marginLeft: 240,
     marginRight: 30,
-    x: { type: log ? "log" : "linear", grid: true, label: `Run duration (ms${log ? ", log scale" : ""})`, labelArrow: "none" },
+    x: {
+      type: log ? "log" : "linear",
+      grid: true,
+      label: `Run duration (ms${log ? ", log scale" : ""})`,
+      labelArrow: "none"
+    },
     y: { domain: rows.map((r) => r.group), axis: null, padding: 0.2 },
     marks: [
       categoryAxis(label),
@@ -258,7 +279,8 @@ export const errors = (rows: ReadonlyArray<ErrorRow>, label: (row: ErrorRow) => 
         x: "executions",
         fill: COLORS.failures,
         className: "th-error-executions",
-        title: (r: ErrorRow) => `${label(r)}: ${Format.count(r.executions)} executions, ${Format.count(r.steps)} steps`
+        title: (r: ErrorRow) =>
+          `${label(r)}: ${Format.count(r.executions)} executions, ${Format.count(r.steps)} steps`
       }),
       Plot.text(keyed, {
         y: "key",

@@ -14,7 +14,9 @@ export const percent = (rate: number): string => `${(rate * 100).toFixed(2)}%`
 
 /** A relative change: `0.123` -> `+12.3%`; `undefined` -> `n/a`. */
 export const change = (ratio: number | undefined): string =>
-  ratio === undefined ? "n/a" : `${ratio > 0 ? "+" : ratio < 0 ? "-" : "±"}${Math.abs(ratio * 100).toFixed(1)}%`
+  ratio === undefined
+    ? "n/a"
+    : `${ratio > 0 ? "+" : ratio < 0 ? "-" : "±"}${Math.abs(ratio * 100).toFixed(1)}%`
 
 /** A difference of rates in percentage points: `0.0052` -> `+0.52 pp`. */
 export const points = (delta: number | undefined): string =>
@@ -37,7 +39,15 @@ export const length = (start: string, end: string): string => {
 }
 
 export const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] as const
-export const WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"] as const
+export const WEEKDAY_NAMES = [
+  "Monday",
+  "Tuesday",
+  "Wednesday",
+  "Thursday",
+  "Friday",
+  "Saturday",
+  "Sunday"
+] as const
 
 /** An hour of day: `7` -> `07:00`. */
 export const hour = (h: number): string => `${String(h).padStart(2, "0")}:00`

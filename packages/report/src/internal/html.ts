@@ -4,14 +4,15 @@
  */
 import { missingKey, type UsageRow } from "@taskhistory/core/Usage"
 import * as Names from "../Names.js"
-import type { DurationRow, ErrorRow, OtherRow, ReportData, RenderOptions } from "../Report.js"
+import type { DurationRow, ErrorRow, OtherRow, RenderOptions, ReportData } from "../Report.js"
 import * as Charts from "./charts.js"
 import { escapeHtml as esc } from "./escape.js"
 import * as Format from "./format.js"
 import { css } from "./style.js"
 
 /** No network and no script, whatever the page holds: styles inline, images only as data URLs. */
-const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+const CSP =
+  "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 
 interface Cell {
   readonly html: string
@@ -44,17 +45,24 @@ const table = (options: {
   const head = options.headers
     .map((h) => `<th scope="col"${h.numeric === true ? ' class="n"' : ""}>${esc(h.text)}</th>`)
     .join("")
-  const foot = options.foot === undefined || options.foot.length === 0 ? "" : `<tfoot>${options.foot.map(row).join("")}</tfoot>`
+  const foot =
+    options.foot === undefined || options.foot.length === 0
+      ? ""
+      : `<tfoot>${options.foot.map(row).join("")}</tfoot>`
   const cls = options.className === undefined ? "" : ` class="${esc(options.className)}"`
   return `<table${cls}><caption>${esc(options.caption)}</caption><thead><tr>${head}</tr></thead><tbody>${options.body
     .map(row)
     .join("\n")}</tbody>${foot}</table>`
 }
 
-const section = (id: string, title: string, intro: string, content: string): string =>
-  `<section id="${id}" aria-labelledby="${id}-title">\n<h2 id="${id}-title">${esc(title)}</h2>\n${
+/**
+ * A section: its heading, introduction and first block (chart or cards) are kept together on one
+ * printed page; the table after them may run onto the next pages (its header row repeats).
+ */
+const section = (id: string, title: string, intro: string, lead: string, rest = ""): string =>
+  `<section id="${id}" aria-labelledby="${id}-title">\n<div class="keep">\n<h2 id="${id}-title">${esc(title)}</h2>\n${
     intro === "" ? "" : `<p class="muted">${intro}</p>\n`
-  }${content}\n</section>`
+  }${lead}\n</div>\n${rest}\n</section>`
 
 const figure = (svg: string, caption: string, key = ""): string =>
   `<figure>${key}${svg}<figcaption>${esc(caption)}</figcaption></figure>`
@@ -75,7 +83,8 @@ export const render = (data: ReportData, options: RenderOptions): string => {
   const names = options.names ?? Names.empty
   const title = options.title ?? "Task History report"
 
-  const workflowText = (id: string) => (id === missingKey ? "(no workflow id)" : (Names.workflow(names, id) ?? id))
+  const workflowText = (id: string) =>
+    id === missingKey ? "(no workflow id)" : (Names.workflow(names, id) ?? id)
   const userText = (id: string) => (id === missingKey ? "(no user id)" : (Names.user(names, id) ?? id))
   const entity = (id: string, label: string | undefined, missing: string) =>
     id === missingKey
@@ -105,7 +114,15 @@ export const render = (data: ReportData, options: RenderOptions): string => {
 </header>`
 
   // ------------------------------------------------------------------------------ headline
-  const card = (metric: string, label: string, value: number, shown: string, delta: string, previous: string, tone: string) =>
+  const card = (
+    metric: string,
+    label: string,
+    value: number,
+    shown: string,
+    delta: string,
+    previous: string,
+    tone: string
+  ) =>
     `<div class="card" data-metric="${metric}"><dt>${esc(label)}</dt><dd><span class="value" data-value="${value}">${esc(
       shown
     )}</span><span class="delta${tone}">${esc(delta)} vs previous (${esc(previous)})</span></dd></div>`
@@ -127,17 +144,42 @@ ${card("failure-rate", "Failure rate", cur.failureRate, Format.percent(cur.failu
       { text: "Change", numeric: true }
     ],
     body: [
-      [cell("Executions"), num(Format.count(cur.executions)), num(Format.count(prev.executions)), num(Format.change(c.executions))],
-      [cell("Tasks"), num(Format.count(cur.tasks)), num(Format.count(prev.tasks)), num(Format.change(c.tasks))],
-      [cell("Failures"), num(Format.count(cur.failures)), num(Format.count(prev.failures)), num(Format.change(c.failures))],
+      [
+        cell("Executions"),
+        num(Format.count(cur.executions)),
+        num(Format.count(prev.executions)),
+        num(Format.change(c.executions))
+      ],
+      [
+        cell("Tasks"),
+        num(Format.count(cur.tasks)),
+        num(Format.count(prev.tasks)),
+        num(Format.change(c.tasks))
+      ],
+      [
+        cell("Failures"),
+        num(Format.count(cur.failures)),
+        num(Format.count(prev.failures)),
+        num(Format.change(c.failures))
+      ],
       [
         cell("Failure rate"),
         num(Format.percent(cur.failureRate)),
         num(Format.percent(prev.failureRate)),
         num(Format.points(c.failureRate))
       ],
-      [cell("Run duration p50 (ms)"), num(Format.ms(cur.p50RunDuration)), num(Format.ms(prev.p50RunDuration)), num("")],
-      [cell("Run duration p95 (ms)"), num(Format.ms(cur.p95RunDuration)), num(Format.ms(prev.p95RunDuration)), num("")]
+      [
+        cell("Run duration p50 (ms)"),
+        num(Format.ms(cur.p50RunDuration)),
+        num(Format.ms(prev.p50RunDuration)),
+        num("")
+      ],
+      [
+        cell("Run duration p95 (ms)"),
+        num(Format.ms(cur.p95RunDuration)),
+        num(Format.ms(prev.p95RunDuration)),
+        num("")
+      ]
     ]
   })
   const headlineSection = section(
@@ -146,7 +188,8 @@ ${card("failure-rate", "Failure rate", cur.failureRate, Format.percent(cur.failu
     esc(
       `${Format.count(headline.workflows)} workflows and ${Format.count(headline.users)} users had executions in this period.`
     ),
-    `${cards}\n${headlineTable}`
+    cards,
+    headlineTable
   )
 
   // ------------------------------------------------------------------------------ per day
@@ -165,7 +208,8 @@ ${card("failure-rate", "Failure rate", cur.failureRate, Format.percent(cur.failu
       Charts.days(data.days),
       `Executions (light) and failures (dark red) per UTC day, ${data.days.length} days.`,
       `<p class="key">${swatch(Charts.COLORS.executions, "executions")}${swatch(Charts.COLORS.failures, "failures")}</p>`
-    )}\n${table({
+    )}`,
+    `${table({
       caption: "Executions, failures and tasks per UTC day",
       headers: [
         { text: "Day (UTC)" },
@@ -197,7 +241,10 @@ ${card("failure-rate", "Failure rate", cur.failureRate, Format.percent(cur.failu
     ),
     noExecutions
       ? empty("No executions in this period.")
-      : `${figure(Charts.failureRate(fw.top, workflowText), "Failure rate per workflow; the label gives failures/executions.")}\n${table({
+      : `${figure(Charts.failureRate(fw.top, workflowText), "Failure rate per workflow; the label gives failures/executions.")}`,
+    noExecutions
+      ? ""
+      : `${table({
           caption: "Failures by workflow",
           headers: [
             { text: "Workflow" },
@@ -250,7 +297,10 @@ ${card("failure-rate", "Failure rate", cur.failureRate, Format.percent(cur.failu
     ),
     noExecutions
       ? empty("No executions in this period.")
-      : `${figure(Charts.tasks(tu.top, userText), "Tasks per user.")}\n${table({
+      : `${figure(Charts.tasks(tu.top, userText), "Tasks per user.")}`,
+    noExecutions
+      ? ""
+      : `${table({
           caption: "Tasks by user",
           headers: [
             { text: "User" },
@@ -304,7 +354,10 @@ ${card("failure-rate", "Failure rate", cur.failureRate, Format.percent(cur.failu
           Charts.durations(dw.top, workflowText),
           "Dots at the 50th, 95th and 99th percentile of run duration per workflow.",
           `<p class="key">${swatch(Charts.COLORS.p50, "p50", true)}${swatch(Charts.COLORS.p95, "p95", true)}${swatch(Charts.COLORS.p99, "p99", true)}</p>`
-        )}\n${table({
+        )}`,
+    dw.top.length === 0
+      ? ""
+      : `${table({
           caption: "Run-duration percentiles by workflow (ms)",
           headers: [
             { text: "Workflow" },
@@ -318,7 +371,12 @@ ${card("failure-rate", "Failure rate", cur.failureRate, Format.percent(cur.failu
           foot: [
             ...(dw.other === undefined
               ? []
-              : [[cell(esc(`Other (${Format.count(dw.other.groups)} workflows)`)), ...durationCells(dw.other)]]),
+              : [
+                  [
+                    cell(esc(`Other (${Format.count(dw.other.groups)} workflows)`)),
+                    ...durationCells(dw.other)
+                  ]
+                ]),
             [cell("All workflows"), ...durationCells(dw.total)]
           ]
         })}`
@@ -336,7 +394,8 @@ ${card("failure-rate", "Failure rate", cur.failureRate, Format.percent(cur.failu
         ? "Executions by weekday and hour of day of their start, in UTC."
         : `Executions by weekday and hour of day of their start, in UTC. Busiest: ${Format.WEEKDAY_NAMES[peak.weekday]} ${Format.hour(peak.hour)}-${Format.hour((peak.hour + 1) % 24)} UTC, ${Format.count(peak.executions)} executions.`
     ),
-    `${figure(Charts.hours(hours), "Executions per hour of the week (UTC), from the quietest hour (lightest) to the busiest (darkest).")}\n${table({
+    `${figure(Charts.hours(hours), "Executions per hour of the week (UTC), from the quietest hour (lightest) to the busiest (darkest).")}`,
+    `${table({
       caption: "Executions by hour of day (rows, UTC) and weekday (columns)",
       className: "hours",
       headers: [
@@ -349,7 +408,9 @@ ${card("failure-rate", "Failure rate", cur.failureRate, Format.percent(cur.failu
         ...hours.executions.map((row) => num(Format.count(row[h]!))),
         num(Format.count(hours.executions.reduce((n, row) => n + row[h]!, 0)))
       ]),
-      foot: [[cell("All hours"), ...dayTotals.map((n) => num(Format.count(n))), num(Format.count(cur.executions))]]
+      foot: [
+        [cell("All hours"), ...dayTotals.map((n) => num(Format.count(n))), num(Format.count(cur.executions))]
+      ]
     })}`
   )
 
@@ -371,38 +432,44 @@ ${card("failure-rate", "Failure rate", cur.failureRate, Format.percent(cur.failu
         )
       : errors.top.length === 0
         ? empty("No step errors in this period.")
-        : `${figure(Charts.errors(errors.top, (r) => Format.truncate(errorLabel(r), 90)), "Executions per error message and workflow.")}\n${table({
-            caption: "Top error messages by workflow",
-            headers: [
-              { text: "Workflow" },
-              { text: "Error message" },
-              { text: "Executions", numeric: true },
-              { text: "Failed steps", numeric: true }
-            ],
-            body: errors.top.map((r) => [
-              workflowCell(r.workflowId),
-              cell(
-                r.message === null
-                  ? `<span class="muted">(no message found)</span>`
-                  : `<span class="message">${esc(Format.truncate(r.message, 400))}</span>`
-              ),
-              num(Format.count(r.executions)),
-              num(Format.count(r.steps))
-            ]),
-            foot: [
-              ...(errors.other === undefined
-                ? []
-                : [
-                    [
-                      cell(esc(`Other (${Format.count(errors.other.groups)} messages)`)),
-                      cell(""),
-                      num(""),
-                      num(Format.count(errors.other.steps))
-                    ]
-                  ]),
-              [cell("All step errors"), cell(""), num(""), num(Format.count(errors.steps))]
-            ]
-          })}`
+        : `${figure(
+            Charts.errors(errors.top, (r) => Format.truncate(errorLabel(r), 90)),
+            "Executions per error message and workflow."
+          )}`,
+    errors === undefined || errors.top.length === 0
+      ? ""
+      : `${table({
+          caption: "Top error messages by workflow",
+          headers: [
+            { text: "Workflow" },
+            { text: "Error message" },
+            { text: "Executions", numeric: true },
+            { text: "Failed steps", numeric: true }
+          ],
+          body: errors.top.map((r) => [
+            workflowCell(r.workflowId),
+            cell(
+              r.message === null
+                ? `<span class="muted">(no message found)</span>`
+                : `<span class="message">${esc(Format.truncate(r.message, 400))}</span>`
+            ),
+            num(Format.count(r.executions)),
+            num(Format.count(r.steps))
+          ]),
+          foot: [
+            ...(errors.other === undefined
+              ? []
+              : [
+                  [
+                    cell(esc(`Other (${Format.count(errors.other.groups)} messages)`)),
+                    cell(""),
+                    num(""),
+                    num(Format.count(errors.other.steps))
+                  ]
+                ]),
+            [cell("All step errors"), cell(""), num(""), num(Format.count(errors.steps))]
+          ]
+        })}`
   )
 
   const notes = [

@@ -50,8 +50,8 @@ footer.page { padding-bottom: 32px; font-size: 12px; color: var(--muted); border
   header.page { padding-top: 0; }
   section { margin: 14pt 0; }
   h2 { break-after: avoid; page-break-after: avoid; }
-  figure, .cards, .card, .key { break-inside: avoid; page-break-inside: avoid; }
-  figure { break-after: avoid; page-break-after: avoid; }
+  .keep, figure, .cards, .card { break-inside: avoid; page-break-inside: avoid; }
+  .keep { break-after: avoid; page-break-after: avoid; }
   thead { display: table-header-group; }
   tr { break-inside: avoid; page-break-inside: avoid; }
   table { font-size: 8.5pt; }
