@@ -68,7 +68,9 @@ function* records(count, { workflows = 800, users = 20_000 } = {}) {
 }
 
 const percentile = (sorted, p) =>
-  sorted.length === 0 ? undefined : sorted[Math.min(Math.max(1, Math.ceil((p / 100) * sorted.length)), sorted.length) - 1]
+  sorted.length === 0
+    ? undefined
+    : sorted[Math.min(Math.max(1, Math.ceil((p / 100) * sorted.length)), sorted.length) - 1]
 
 // ----------------------------------------------------------------------------- children
 if (args[0] === "--child") {
@@ -167,10 +169,16 @@ else if (args[0] === "--child-size") {
   )
   const names = {
     workflows: Object.fromEntries(
-      Array.from({ length: workflows }, (_, w) => [`wf-7d3c1a9e-${String(w).padStart(6, "0")}`, `Workflow number ${w}: sync contacts and deals`])
+      Array.from({ length: workflows }, (_, w) => [
+        `wf-7d3c1a9e-${String(w).padStart(6, "0")}`,
+        `Workflow number ${w}: sync contacts and deals`
+      ])
     ),
     users: Object.fromEntries(
-      Array.from({ length: users }, (_, u) => [`customer-${String(u).padStart(7, "0")}`, `Customer ${u} Holdings Inc.`])
+      Array.from({ length: users }, (_, u) => [
+        `customer-${String(u).padStart(7, "0")}`,
+        `Customer ${u} Holdings Inc.`
+      ])
     )
   }
   const html = Report.render(data, { generatedAt: END, names })
@@ -191,14 +199,23 @@ else {
   const run = (...childArgs) =>
     new Promise((resolve, reject) => {
       const tuned = childArgs[1] === "report-tuned"
-      const p = fork(self, childArgs.map((a) => (a === "report-tuned" ? "report" : String(a))), {
-        stdio: ["ignore", "inherit", "inherit", "ipc"],
-        execArgv: tuned ? TUNED_FLAGS : []
-      })
+      const p = fork(
+        self,
+        childArgs.map((a) => (a === "report-tuned" ? "report" : String(a))),
+        {
+          stdio: ["ignore", "inherit", "inherit", "ipc"],
+          execArgv: tuned ? TUNED_FLAGS : []
+        }
+      )
       p.once("message", resolve)
-      p.once("exit", (code) => (code === 0 ? undefined : reject(new Error(`${childArgs[0]} exited with ${code}`))))
+      p.once("exit", (code) =>
+        code === 0 ? undefined : reject(new Error(`${childArgs[0]} exited with ${code}`))
+      )
     })
-  const load = () => loadavg().map((l) => l.toFixed(1)).join(" ")
+  const load = () =>
+    loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")
   const loadBefore = load()
   const best = {}
   for (let round = 1; round <= rounds; round++) {

@@ -286,7 +286,10 @@ describe.skipIf(!hasChromium)(`the report in headless Chromium (skipped without 
     await page.emulateMedia({ media: "print" })
     // Each chart's block (heading, introduction, chart) is kept whole, and fits on one page.
     const figures = await page.locator(".keep").evaluateAll((els) =>
-      els.map((el) => ({ breakInside: getComputedStyle(el).breakInside, height: el.getBoundingClientRect().height }))
+      els.map((el) => ({
+        breakInside: getComputedStyle(el).breakInside,
+        height: el.getBoundingClientRect().height
+      }))
     )
     expect(figures).toHaveLength(7)
     // A4 is the shorter page: 297 mm less 2 x 12 mm margins, at 96 px per inch.
