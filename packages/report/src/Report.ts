@@ -102,16 +102,24 @@ export interface OtherRow {
 }
 
 /**
+ * The counts of a core `Usage` row, without its duration percentiles (the report shows those by
+ * workflow only, so per user and per day they are not computed).
+ *
+ * @since 0.1.0
+ */
+export type CountRow = Pick<UsageRow, "group" | "executions" | "tasks" | "failures" | "failureRate">
+
+/**
  * A ranked table: the top rows (core's `Usage` rows), the rest added up, and the total.
  *
  * @since 0.1.0
  */
-export interface Ranked {
-  readonly top: ReadonlyArray<UsageRow>
+export interface Ranked<Row extends CountRow = UsageRow> {
+  readonly top: ReadonlyArray<Row>
   /** `undefined` when every group is in `top`. */
   readonly other: OtherRow | undefined
   /** Every group together (core's `Usage` total row). */
-  readonly total: UsageRow
+  readonly total: Row
   /** How many groups there are in all. */
   readonly groups: number
 }
@@ -224,11 +232,11 @@ export interface ReportData {
     readonly users: number
   }
   /** One row per UTC day that the period touches, ascending, days without executions included. */
-  readonly days: ReadonlyArray<UsageRow>
+  readonly days: ReadonlyArray<CountRow>
   /** The workflows with the most failures (then the highest failure rate). */
   readonly failuresByWorkflow: Ranked
   /** The users with the most tasks (then the most executions). */
-  readonly tasksByUser: Ranked
+  readonly tasksByUser: Ranked<CountRow>
   readonly durationsByWorkflow: Durations
   readonly hours: Hours
   /** `undefined` when no step errors were given. */

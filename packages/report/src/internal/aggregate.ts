@@ -5,6 +5,7 @@ import { Either } from "effect"
 import type {
   Aggregator,
   Change,
+  CountRow,
   DurationRow,
   ErrorRow,
   Errors,
@@ -69,23 +70,28 @@ const change = (current: UsageRow, previous: UsageRow): Change => ({
 
 const byKey = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
 
-const emptyRow = (group: string): UsageRow => ({
+const emptyRow = (group: string): CountRow => ({
   group,
   executions: 0,
   tasks: 0,
   failures: 0,
-  failureRate: 0,
-  withDuration: 0,
-  p50RunDuration: undefined,
-  p95RunDuration: undefined
+  failureRate: 0
 })
 
-const rank = (
-  rows: ReadonlyArray<UsageRow>,
-  total: UsageRow,
+const countsOf = (r: UsageRow): CountRow => ({
+  group: r.group,
+  executions: r.executions,
+  tasks: r.tasks,
+  failures: r.failures,
+  failureRate: r.failureRate
+})
+
+const rank = <Row extends CountRow>(
+  rows: ReadonlyArray<Row>,
+  total: Row,
   top: number,
-  order: (a: UsageRow, b: UsageRow) => number
-): Ranked => {
+  order: (a: Row, b: Row) => number
+): Ranked<Row> => {
   const sorted = [...rows].sort(order)
   const rest = sorted.slice(top)
   let other: OtherRow | undefined
@@ -156,8 +162,12 @@ export const make = (options: {
     const workflowKey = keyOf("workflow")
     const userKey = keyOf("user")
     const byWorkflow = makeAccumulator()
+    // Per user and per day the report shows counts only: these two accumulators get a stand-in
+    // with the execution's status and task count but no duration, so they keep no durations
+    // (8 bytes per execution each) and sort none. One object, reused for every execution.
     const byUser = makeAccumulator()
     const byDay = makeAccumulator()
+    const counted = { id: "-", status: "", dateStarted: "", taskCount: 0 }
     const previousTotal = makeAccumulator()
     // Core's Usage stops at p95: p99 and the maximum come from the same nearest rank over these.
     const durations = new Map<string, Durations>()
@@ -172,9 +182,11 @@ export const make = (options: {
       if (t >= start && t < end) {
         const workflow = workflowKey(e)
         byWorkflow.add(workflow, e)
-        byUser.add(userKey(e), e)
+        counted.status = e.status
+        counted.taskCount = e.taskCount ?? 0
+        byUser.add(userKey(e), counted)
         const day = Math.floor(t / DAY)
-        byDay.add(dayKeys[day - firstDay]!, e)
+        byDay.add(dayKeys[day - firstDay]!, counted)
         // 1970-01-01 was a Thursday: weekday 3 when Monday is 0.
         hours[(day + 3) % 7]![Math.floor((t - day * DAY) / HOUR)]!++
         const d = e.runDuration
@@ -273,7 +285,7 @@ export const make = (options: {
       const users = byUser.report("user")
       const days = byDay.report("day")
       const before = previousTotal.report("workflow").total
-      const dayRows = new Map(days.groups.map((r) => [r.group, r]))
+      const dayRows = new Map(days.groups.map((r) => [r.group, countsOf(r)]))
       return {
         period: current,
         previousPeriod: previous,
@@ -297,8 +309,8 @@ export const make = (options: {
             byKey(a.group, b.group)
         ),
         tasksByUser: rank(
-          users.groups,
-          users.total,
+          users.groups.map(countsOf),
+          countsOf(users.total),
           top,
           (a, b) => b.tasks - a.tasks || b.executions - a.executions || byKey(a.group, b.group)
         ),

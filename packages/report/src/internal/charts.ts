@@ -5,7 +5,7 @@
 import * as Plot from "@observablehq/plot"
 import type { UsageRow } from "@taskhistory/core/Usage"
 import { parseHTML } from "linkedom"
-import type { DurationRow, ErrorRow, Hours } from "../Report.js"
+import type { CountRow, DurationRow, ErrorRow, Hours } from "../Report.js"
 import * as Format from "./format.js"
 
 export const COLORS = {
@@ -52,7 +52,7 @@ const categoryAxis = (tickFormat: (key: string) => string) =>
   })
 
 /** Executions (and failures over them) per UTC day: one bar of each per day. */
-export const days = (rows: ReadonlyArray<UsageRow>): string => {
+export const days = (rows: ReadonlyArray<CountRow>): string => {
   const step = Math.max(1, Math.ceil(rows.length / 12))
   return draw({
     ariaLabel: "Executions and failures per day",
@@ -77,14 +77,14 @@ export const days = (rows: ReadonlyArray<UsageRow>): string => {
         y: "executions",
         fill: COLORS.executions,
         className: "th-day-executions",
-        title: (r: UsageRow) => `${r.group}: ${Format.count(r.executions)} executions`
+        title: (r: CountRow) => `${r.group}: ${Format.count(r.executions)} executions`
       }),
       Plot.barY(rows, {
         x: "group",
         y: "failures",
         fill: COLORS.failures,
         className: "th-day-failures",
-        title: (r: UsageRow) => `${r.group}: ${Format.count(r.failures)} failures`
+        title: (r: CountRow) => `${r.group}: ${Format.count(r.failures)} failures`
       }),
       Plot.ruleY([0])
     ]
@@ -133,7 +133,7 @@ export const failureRate = (rows: ReadonlyArray<UsageRow>, label: (id: string) =
 }
 
 /** Tasks of the top users: one bar per user. */
-export const tasks = (rows: ReadonlyArray<UsageRow>, label: (id: string) => string): string =>
+export const tasks = (rows: ReadonlyArray<CountRow>, label: (id: string) => string): string =>
   draw({
     ariaLabel: "Tasks by user",
     ariaDescription: `One bar per user: the sum of task counts. ${rows.length} users.`,
@@ -149,12 +149,12 @@ export const tasks = (rows: ReadonlyArray<UsageRow>, label: (id: string) => stri
         x: "tasks",
         fill: COLORS.tasks,
         className: "th-user-tasks",
-        title: (r: UsageRow) => `${label(r.group)}: ${Format.count(r.tasks)} tasks`
+        title: (r: CountRow) => `${label(r.group)}: ${Format.count(r.tasks)} tasks`
       }),
       Plot.text(rows, {
         y: "group",
         x: "tasks",
-        text: (r: UsageRow) => Format.count(r.tasks),
+        text: (r: CountRow) => Format.count(r.tasks),
         textAnchor: "start",
         dx: 4,
         fontSize: 10

@@ -2,9 +2,9 @@
  * The report's page: one HTML document, inline CSS, inline SVG charts, a table after each chart,
  * no script. Strings from data are escaped here (`escapeHtml`) or by the DOM serializer (charts).
  */
-import { missingKey, type UsageRow } from "@taskhistory/core/Usage"
+import { missingKey } from "@taskhistory/core/Usage"
 import * as Names from "../Names.js"
-import type { DurationRow, ErrorRow, OtherRow, RenderOptions, ReportData } from "../Report.js"
+import type { CountRow, DurationRow, ErrorRow, OtherRow, RenderOptions, ReportData } from "../Report.js"
 import * as Charts from "./charts.js"
 import { escapeHtml as esc } from "./escape.js"
 import * as Format from "./format.js"
@@ -282,7 +282,7 @@ ${card("failure-rate", "Failure rate", cur.failureRate, Format.percent(cur.failu
   // ------------------------------------------------------------------------------ tasks by user
   const tu = data.tasksByUser
   const share = (tasks: number) => (tu.total.tasks === 0 ? "–" : Format.percent(tasks / tu.total.tasks))
-  const userRow = (r: UsageRow) => [
+  const userRow = (r: CountRow) => [
     userCell(r.group),
     num(Format.count(r.executions)),
     num(Format.count(r.tasks)),
