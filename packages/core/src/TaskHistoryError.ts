@@ -272,7 +272,8 @@ export const exitCode = (error: TaskHistoryError): number => {
 }
 
 /**
- * Whether a GET that failed with this error may be retried: 429, 5xx and transport errors.
+ * Whether a GET that failed with this error may be retried: 429, 5xx and transport errors (the
+ * client's own retry uses it).
  *
  * @since 0.1.0
  */

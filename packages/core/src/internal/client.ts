@@ -16,7 +16,12 @@ import { type ExecutionQuery, toUrlParams } from "../ExecutionQuery.js"
 import { RateLimiter } from "../RateLimiter.js"
 import type { CostPlan, StreamOptions, TaskHistoryClientShape } from "../TaskHistoryClient.js"
 import { TaskHistoryConfig } from "../TaskHistoryConfig.js"
-import { InvalidRecordError, type InvalidResponse, type RequestError } from "../TaskHistoryError.js"
+import {
+  InvalidRecordError,
+  type InvalidResponse,
+  isRetryable,
+  type RequestError
+} from "../TaskHistoryError.js"
 import {
   type ExecutionPage,
   RawExecutionPage,
@@ -28,7 +33,6 @@ import {
 import {
   type Answer,
   decorate,
-  isRetryableGet,
   isRetryableReplay,
   parseJson,
   type RequestSpec,
@@ -111,7 +115,7 @@ export const make = Effect.gen(function* () {
     spec: Omit<RequestSpec, "method">,
     decode: (answer: Answer) => Either.Either<A, InvalidResponse>
   ): Effect.Effect<A, RequestError> =>
-    withRetry(send(http, config, { ...spec, method: "GET" }), limiter, config.retry, isRetryableGet).pipe(
+    withRetry(send(http, config, { ...spec, method: "GET" }), limiter, config.retry, isRetryable).pipe(
       Effect.flatMap(decode)
     )
 

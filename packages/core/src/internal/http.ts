@@ -3,7 +3,8 @@
  *
  * 1. `decorate`: base URL + `/projects/<id>/task-history`, bearer auth, JSON, User-Agent.
  * 2. `send`: one attempt with a timeout; transport failures classified; status -> typed error.
- * 3. `decodeJson`: body -> JSON -> schema, or `InvalidResponse` naming the field.
+ * 3. `parseJson` then `validateAt`: body -> JSON -> schema check (the value itself is kept), or
+ *    `InvalidResponse` naming the field.
  * 4. `withRetry`: every attempt through `RateLimiter.withPermit`; a 429 pauses the limiter;
  *    retried on a `Schedule` (GETs: 429, 5xx, transport; replays: only 429 and refused).
  */
@@ -339,7 +340,7 @@ const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
     .map((key, i) => (typeof key === "number" ? `[${key}]` : i === 0 ? String(key) : `.${String(key)}`))
     .join("")
 
-/** Parses a body as JSON: `NotJson` or `Html` when it is not. */
+/** Step 3a: parses a body as JSON: `NotJson` or `Html` when it is not. */
 export const parseJson = (
   answer: Answer,
   secret: Redacted.Redacted<string>
@@ -376,18 +377,9 @@ export const shapeError = (
   })
 
 /**
- * Step 3: body -> JSON -> schema. Only checks the value against `schema` and returns the value
- * itself (key order and unknown fields untouched) unless `transform` says otherwise.
+ * Step 3b: checks `json` against `schema` and returns it untouched (key order, unknown fields);
+ * on failure, a `Shape` error whose path is `prefix` + the issue's path.
  */
-export const decodeJson = <A, I>(
-  answer: Answer,
-  secret: Redacted.Redacted<string>,
-  schema: Schema.Schema<A, I>,
-  prefix: ReadonlyArray<PropertyKey> = []
-): Either.Either<A, InvalidResponse> =>
-  Either.flatMap(parseJson(answer, secret), (json) => validateAt(answer, secret, schema, json, prefix))
-
-/** Checks `json` against `schema`; on failure, a `Shape` error whose path is `prefix` + the issue's path. */
 export const validateAt = <A, I>(
   answer: Answer,
   secret: Redacted.Redacted<string>,
@@ -421,10 +413,6 @@ const scheduleFor = (options: RetryOptions) => {
   }
   return schedule
 }
-
-/** Which failures of a GET are retried: 429, 5xx and transport errors. */
-export const isRetryableGet = (error: RequestError): boolean =>
-  error._tag === "RateLimited" || error._tag === "ServerError" || error._tag === "TransportError"
 
 /** Which failures of a replay are retried: only those that provably never reached the server. */
 export const isRetryableReplay = (error: RequestError): boolean =>
