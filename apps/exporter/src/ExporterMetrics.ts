@@ -8,6 +8,7 @@ import { createServer } from "node:http"
 import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import { NodeHttpServer } from "@effect/platform-node"
+import type { RunReport } from "@taskhistory/export/Exporter"
 import { Clock, Context, Effect, Layer, Ref, type Scope } from "effect"
 
 /**
@@ -15,15 +16,10 @@ import { Clock, Context, Effect, Layer, Ref, type Scope } from "effect"
  *
  * @since 0.1.0
  */
-export interface RunFigures {
-  readonly seen: number
-  readonly inserted: number
-  readonly updated: number
-  readonly unchanged: number
-  readonly rejected: number
-  readonly requests: number
-  readonly rateLimited: number
-  readonly durationMs: number
+export type RunFigures = Pick<
+  RunReport,
+  "seen" | "inserted" | "updated" | "unchanged" | "rejected" | "requests" | "rateLimited" | "durationMs"
+> & {
   readonly highWaterMark: string | undefined
 }
 
@@ -75,7 +71,12 @@ export class ExporterMetrics extends Context.Tag("@taskhistory/exporter/Exporter
   ExporterMetricsShape
 >() {}
 
-const empty: MetricsSnapshot = {
+/**
+ * The snapshot before any run.
+ *
+ * @since 0.1.0
+ */
+export const emptySnapshot: MetricsSnapshot = {
   runsTotal: 0,
   runsFailed: 0,
   runInProgress: false,
@@ -96,7 +97,7 @@ const empty: MetricsSnapshot = {
  * @since 0.1.0
  */
 export const make: Effect.Effect<ExporterMetricsShape> = Effect.gen(function* () {
-  const ref = yield* Ref.make(empty)
+  const ref = yield* Ref.make(emptySnapshot)
   return {
     runStarted: Ref.update(ref, (s) => ({ ...s, runInProgress: true })),
     runSucceeded: (f) =>

@@ -50,23 +50,7 @@ describe("ExporterMetrics", () => {
   )
 
   it("leaves out samples that are not known yet", () => {
-    const text = ExporterMetrics.render(
-      {
-        runsTotal: 0,
-        runsFailed: 0,
-        runInProgress: false,
-        seen: 0,
-        upserted: 0,
-        unchanged: 0,
-        rejected: 0,
-        requests: 0,
-        rateLimited: 0,
-        lastSuccessMs: undefined,
-        lastDurationMs: undefined,
-        highWaterMark: undefined
-      },
-      0
-    )
+    const text = ExporterMetrics.render(ExporterMetrics.emptySnapshot, 0)
     expect(text).toContain("# TYPE taskhistory_exporter_last_success_timestamp_seconds gauge")
     expect(sample(text, "taskhistory_exporter_last_success_timestamp_seconds")).toBeUndefined()
     expect(sample(text, "taskhistory_exporter_high_water_mark_lag_seconds")).toBeUndefined()

@@ -669,36 +669,29 @@ export class Dataset {
     }
   }
 
-  /** The visible executions matching a filter, ascending by (dateStarted, id). */
-  matches(filter: Filter): Matches {
+  /**
+   * The first position in [lo, hi) of `order` whose start time is not `below` (positions are
+   * sorted by start time, so `below` holds for a prefix).
+   */
+  private partition(lo: number, hi: number, below: (startMs: number) => boolean): number {
     const start = this.start
     const order = this.order
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (below(start[order[mid]!]!)) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+
+  /** The visible executions matching a filter, ascending by (dateStarted, id). */
+  matches(filter: Filter): Matches {
+    const order = this.order
+    const { afterMs, beforeMs, inclusive } = filter
     let a = this.lo
     let b = this.hi
-    if (filter.afterMs !== undefined) {
-      const t = filter.afterMs
-      let lo = a
-      let hi = b
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1
-        const v = start[order[mid]!]!
-        if (filter.inclusive ? v < t : v <= t) lo = mid + 1
-        else hi = mid
-      }
-      a = lo
-    }
-    if (filter.beforeMs !== undefined) {
-      const t = filter.beforeMs
-      let lo = a
-      let hi = b
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1
-        const v = start[order[mid]!]!
-        if (filter.inclusive ? v <= t : v < t) lo = mid + 1
-        else hi = mid
-      }
-      b = lo
-    }
+    if (afterMs !== undefined) a = this.partition(a, b, (v) => (inclusive ? v < afterMs : v <= afterMs))
+    if (beforeMs !== undefined) b = this.partition(a, b, (v) => (inclusive ? v <= beforeMs : v < beforeMs))
     if (b < a) b = a
     const base = a
     const selected = ExecutionQuery.selectionFields.map((field) => filter[field])
