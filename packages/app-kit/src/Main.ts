@@ -133,11 +133,6 @@ export const describeFailure = (cause: Cause.Cause<unknown>, verbose = false): F
   }
   const defect = Cause.dieOption(cause)
   if (Option.isSome(defect)) {
-    // The shared (Redis) limiter cannot fail through the RateLimiter interface, so an outage that
-    // outlasts its retries arrives as a defect: it is an upstream failure, not a bug.
-    if (Predicate.isTagged(defect.value, "RedisLimiterError")) {
-      return { exitCode: 6, lines: [`error: ${Secrets.scrub(messageOf(defect.value))}`, ...detail] }
-    }
     return bug(messageOf(defect.value), verbose, detail)
   }
   if (Cause.isInterruptedOnly(cause)) return { exitCode: 130, lines: ["interrupted"] }

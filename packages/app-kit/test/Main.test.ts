@@ -4,6 +4,7 @@ import { describe, expect, it } from "@effect/vitest"
 import {
   NotFound,
   RateLimited,
+  RateLimiterUnavailable,
   ReplayOutcomeUnknown,
   ServerError,
   Unauthorized
@@ -26,15 +27,14 @@ describe("Main.describeFailure", () => {
   })
 
   it("reports a shared-limiter (Redis) outage as an upstream failure, not a bug", () => {
-    // RedisLimiterError reaches the runner as a defect (the RateLimiter interface has no error channel).
-    const outage = {
-      _tag: "RedisLimiterError",
-      message:
-        "the shared rate limiter's Redis is unavailable (redis://127.0.0.1:6390/0): connect ECONNREFUSED"
-    }
-    const failure = Main.describeFailure(Cause.die(outage))
+    // The Redis limiter's run-time failures reach the runner typed, as the core's RateLimiterUnavailable.
+    const outage = new RateLimiterUnavailable({
+      detail:
+        "cannot reach the Redis server of the shared rate limit (redis://127.0.0.1:6390/0): connect ECONNREFUSED"
+    })
+    const failure = Main.describeFailure(Cause.fail(outage))
     expect(failure.exitCode).toBe(6)
-    expect(failure.lines[0]).toContain("Redis is unavailable")
+    expect(failure.lines[0]).toContain("Redis server")
     expect(failure.lines.join("\n")).not.toContain("this is a bug")
   })
 

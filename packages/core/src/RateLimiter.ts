@@ -4,13 +4,15 @@
  * pauses every caller until its Retry-After has passed.
  *
  * The service is an interface with several Layers: `layerMemory` (one process) here, a Redis
- * implementation (shared by processes) elsewhere. Callers only see `withPermit` and `pause`.
+ * implementation (shared by processes) elsewhere. Callers only see `withPermit` and `pause`; a
+ * limiter that cannot grant a request fails with the core's `RateLimiterUnavailable`.
  *
  * @since 0.1.0
  */
 import { Context, Duration, Effect, Layer } from "effect"
 import * as internal from "./internal/rateLimiter.js"
 import { type RateLimit, TaskHistoryConfig } from "./TaskHistoryConfig.js"
+import type { RateLimiterUnavailable } from "./TaskHistoryError.js"
 
 /**
  * @since 0.1.0
@@ -19,12 +21,29 @@ export interface RateLimiterShape {
   /**
    * Runs `effect` as one request: waits for a slot (FIFO), runs it, and counts the request in
    * the window until W after it completed (the server may have counted it at any moment between
-   * sending and the answer, so the slot is held for W after the answer).
+   * sending and the answer, so the slot is held for W after the answer). Fails with
+   * `RateLimiterUnavailable`, without running `effect`, when a shared limiter cannot grant a
+   * slot (the in-memory limiter never does).
    */
-  readonly withPermit: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-  /** Pauses every caller (present and future) for `duration` from now (a 429's Retry-After). */
+  readonly withPermit: <A, E, R>(
+    effect: Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | RateLimiterUnavailable, R>
+  /**
+   * Pauses every caller (present and future) for `duration` from now (a 429's Retry-After). A
+   * shared limiter that cannot share the pause still applies it in this process.
+   */
   readonly pause: (duration: Duration.Duration) => Effect.Effect<void>
   /** Requests currently counted in the window (in flight or completed within W). */
+  readonly inWindow: Effect.Effect<number, RateLimiterUnavailable>
+}
+
+/**
+ * The in-memory limiter: a {@link RateLimiterShape} that never fails.
+ *
+ * @since 0.1.0
+ */
+export interface MemoryRateLimiter extends RateLimiterShape {
+  readonly withPermit: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   readonly inWindow: Effect.Effect<number>
 }
 
@@ -58,7 +77,7 @@ export const defaultPause = Duration.seconds(30)
  *
  * @since 0.1.0
  */
-export const makeMemory: (rate: RateLimit) => Effect.Effect<RateLimiterShape> = internal.makeMemory
+export const makeMemory: (rate: RateLimit) => Effect.Effect<MemoryRateLimiter> = internal.makeMemory
 
 /**
  * An in-memory limiter for one process.

@@ -78,19 +78,29 @@ export class RateLimited extends Data.TaggedError("RateLimited")<{
 }
 
 /**
+ * What an error answer carries: its status, an excerpt of its body (the key scrubbed), and the
+ * request it answered.
+ *
+ * @since 0.1.0
+ */
+export interface AnswerFields {
+  readonly status: number
+  readonly excerpt?: string | undefined
+  readonly request?: RequestInfo | undefined
+}
+
+const answerMessage = (what: string, answer: AnswerFields): string =>
+  `${what} (${answer.status})${describe(answer.request)}${answer.excerpt ? `: ${answer.excerpt}` : ""}`
+
+/**
  * A 5xx answer.
  *
  * @since 0.1.0
  */
-export class ServerError extends Data.TaggedError("ServerError")<{
-  readonly status: number
-  readonly excerpt?: string | undefined
-  readonly request?: RequestInfo | undefined
-}> {
+export class ServerError extends Data.TaggedError("ServerError")<AnswerFields> {
   readonly [TypeId]: TypeId = TypeId
   override get message() {
-    const body = this.excerpt ? `: ${this.excerpt}` : ""
-    return `server error (${this.status})${describe(this.request)}${body}`
+    return answerMessage("server error", this)
   }
 }
 
@@ -99,15 +109,10 @@ export class ServerError extends Data.TaggedError("ServerError")<{
  *
  * @since 0.1.0
  */
-export class ClientError extends Data.TaggedError("ClientError")<{
-  readonly status: number
-  readonly excerpt?: string | undefined
-  readonly request?: RequestInfo | undefined
-}> {
+export class ClientError extends Data.TaggedError("ClientError")<AnswerFields> {
   readonly [TypeId]: TypeId = TypeId
   override get message() {
-    const body = this.excerpt ? `: ${this.excerpt}` : ""
-    return `request refused (${this.status})${describe(this.request)}${body}`
+    return answerMessage("request refused", this)
   }
 }
 
@@ -165,6 +170,25 @@ export class InvalidResponse extends Data.TaggedError("InvalidResponse")<{
     }[this.reason]
     const detail = this.detail ? ` (${this.detail})` : ""
     return `${what}${detail}${describe(this.request)}, status ${this.status}; body starts: ${this.excerpt}`
+  }
+}
+
+/**
+ * The rate limiter could not grant a request: a limiter shared by processes (Redis) stayed
+ * unreachable or kept failing after its own retries. The request was not sent (going on without
+ * the shared budget would break it), so a replay that fails this way may be sent again.
+ *
+ * @since 0.1.0
+ */
+export class RateLimiterUnavailable extends Data.TaggedError("RateLimiterUnavailable")<{
+  /** What failed, as a sentence, without credentials (e.g. the Redis server by host and port). */
+  readonly detail: string
+  /** The limiter's own error (e.g. a `RedisLimiterError`), shown with `--verbose`. */
+  readonly cause?: unknown
+}> {
+  readonly [TypeId]: TypeId = TypeId
+  override get message() {
+    return this.detail
   }
 }
 
@@ -232,6 +256,7 @@ export type RequestError =
   | ClientError
   | TransportError
   | InvalidResponse
+  | RateLimiterUnavailable
 
 /**
  * Any error of this package.
@@ -265,6 +290,7 @@ export const exitCode = (error: TaskHistoryError): number => {
     case "TransportError":
     case "InvalidResponse":
     case "InvalidRecord":
+    case "RateLimiterUnavailable":
       return 6
     case "ReplayOutcomeUnknown":
       return 7

@@ -11,9 +11,12 @@
  * key expires, so nothing is left behind. The Redis URL is a secret: it is never logged and never
  * put in an error.
  *
- * If Redis stays unreachable at run time (after a few retries), `withPermit` and `inWindow` die
- * with a {@link RedisLimiterError}: the service's signature leaves no room for a typed error, and
- * going on without the shared budget would break the guarantee.
+ * If Redis stays unreachable or keeps failing at run time (after a few retries, about 5 s),
+ * `withPermit` fails with the core's `RateLimiterUnavailable` (exit code 6 in the binaries), its
+ * `cause` the {@link RedisLimiterError}, without running the request: going on without the shared
+ * budget would break the guarantee. `inWindow` fails the same way; a `pause` that cannot be shared
+ * is applied in this process and logged, and a slot that cannot be released counts until its
+ * lease ends.
  *
  * @since 0.1.0
  */

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { RateLimiter } from "@taskhistory/core/RateLimiter"
 import * as TaskHistoryConfig from "@taskhistory/core/TaskHistoryConfig"
+import { exitCode, type RateLimiterUnavailable } from "@taskhistory/core/TaskHistoryError"
 import { Duration, Effect, Fiber, Layer, Redacted } from "effect"
 import { Redis } from "ioredis"
 import * as RedisRateLimiter from "../src/RedisRateLimiter.js"
@@ -155,7 +156,7 @@ if (redisUrl === undefined || redisUrl === "") {
           keyPrefix: uniquePrefix()
         })
         const order: Array<number> = []
-        const fibers: Array<Fiber.RuntimeFiber<void>> = []
+        const fibers: Array<Fiber.RuntimeFiber<void, RateLimiterUnavailable>> = []
         for (let i = 0; i < 8; i++) {
           fibers.push(yield* Effect.fork(limiter.withPermit(Effect.sync(() => void order.push(i)))))
           yield* Effect.yieldNow()
@@ -312,6 +313,42 @@ if (redisUrl === undefined || redisUrl === "") {
         expect(spans).toHaveLength(8)
         expect(maxInAnyWindow(spans, 200)).toBeLessThanOrEqual(5)
       })
+    )
+
+    it.scopedLive(
+      "a Redis that keeps failing is a typed RateLimiterUnavailable (not a defect); the request is not run",
+      () =>
+        Effect.gen(function* () {
+          const keyPrefix = uniquePrefix()
+          const password = `pw-${randomUUID()}`
+          const limiter = yield* RedisRateLimiter.make({
+            url,
+            rate: { limit: 5, window: Duration.millis(200) },
+            keyPrefix
+          })
+          yield* limiter.withPermit(Effect.void)
+          // Every script now fails with WRONGTYPE: the in-flight set is a string.
+          const redis = yield* rawClient
+          const inflight = `{${keyPrefix}}:inflight`
+          yield* Effect.promise(() => redis.set(inflight, password, "PX", 60_000))
+          let ran = false
+          const [permit, counted] = yield* Effect.all(
+            [Effect.flip(limiter.withPermit(Effect.sync(() => (ran = true)))), Effect.flip(limiter.inWindow)],
+            { concurrency: "unbounded" }
+          )
+          expect(ran).toBe(false)
+          for (const error of [permit, counted]) {
+            expect(error._tag).toBe("RateLimiterUnavailable")
+            expect(exitCode(error)).toBe(6)
+            expect(error.message).toContain("a Redis command of the shared rate limit failed")
+            expect(error.cause).toBeInstanceOf(RedisRateLimiter.RedisLimiterError)
+            expect(error.message).not.toContain(password)
+          }
+          // Once Redis answers again, so does the limiter.
+          yield* Effect.promise(() => redis.del(inflight))
+          expect(yield* limiter.withPermit(Effect.succeed("sent"))).toBe("sent")
+        }),
+      20_000
     )
   })
 }

@@ -34,8 +34,9 @@ export interface BulkReplayOptions {
 }
 
 /**
- * Runs a bulk replay (or its dry run). Stops at the first 401 or exhausted 429; ends with exit
- * code 7 when any outcome is unknown, else the first failure's code.
+ * Runs a bulk replay (or its dry run). Stops at the first 401, exhausted 429 or unavailable
+ * shared limiter; ends with exit code 7 when any outcome is unknown, else the first failure's
+ * code.
  *
  * @internal
  */
@@ -105,7 +106,12 @@ export const bulkReplay = (
       summary.firstFailureCode ??= exitCode(error)
       yield* writer.append({ id, event: "failed", error: error.message })
       yield* Out.line(`failed\t${id}\t${error._tag}`)
-      if (error._tag === "Unauthorized" || error._tag === "RateLimited") {
+      // Every further replay would fail the same way: stop (what was not sent is resumable).
+      if (
+        error._tag === "Unauthorized" ||
+        error._tag === "RateLimited" ||
+        error._tag === "RateLimiterUnavailable"
+      ) {
         aborted = error
         break
       }

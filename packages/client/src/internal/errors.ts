@@ -57,6 +57,8 @@ export const fromCore = (error: Core.TaskHistoryError): TaskHistoryError => {
       return new InvalidInputError(error.message, error.field, error.value)
     case "InvalidRecord":
       return new InvalidRecordError(error.message, error.raw, error.position)
+    case "RateLimiterUnavailable":
+      return new RateLimiterError(error.message, error.cause ?? error)
   }
 }
 
@@ -66,8 +68,8 @@ const messageOf = (u: unknown): string =>
 const fromUnknown = (u: unknown): TaskHistoryError => {
   if (u instanceof TaskHistoryError) return u
   if (isTaskHistoryError(u)) return fromCore(u)
-  // The Redis limiter cannot fail through the RateLimiter interface: an outage that outlasts its
-  // retries arrives as a defect, a bad URL or an unreachable server when the runtime is built.
+  // The Redis limiter's own error: a bad URL or an unreachable server when the runtime is built
+  // (at run time its failures arrive as the core's RateLimiterUnavailable).
   if (Predicate.isTagged(u, "RedisLimiterError")) return new RateLimiterError(messageOf(u), u)
   return new TaskHistoryError(
     "unexpected",

@@ -40,6 +40,7 @@ import {
   InvalidResponse,
   NotFound,
   RateLimited,
+  type RateLimiterUnavailable,
   ReplayOutcomeUnknown,
   type RequestError,
   type RequestInfo,
@@ -426,8 +427,8 @@ export const withRetry = <A, E extends RequestError>(
   attempt: Effect.Effect<A, E>,
   limiter: RateLimiterShape,
   options: RetryOptions,
-  retryable: (error: E) => boolean
-): Effect.Effect<A, E> =>
+  retryable: (error: NoInfer<E> | RateLimiterUnavailable) => boolean
+): Effect.Effect<A, E | RateLimiterUnavailable> =>
   Effect.suspend(() => {
     let attempts = 0
     const once = Effect.suspend(() => {

@@ -1,5 +1,5 @@
 import { Clock, Deferred, Duration, Effect, FiberId, Metric } from "effect"
-import type { RateLimiterShape } from "../RateLimiter.js"
+import type { MemoryRateLimiter } from "../RateLimiter.js"
 import type { RateLimit } from "../TaskHistoryConfig.js"
 import { limiterWait, limiterWaitTotal } from "./metrics.js"
 
@@ -15,7 +15,7 @@ import { limiterWait, limiterWaitTotal } from "./metrics.js"
  * window, or until the pause ends, or (all N in flight) until a completion signals. Then it
  * takes the slot and hands the turn to the next caller in line.
  */
-export const makeMemory = (rate: RateLimit): Effect.Effect<RateLimiterShape> =>
+export const makeMemory = (rate: RateLimit): Effect.Effect<MemoryRateLimiter> =>
   Effect.sync(() => {
     const limit = Math.max(1, Math.floor(rate.limit))
     const windowMs = Math.max(0, Duration.toMillis(rate.window))
@@ -133,12 +133,12 @@ export const makeMemory = (rate: RateLimit): Effect.Effect<RateLimiterShape> =>
         })
       })
 
-    const withPermit: RateLimiterShape["withPermit"] = (effect) =>
+    const withPermit: MemoryRateLimiter["withPermit"] = (effect) =>
       Effect.uninterruptibleMask((restore) =>
         Effect.zipRight(acquire(restore), Effect.ensuring(restore(effect), complete))
       )
 
-    const pause: RateLimiterShape["pause"] = (duration) =>
+    const pause: MemoryRateLimiter["pause"] = (duration) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Effect.sync(() => {
           const until = now + Math.max(0, Duration.toMillis(duration))

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from "node:crypto"
 import type { RateLimiterShape } from "@taskhistory/core/RateLimiter"
 import type { RateLimit, TaskHistoryConfigShape } from "@taskhistory/core/TaskHistoryConfig"
+import { RateLimiterUnavailable } from "@taskhistory/core/TaskHistoryError"
 import * as TaskHistoryMetrics from "@taskhistory/core/TaskHistoryMetrics"
 import { Clock, Deferred, Duration, Effect, Either, Fiber, Metric, Redacted, Ref, type Scope } from "effect"
 import { Redis } from "ioredis"
@@ -113,6 +114,13 @@ const connect = (
         Effect.zipRight(Effect.sync(() => redis.disconnect()))
       )
   )
+
+/**
+ * A run-time failure of the limiter, after its retries, as the core's error: the request is not
+ * sent (going on without the shared budget would break it). The Redis error is its `cause`.
+ */
+const unavailable = (error: RedisLimiterError): RateLimiterUnavailable =>
+  new RateLimiterUnavailable({ detail: error.message, cause: error })
 
 /** A FIFO mutex (a queue of deferreds): the head waiter is the only one that talks to Redis. */
 const makeFifoLock = Effect.gen(function* () {
@@ -237,10 +245,10 @@ export const make = (options: Options): Effect.Effect<RateLimiterShape, RedisLim
     const acquire = (
       restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>,
       id: string
-    ): Effect.Effect<void> =>
+    ): Effect.Effect<void, RateLimiterUnavailable> =>
       restore(waitLocalPause).pipe(
         Effect.zipRight(callRetrying(restore, Scripts.acquire, [id, limit, windowMs, leaseMs])),
-        Effect.orDie,
+        Effect.mapError(unavailable),
         Effect.flatMap((wait) =>
           wait <= 0
             ? Effect.void
@@ -273,7 +281,9 @@ export const make = (options: Options): Effect.Effect<RateLimiterShape, RedisLim
         Effect.forever
       )
 
-    const withPermit = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    const withPermit = <A, E, R>(
+      effect: Effect.Effect<A, E, R>
+    ): Effect.Effect<A, E | RateLimiterUnavailable, R> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function* () {
           const id = `${token}:${sequence++}`
@@ -304,9 +314,11 @@ export const make = (options: Options): Effect.Effect<RateLimiterShape, RedisLim
         )
       })
 
-    const inWindow: Effect.Effect<number> = callRetrying((effect) => effect, Scripts.count, []).pipe(
-      Effect.orDie
-    )
+    const inWindow: Effect.Effect<number, RateLimiterUnavailable> = callRetrying(
+      (effect) => effect,
+      Scripts.count,
+      []
+    ).pipe(Effect.mapError(unavailable))
 
     return { withPermit, pause, inWindow } satisfies RateLimiterShape
   })
