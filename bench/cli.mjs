@@ -185,8 +185,8 @@ Machine: ${cpus().length} cores (${cpus()[0]?.model ?? "unknown"}), Node ${proce
 | CPU time per 100-record page, CLI (best run; start-up included) | ${perPage(c)} ms | ${perPage(b)} ms | ${(c.cpuMs / b.cpuMs).toFixed(2)}x | |
 | CPU time per 100-record page, core alone (best run; start-up included) | ${perPage(k)} ms | ${perPage(b)} ms | ${(k.cpuMs / b.cpuMs).toFixed(2)}x | |
 
-The binary is one esbuild bundle (\`dist/main.cjs\`) loaded through a V8 code cache built at
-\`pnpm build\` (\`dist/main.cache\`); the baseline reader fetches the pages one after the other,
+The binary is one esbuild bundle (\`dist/main.cjs\`) loaded through the per-user V8 code cache its
+loader writes on the first run (warm here: the script runs \`--help\` once first); the baseline reader fetches the pages one after the other,
 \`JSON.parse\`s them and writes one line per record. Both run as child processes writing to a
 pipe that this script drains, against the same simulator in this process (reset before each run,
 order rotated). The "core alone" row drains \`client.executions\` with no formatting or output: when

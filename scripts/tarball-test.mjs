@@ -9,7 +9,7 @@
 // effect and friends; better-sqlite3 compiles from source where no prebuilt binary downloads:
 // npm_config_nodedir=/usr is set for it when unset)
 import { execFileSync, spawn, spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { pack, publishedPackages, root } from "./lib/workspace.mjs"
@@ -20,6 +20,7 @@ const base = mkdtempSync(join(tmpdir(), "taskhistory tarballs "))
 const packs = join(base, "packs")
 const app = join(base, "an app")
 const cliAlone = join(base, "cli alone")
+// biome-ignore lint/suspicious/noUndeclaredEnvVars: a script run outside turbo
 const env = { ...process.env, npm_config_nodedir: process.env.npm_config_nodedir ?? "/usr", NO_COLOR: "1" }
 delete env.NODE_OPTIONS
 let passed = 0
