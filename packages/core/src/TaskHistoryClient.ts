@@ -110,13 +110,6 @@ export class TaskHistoryClient extends Context.Tag("@taskhistory/core/TaskHistor
 >() {}
 
 /**
- * Records per page. The API has no parameter to change it.
- *
- * @since 0.1.0
- */
-export const pageSize: number = internal.pageSize
-
-/**
  * Builds the client. Every request goes through one pipeline: base URL and bearer auth, status
  * to typed error, retry (a `Schedule` from `config.retry`), then the `RateLimiter` (each attempt
  * takes a permit; a 429 pauses every caller).

@@ -215,6 +215,20 @@ export const StepExecution = Schema.Struct(
 export type StepExecution = typeof StepExecution.Type
 
 /**
+ * Records per page of the list endpoint: the API has no parameter to change it, and a page with
+ * fewer records is the last one.
+ *
+ * @example
+ * ```ts
+ * import { PAGE_SIZE } from "@taskhistory/core/WorkflowExecution"
+ * const pages = Math.ceil(total / PAGE_SIZE)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const PAGE_SIZE = 100
+
+/**
  * The raw shape of a page as the API sends it: the records under `data` (the OpenAPI file) or
  * `workflowExecutions` (Paragon's documentation), `total` optional, `nextLink` null or absent.
  * Records are left unknown here; each is checked on its own so one bad record does not hide the

@@ -16,24 +16,29 @@
  * @since 0.1.0
  */
 
+import type * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
 import type { TaskHistoryClient } from "@taskhistory/core/TaskHistoryClient"
 import type { RequestError } from "@taskhistory/core/TaskHistoryError"
 import type { Duration, Effect } from "effect"
+import * as exportError from "./internal/exportError.js"
 import * as internal from "./internal/exporter.js"
 import type { Sink, SinkError } from "./Sink.js"
 
 /**
- * The filters of an export stream (a validated `ExecutionQuery` without dates or sort).
+ * The filters of an export stream: the selecting part of a validated `ExecutionQuery` (no dates,
+ * no sort). Validate user input with `ExecutionQuery.make` (or the binaries' flags) and pass its
+ * `ExecutionQuery.selection`; the engine does not validate filters again.
+ *
+ * @example
+ * ```ts
+ * import * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
+ * const query = yield* ExecutionQuery.makeEffect({ status: "failed" }) // InvalidInput when bad
+ * const report = yield* Exporter.run({ filters: ExecutionQuery.selection(query) })
+ * ```
  *
  * @since 0.1.0
  */
-export interface Filters {
-  readonly integration?: string | undefined
-  readonly workflowId?: string | undefined
-  readonly userId?: string | undefined
-  /** `SUCCEEDED`, `FAILED`, `EXECUTING` or `DELAYED` (any case). */
-  readonly status?: string | undefined
-}
+export type Filters = ExecutionQuery.Selection
 
 /**
  * Options of {@link run}.
@@ -86,20 +91,20 @@ export interface RunReport {
 }
 
 /**
- * An export run could not complete.
+ * An export run could not complete (`cause`: the underlying value, when there is one).
  *
- * - `InvalidOptions`: a filter, `since` or `batchSize` is not valid (exit code 2).
+ * - `InvalidOptions`: `since`, `batchSize` or `verify` is not valid (exit code 2).
  * - `InvalidRecords`: an invalid record was met with `onInvalid: "fail"`; the message names it.
  * - `Inconsistent`: the API's answers for one instant never agreed with its `total`.
  *
  * @since 0.1.0
  */
-export const ExportError = internal.ExportError
+export const ExportError = exportError.ExportError
 
 /**
  * @since 0.1.0
  */
-export type ExportError = internal.ExportError
+export type ExportError = exportError.ExportError
 
 /**
  * The key of the state of an export stream: a stable, readable form of its filters

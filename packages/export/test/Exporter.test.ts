@@ -37,7 +37,7 @@ describe("Exporter (SQLite, simulator)", () => {
 describe("Exporter helpers", () => {
   it("derives a stable stream key from the filters", () => {
     expect(Exporter.streamKey()).toBe("all")
-    expect(Exporter.streamKey({ status: "failed", integration: "slack" })).toBe(
+    expect(Exporter.streamKey({ status: "FAILED", integration: "slack" })).toBe(
       "integration=slack&status=FAILED"
     )
   })

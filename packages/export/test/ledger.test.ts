@@ -80,14 +80,4 @@ describe("verification ledger", () => {
       [D, D + DAY]
     ])
   })
-
-  it("round-trips through JSON", () => {
-    const json = JSON.parse(JSON.stringify(L.encodeLedger(ledger)))
-    expect(L.decodeLedger(json)).toEqual(ledger)
-    const expiring = { ...ledger, expiring: true }
-    expect(L.decodeLedger(JSON.parse(JSON.stringify(L.encodeLedger(expiring))))).toEqual(expiring)
-    const hours = tally(records)
-    const back = L.decodeTally(JSON.parse(JSON.stringify(L.encodeTally(hours))))
-    expect(L.grow({ from: D - DAY, to: D - DAY, days: new Map() }, back, D + DAY)).toEqual(ledger)
-  })
 })

@@ -1,4 +1,5 @@
 import { expect } from "@effect/vitest"
+import * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
 import { Simulator } from "@taskhistory/simulator"
 import { Deferred, Effect, Either, Fiber, Layer, Option } from "effect"
 import { Sink, type SinkError } from "../src/Sink.js"
@@ -175,14 +176,18 @@ export const filtered = (fixture: SinkFixture) =>
   Effect.gen(function* () {
     const sim = yield* Simulator.start({ records: 900, seed: 19 })
     const db = fixture.fresh()
-    const report = yield* runWith(sim, db.layer(), { filters: { status: "failed" } })
+    // The filters come validated (any case in), as the binaries and library users pass them.
+    const query = yield* ExecutionQuery.makeEffect({ status: "failed" })
+    const report = yield* runWith(sim, db.layer(), { filters: ExecutionQuery.selection(query) })
     expect(report.streamKey).toBe("status=FAILED")
     const failed = (yield* sim.dataset).filter((r) => r.status === "FAILED")
     expect(failed.length).toBeGreaterThan(0)
     expectSinkMatches(yield* db.rows, failed)
     const status = yield* Effect.flatMap(Sink, (s) => s.status).pipe(Effect.provide(db.layer()))
     expect(status.states.map((s) => s.streamKey)).toEqual(["status=FAILED"])
-    const bad = yield* Effect.either(runWith(sim, db.layer(), { filters: { status: "nope" } }))
+    // A bad filter is refused where it is validated; the engine checks its own options.
+    expect(Either.isLeft(ExecutionQuery.make({ status: "nope" }))).toBe(true)
+    const bad = yield* Effect.either(runWith(sim, db.layer(), { batchSize: 0 }))
     expect(
       Either.isLeft(bad) && bad.left._tag === "ExportError" && bad.left.reason === "InvalidOptions"
     ).toBe(true)

@@ -24,6 +24,7 @@ import {
 } from "../TaskHistoryError.js"
 import {
   type ExecutionPage,
+  PAGE_SIZE,
   RawExecutionPage,
   StepExecution,
   toExecutionPage,
@@ -45,7 +46,6 @@ import {
 } from "./http.js"
 
 /** Records per page: the API has no parameter to change it. */
-export const pageSize = 100
 
 /** The time one request is assumed to take in a cost plan. */
 export const estimatedRequestTime = Duration.millis(250)
@@ -80,7 +80,7 @@ export const planFor = (
   rate: { readonly limit: number; readonly window: Duration.Duration },
   concurrency: number
 ): Omit<CostPlan, "firstPage"> => {
-  const requests = total === undefined ? Math.max(1, pagesSeen) : Math.max(1, Math.ceil(total / pageSize))
+  const requests = total === undefined ? Math.max(1, pagesSeen) : Math.max(1, Math.ceil(total / PAGE_SIZE))
   const windows = Math.floor((requests - 1) / rate.limit)
   const perRequest = (Duration.toMillis(estimatedRequestTime) * requests) / Math.max(1, concurrency)
   return {

@@ -5,11 +5,11 @@
  * executions appeared there (late arrivals) or expired, and the engine drills down (weeks, then
  * days) and reads the days that differ again.
  *
- * Pure data and arithmetic; the requests are made by the engine.
+ * Pure data and arithmetic; the requests are made by `verify.ts`, the stored form is in `cursor.ts`.
  *
  * @internal
  */
-import { Predicate } from "effect"
+import { placeOf } from "./rawRecord.js"
 
 export const HOUR = 3_600_000
 export const DAY = 24 * HOUR
@@ -47,11 +47,15 @@ export const floorHour = (ms: number): number => Math.floor(ms / HOUR) * HOUR
 export const dayStart = (ms: number): number => Math.floor(ms / DAY) * DAY
 export const weekStart = (ms: number): number => Math.floor((ms - MONDAY) / WEEK) * WEEK + MONDAY
 
+/** Whether a record (start `at`, `id`) comes before the first record of `count` (by start, then id). */
+export const firstBefore = (at: number, id: string, count: Pick<Count, "f" | "fAt">): boolean =>
+  at < count.fAt || (at === count.fAt && count.f !== null && id < count.f)
+
 /** Adds one record (start `at`, id) to a count whose covered part ends at `end` (exclusive). */
 export const add = (count: Count, at: number, id: string | undefined, end: number): void => {
   count.c++
   if (at === end - 1) count.y++
-  if (id !== undefined && (at < count.fAt || (at === count.fAt && count.f !== null && id < count.f))) {
+  if (id !== undefined && firstBefore(at, id, count)) {
     count.f = id
     count.fAt = at
   }
@@ -122,10 +126,7 @@ export const grow = (ledger: Ledger, hours: ReadonlyMap<number, Count>, to: numb
     const key = dayStart(hour)
     const day = days.get(key) ?? emptyCount()
     const next: Count = { ...day, c: day.c + count.c }
-    if (
-      count.f !== null &&
-      (count.fAt < next.fAt || (count.fAt === next.fAt && next.f !== null && count.f < next.f))
-    ) {
+    if (count.f !== null && firstBefore(count.fAt, count.f, next)) {
       next.f = count.f
       next.fAt = count.fAt
     }
@@ -162,97 +163,6 @@ export const checkRanges = (ledger: Ledger): Array<readonly [number, number]> =>
   return out
 }
 
-type Row = readonly [number, number, number, string | null, number]
-
-const encodeCount = (key: number, c: Count): Row => [key, c.c, c.y, c.f, c.f === null ? 0 : c.fAt]
-
-const decodeRows = (u: unknown): Map<number, Count> => {
-  const out = new Map<number, Count>()
-  if (!Array.isArray(u)) return out
-  for (const row of u) {
-    if (!Array.isArray(row) || row.length !== 5) continue
-    const [k, c, y, f, fAt] = row as ReadonlyArray<unknown>
-    if (typeof k !== "number" || typeof c !== "number" || typeof y !== "number" || typeof fAt !== "number")
-      continue
-    if (!(f === null || typeof f === "string")) continue
-    out.set(k, { c, y, f, fAt: f === null ? Number.POSITIVE_INFINITY : fAt })
-  }
-  return out
-}
-
-export const encodeCounts = (counts: ReadonlyMap<number, Count>): ReadonlyArray<Row> =>
-  [...counts].sort((x, y) => x[0] - y[0]).map(([k, c]) => encodeCount(k, c))
-
-export const decodeCounts = decodeRows
-
-/**
- * Hourly counts of a read under way, compactly: `[hour, c, y]` rows (hour in hours since the
- * epoch) and the first record per day (the only first the ledger keeps).
- */
-export const encodeTally = (hours: ReadonlyMap<number, Count>) => {
-  const firsts = new Map<number, Count>()
-  const rows: Array<readonly [number, number, number]> = []
-  for (const [hour, count] of [...hours].sort((x, y) => x[0] - y[0])) {
-    rows.push([hour / HOUR, count.c, count.y])
-    if (count.f === null) continue
-    const key = dayStart(hour)
-    const best = firsts.get(key)
-    if (
-      best === undefined ||
-      count.fAt < best.fAt ||
-      (count.fAt === best.fAt && best.f !== null && count.f < best.f)
-    )
-      firsts.set(key, count)
-  }
-  return { h: rows, f: [...firsts.values()].map((c) => [c.f, c.fAt] as const) }
-}
-
-export const decodeTally = (u: unknown): Map<number, Count> => {
-  const out = new Map<number, Count>()
-  if (!Predicate.isRecord(u) || !Array.isArray(u.h)) return out
-  for (const row of u.h) {
-    if (!Array.isArray(row) || row.length !== 3) continue
-    const [h, c, y] = row as ReadonlyArray<unknown>
-    if (typeof h !== "number" || typeof c !== "number" || typeof y !== "number") continue
-    out.set(h * HOUR, { c, y, f: null, fAt: Number.POSITIVE_INFINITY })
-  }
-  if (Array.isArray(u.f)) {
-    for (const row of u.f) {
-      if (!Array.isArray(row) || row.length !== 2) continue
-      const [f, fAt] = row as ReadonlyArray<unknown>
-      if (typeof f !== "string" || typeof fAt !== "number") continue
-      const hour = out.get(floorHour(fAt))
-      if (hour !== undefined) {
-        hour.f = f
-        hour.fAt = fAt
-      }
-    }
-  }
-  return out
-}
-
-export const encodeLedger = (ledger: Ledger) => ({
-  from: ledger.from,
-  to: ledger.to,
-  days: encodeCounts(ledger.days),
-  ...(ledger.expiring === true ? { expiring: true } : {})
-})
-
-export const decodeLedger = (u: unknown): Ledger | undefined => {
-  if (!Predicate.isRecord(u) || typeof u.from !== "number" || typeof u.to !== "number") return undefined
-  if (!(u.from <= u.to)) return undefined
-  return {
-    from: u.from,
-    to: u.to,
-    days: decodeRows(u.days),
-    ...(u.expiring === true ? { expiring: true } : {})
-  }
-}
-
-export const encodeCountValue = (c: Count) => encodeCount(0, c)
-
-export const decodeCountValue = (u: unknown): Count | undefined => decodeRows([u]).get(0)
-
 /**
  * The id of the first item of an ASC page (valid or not) that started at or after `from`, by start
  * date then id (records just before `from` come back when the date bounds are inclusive).
@@ -272,17 +182,4 @@ export const headOf = (
     if (p.id !== undefined && p.at !== undefined && p.at >= from) add(count, p.at, p.id, Number.NaN)
   }
   return count.f
-}
-
-/** The start date (ms) and id of a raw record, when readable. */
-export const placeOf = (
-  raw: unknown
-): { readonly at: number | undefined; readonly id: string | undefined } => {
-  const id =
-    Predicate.hasProperty(raw, "id") && typeof raw.id === "string" && raw.id !== "" ? raw.id : undefined
-  const ms =
-    Predicate.hasProperty(raw, "dateStarted") && typeof raw.dateStarted === "string"
-      ? Date.parse(raw.dateStarted)
-      : Number.NaN
-  return { at: Number.isNaN(ms) ? undefined : ms, id }
 }

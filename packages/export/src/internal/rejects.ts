@@ -6,12 +6,8 @@
  */
 import { createHash } from "node:crypto"
 import type { InvalidRecord } from "@taskhistory/core/WorkflowExecution"
-import { Predicate } from "effect"
 import type { Reject } from "../Sink.js"
-
-/** The `id` of a raw record when it has a usable one (a non-empty string). */
-export const idOf = (raw: unknown): string | undefined =>
-  Predicate.hasProperty(raw, "id") && typeof raw.id === "string" && raw.id !== "" ? raw.id : undefined
+import { idOf } from "./rawRecord.js"
 
 /** A reject's key within its stream: `id:ID`, or `sha1:HASH` of the raw text without an id. */
 export const rejectKey = (reject: Reject): string =>

@@ -53,6 +53,94 @@ const cached = (build: (rows: number) => string) => {
   }
 }
 
+/** The statements of the execution upserts, by row count (each text built once). */
+interface Texts {
+  readonly dialect: Schema.Dialect
+  readonly upsert: (rows: number) => string
+  readonly select: (rows: number) => string
+}
+
+/** Upserts one chunk of distinct records (`raws`: their JSON); returns [inserted, updated, unchanged]. */
+type UpsertChunk = (
+  sql: SqlClient,
+  texts: Texts,
+  chunk: ReadonlyArray<WorkflowExecution>,
+  raws: ReadonlyArray<string>,
+  now: string
+) => Effect.Effect<readonly [number, number, number], SqlError>
+
+/** Postgres: the upsert itself tells inserted from updated (unchanged rows return nothing). */
+const upsertPg: UpsertChunk = (sql, texts, chunk, raws, now) =>
+  Effect.gen(function* () {
+    const params: Array<unknown> = []
+    chunk.forEach((r, j) => {
+      params.push(...Schema.executionParams(r, raws[j]!, now))
+    })
+    const rows = yield* sql.unsafe<{ inserted: boolean }>(texts.upsert(chunk.length), params)
+    let inserted = 0
+    for (const row of rows) if (row.inserted) inserted++
+    return [inserted, rows.length - inserted, chunk.length - rows.length] as const
+  })
+
+/** SQLite: reads the stored `raw` of the chunk's ids first, then writes only what changed. */
+const upsertSqlite: UpsertChunk = (sql, texts, chunk, raws, now) =>
+  Effect.gen(function* () {
+    const existing = yield* sql.unsafe<{ id: string; raw: string }>(
+      texts.select(chunk.length),
+      chunk.map((r) => r.id)
+    )
+    const known = new Map<string, string>()
+    for (const row of existing) known.set(row.id, row.raw)
+    let inserted = 0
+    let updated = 0
+    let unchanged = 0
+    // The rows to write, flat: one array, no per-row arrays.
+    const pending: Array<unknown> = []
+    chunk.forEach((r, j) => {
+      const raw = raws[j]!
+      const before = known.get(r.id)
+      if (before === raw) {
+        unchanged++
+        return
+      }
+      if (before === undefined) inserted++
+      else updated++
+      pending.push(...Schema.executionParams(r, raw, now))
+    })
+    const rows = pending.length / Schema.EXECUTION_WIDTH
+    let k = 0
+    for (const size of chunkSizes(rows)) {
+      const params =
+        k === 0 && size === rows
+          ? pending
+          : pending.slice(k * Schema.EXECUTION_WIDTH, (k + size) * Schema.EXECUTION_WIDTH)
+      yield* sql.unsafe(texts.upsert(size), params)
+      k += size
+    }
+    return [inserted, updated, unchanged] as const
+  })
+
+/** Upserts the records; returns [inserted, updated, unchanged]. */
+const upsert = (sql: SqlClient, texts: Texts, records: ReadonlyArray<WorkflowExecution>, now: string) =>
+  Effect.gen(function* () {
+    // Last occurrence of an id wins (a batch may hold the same id twice).
+    const unique = Schema.latestOnly(records)
+    let inserted = 0
+    let updated = 0
+    let unchanged = records.length - unique.length
+    let i = 0
+    for (const size of chunkSizes(unique.length)) {
+      const chunk = unique.slice(i, i + size)
+      i += size
+      const raws = chunk.map((r) => JSON.stringify(r))
+      const counts = yield* (texts.dialect === "pg" ? upsertPg : upsertSqlite)(sql, texts, chunk, raws, now)
+      inserted += counts[0]
+      updated += counts[1]
+      unchanged += counts[2]
+    }
+    return [inserted, updated, unchanged] as const
+  })
+
 /** Builds the sink over a SQL client: runs the migrations, then serves the `Sink` operations. */
 export const make = (
   sql: SqlClient,
@@ -78,89 +166,22 @@ export const make = (
       options.schema
     ).pipe(Effect.mapError(fail("migrate")))
 
-    const upsertText = cached((rows) => Schema.upsertExecutions(dialect, t, rows))
-    const selectText = cached(
-      (rows) =>
-        `SELECT id, raw FROM ${t.executions} WHERE id IN (${Array.from({ length: rows }, (_, i) => Schema.ph(dialect, i + 1)).join(", ")})`
-    )
+    const texts: Texts = {
+      dialect,
+      upsert: cached((rows) => Schema.upsertExecutions(dialect, t, rows)),
+      select: cached(
+        (rows) =>
+          `SELECT id, raw FROM ${t.executions} WHERE id IN (${Array.from({ length: rows }, (_, i) => Schema.ph(dialect, i + 1)).join(", ")})`
+      )
+    }
     const rejectText = Schema.rejectUpsert(dialect, t)
     const stateText = Schema.stateUpsert(dialect, t)
-    const width = Schema.EXECUTION_WIDTH
-
-    /** Postgres: the upsert itself tells inserted from updated (unchanged rows return nothing). */
-    const upsertPg = (chunk: ReadonlyArray<WorkflowExecution>, raws: ReadonlyArray<string>, now: string) =>
-      Effect.gen(function* () {
-        const params: Array<unknown> = []
-        chunk.forEach((r, j) => {
-          params.push(...Schema.executionParams(r, raws[j]!, now))
-        })
-        const rows = yield* sql.unsafe<{ inserted: boolean }>(upsertText(chunk.length), params)
-        let inserted = 0
-        for (const row of rows) if (row.inserted) inserted++
-        return [inserted, rows.length - inserted, chunk.length - rows.length] as const
-      })
-
-    /** SQLite: reads the stored `raw` of the chunk's ids first, then writes only what changed. */
-    const upsertSqlite = (
-      chunk: ReadonlyArray<WorkflowExecution>,
-      raws: ReadonlyArray<string>,
-      now: string
-    ) =>
-      Effect.gen(function* () {
-        const existing = yield* sql.unsafe<{ id: string; raw: string }>(
-          selectText(chunk.length),
-          chunk.map((r) => r.id)
-        )
-        const known = new Map<string, string>()
-        for (const row of existing) known.set(row.id, row.raw)
-        let inserted = 0
-        let updated = 0
-        let unchanged = 0
-        // The rows to write, flat: one array, no per-row arrays.
-        const pending: Array<unknown> = []
-        chunk.forEach((r, j) => {
-          const raw = raws[j]!
-          const before = known.get(r.id)
-          if (before === raw) {
-            unchanged++
-            return
-          }
-          if (before === undefined) inserted++
-          else updated++
-          pending.push(...Schema.executionParams(r, raw, now))
-        })
-        const rows = pending.length / width
-        let k = 0
-        for (const size of chunkSizes(rows)) {
-          const params = k === 0 && size === rows ? pending : pending.slice(k * width, (k + size) * width)
-          yield* sql.unsafe(upsertText(size), params)
-          k += size
-        }
-        return [inserted, updated, unchanged] as const
-      })
-
-    /** Upserts the records; returns [inserted, updated, unchanged]. */
-    const upsert = (records: ReadonlyArray<WorkflowExecution>, now: string) =>
-      Effect.gen(function* () {
-        // Last occurrence of an id wins (a batch may hold the same id twice).
-        const unique = Schema.latestOnly(records)
-        const totals = [0, 0, records.length - unique.length]
-        let i = 0
-        for (const size of chunkSizes(unique.length)) {
-          const chunk = unique.slice(i, i + size)
-          i += size
-          const raws = chunk.map((r) => JSON.stringify(r))
-          const counts = yield* (dialect === "pg" ? upsertPg : upsertSqlite)(chunk, raws, now)
-          for (let k = 0; k < 3; k++) totals[k]! += counts[k]!
-        }
-        return totals as unknown as readonly [number, number, number]
-      })
 
     const writeBatch = (batch: Batch): Effect.Effect<BatchResult, SinkErrors.SinkError> =>
       Effect.gen(function* () {
         const now = new Date(yield* Clock.currentTimeMillis).toISOString()
         const [inserted, updated, unchanged] =
-          batch.records.length === 0 ? ([0, 0, 0] as const) : yield* upsert(batch.records, now)
+          batch.records.length === 0 ? ([0, 0, 0] as const) : yield* upsert(sql, texts, batch.records, now)
         const streamKey = batch.state?.streamKey ?? ""
         for (const reject of batch.rejects)
           yield* sql.unsafe(rejectText, Schema.rejectParams(streamKey, reject))

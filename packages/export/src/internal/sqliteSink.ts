@@ -58,6 +58,64 @@ const transaction = <A>(db: Driver.Database, body: () => A): A => {
   }
 }
 
+type Attempt = <A>(
+  operation: SinkErrors.Operation,
+  f: () => A,
+  reason?: "Io" | "Unavailable"
+) => Effect.Effect<A, SinkErrors.SinkError>
+
+/** Runs a synchronous driver call; what it throws is a `SinkError` of `operation`. */
+const attemptFor =
+  (name: string): Attempt =>
+  (operation, f, reason = "Io") =>
+    Effect.try({
+      try: f,
+      catch: (cause) => {
+        // A driver that is not installed (or has no native binding) is named with its fix.
+        const fix = Driver.installProblem(cause)
+        return fix === undefined
+          ? SinkErrors.fromCause(reason, name, operation)(cause)
+          : SinkErrors.make("DriverMissing", name, operation, fix, cause)
+      }
+    })
+
+/** The migration runner's view of the connection (`sqlSchema.ts`). */
+const migrationDriver = (
+  db: Driver.Database,
+  attempt: Attempt
+): Schema.MigrationDriver<SinkErrors.SinkError> => ({
+  dialect: "sqlite",
+  run: (statement, params = []) =>
+    attempt("migrate", () => {
+      const prepared = db.prepare(statement)
+      if (prepared.reader) return prepared.all(...params)
+      prepared.run(...params)
+      return []
+    }),
+  transaction: (body) =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.zipRight(
+        attempt("migrate", () => db.exec("BEGIN IMMEDIATE")),
+        restore(body).pipe(
+          Effect.matchCauseEffect({
+            onFailure: (cause) =>
+              Effect.zipRight(
+                Effect.sync(() => {
+                  if (db.inTransaction) db.exec("ROLLBACK")
+                }),
+                Effect.failCause(cause)
+              ),
+            onSuccess: (a) =>
+              Effect.as(
+                attempt("migrate", () => db.exec("COMMIT")),
+                a
+              )
+          })
+        )
+      )
+    )
+})
+
 /**
  * Opens (and creates) the database at `filename`, runs the migrations and serves the `Sink`
  * operations; the connection closes with the scope.
@@ -67,58 +125,14 @@ export const make = (
   name: string
 ): Effect.Effect<SinkShape, SinkErrors.SinkError, Scope.Scope> =>
   Effect.gen(function* () {
-    const attempt = <A>(operation: SinkErrors.Operation, f: () => A, reason: "Io" | "Unavailable" = "Io") =>
-      Effect.try({
-        try: f,
-        catch: (cause) => {
-          // A driver that is not installed (or has no native binding) is named with its fix.
-          const fix = Driver.installProblem(cause)
-          return fix === undefined
-            ? SinkErrors.fromCause(reason, name, operation)(cause)
-            : SinkErrors.make("DriverMissing", name, operation, fix, cause)
-        }
-      })
+    const attempt = attemptFor(name)
     const db = yield* Effect.acquireRelease(
       attempt("open", () => open(filename), "Unavailable"),
       (db) => Effect.sync(() => db.close())
     )
     const t = Schema.tables(undefined)
 
-    yield* Schema.migrate<SinkErrors.SinkError>(
-      {
-        dialect: "sqlite",
-        run: (statement, params = []) =>
-          attempt("migrate", () => {
-            const prepared = db.prepare(statement)
-            if (prepared.reader) return prepared.all(...params)
-            prepared.run(...params)
-            return []
-          }),
-        transaction: (body) =>
-          Effect.uninterruptibleMask((restore) =>
-            Effect.zipRight(
-              attempt("migrate", () => db.exec("BEGIN IMMEDIATE")),
-              restore(body).pipe(
-                Effect.matchCauseEffect({
-                  onFailure: (cause) =>
-                    Effect.zipRight(
-                      Effect.sync(() => {
-                        if (db.inTransaction) db.exec("ROLLBACK")
-                      }),
-                      Effect.failCause(cause)
-                    ),
-                  onSuccess: (a) =>
-                    Effect.as(
-                      attempt("migrate", () => db.exec("COMMIT")),
-                      a
-                    )
-                })
-              )
-            )
-          )
-      },
-      undefined
-    )
+    yield* Schema.migrate(migrationDriver(db, attempt), undefined)
 
     const statements = yield* attempt("open", () => ({
       insert: db.prepare(Schema.insertExecutionIfNew(t)),

@@ -7,15 +7,13 @@ import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import { fromUrlParams, selection, toUrlParams } from "@taskhistory/core/ExecutionQuery"
 import type { InvalidInput } from "@taskhistory/core/TaskHistoryError"
+import { PAGE_SIZE } from "@taskhistory/core/WorkflowExecution"
 import { Either } from "effect"
 import { ByteWriter } from "./bytes.js"
 import { Dataset, type InsertSpec, type RawRecord, type StatusName } from "./dataset.js"
 import { applyKnobs, type Knobs, type Resolved, type SimulatorKnobs } from "./options.js"
 import { makeRng, type Rng } from "./random.js"
 import { SlidingWindow, WindowMax } from "./slidingWindow.js"
-
-/** Page size of the API. */
-export const PAGE_SIZE = 100
 
 /** Counters of a running simulator. */
 export interface Stats {

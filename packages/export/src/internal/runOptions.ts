@@ -1,0 +1,73 @@
+/**
+ * The options of a run, checked once: the stream's key (from its filters, which come validated),
+ * batch size, verification, `since`, the look-back.
+ *
+ * @internal
+ */
+import * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
+import { PAGE_SIZE } from "@taskhistory/core/WorkflowExecution"
+import { Duration, Effect } from "effect"
+import type { Filters, RunOptions } from "../Exporter.js"
+import { ExportError } from "./exportError.js"
+import * as L from "./ledger.js"
+
+/** Paragon keeps executions 90 days by default. */
+export const retentionMs = 90 * L.DAY
+
+/** @internal */
+export const streamKey = (filters: Filters = {}): string => {
+  const parts: Array<string> = []
+  for (const key of ExecutionQuery.selectionFields) {
+    const value = filters[key]
+    if (value !== undefined) parts.push(`${key}=${encodeURIComponent(value)}`)
+  }
+  return parts.length === 0 ? "all" : parts.join("&")
+}
+
+/** @internal */
+export const defaultLookback = (longestRunMs: number): Duration.Duration =>
+  Duration.millis(Math.min(retentionMs, Math.max(L.HOUR, 2 * longestRunMs)))
+
+/** The options of a run, checked. */
+export interface Settings {
+  readonly query: ExecutionQuery.Selection
+  readonly key: string
+  readonly pagesPerBatch: number
+  readonly verify: "auto" | "off"
+  readonly since: number | undefined
+  readonly onInvalid: "quarantine" | "fail"
+  readonly lookback: Duration.DurationInput | undefined
+}
+
+const invalidOption = (detail: string) => new ExportError({ reason: "InvalidOptions", detail })
+
+/** The filters come validated (an `ExecutionQuery.Selection`); the engine's own options are checked here. */
+export const settingsOf = (options: RunOptions): Effect.Effect<Settings, ExportError> =>
+  Effect.gen(function* () {
+    const query = ExecutionQuery.selection(options.filters ?? {})
+    const batchSize = options.batchSize ?? 500
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
+      return yield* invalidOption(`batchSize ${batchSize}: expected a positive integer`)
+    }
+    const verify = options.verify ?? "auto"
+    if (verify !== "auto" && verify !== "off") {
+      return yield* invalidOption(`verify ${JSON.stringify(verify)}: expected "auto" or "off"`)
+    }
+    let since: number | undefined
+    if (options.since !== undefined) {
+      const normalized = ExecutionQuery.normalizeDate(options.since)
+      if (normalized === undefined) {
+        return yield* invalidOption(`since ${JSON.stringify(options.since)}: expected an ISO 8601 date`)
+      }
+      since = Date.parse(normalized)
+    }
+    return {
+      query,
+      key: streamKey(query),
+      pagesPerBatch: Math.max(1, Math.ceil(batchSize / PAGE_SIZE)),
+      verify,
+      since,
+      onInvalid: options.onInvalid ?? "quarantine",
+      lookback: options.lookback
+    }
+  })

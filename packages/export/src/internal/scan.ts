@@ -1,0 +1,279 @@
+/**
+ * The scanner: reads every execution that started in a range, as a pull of {@link Step}s (one per
+ * page), with keyset paging on `dateStarted` (ASC, `afterDate` = cursor - 1 ms, offset 0), never
+ * deep offsets. A full page whose records all share the cursor's instant switches to reading that
+ * instant alone with offsets, checked against `total` (instant mode). `readers.ts` runs scanners
+ * ahead of their consumer, and several at once over a long range.
+ *
+ * @internal
+ */
+import type * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
+import type { TaskHistoryClientShape } from "@taskhistory/core/TaskHistoryClient"
+import type { RequestError } from "@taskhistory/core/TaskHistoryError"
+import { type ExecutionPage, PAGE_SIZE, type WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
+import { Effect, Option } from "effect"
+import type { RunCursor } from "./cursor.js"
+import { ExportError } from "./exportError.js"
+import { idOf, startOf } from "./rawRecord.js"
+
+/** How many times one instant is read again when its ids and `total` disagree. */
+const INSTANT_ATTEMPTS = 5
+/** Upper bound on pages of one instant, so a server that never ends a result cannot loop us. */
+const INSTANT_MAX_PAGES = 10_000
+
+/** One page (or the end of the range) as the scanner hands it over. */
+export interface Step {
+  readonly records: ReadonlyArray<WorkflowExecution>
+  /** `Date.parse` of each record's `dateStarted` (same order as `records`), parsed once. */
+  readonly starts: ReadonlyArray<number>
+  readonly invalid: ExecutionPage["invalid"]
+  /** The cursor after this step. */
+  readonly cursor: RunCursor
+  /** The last step of the range. */
+  readonly done: boolean
+}
+
+/**
+ * A reader of steps: each pull hands over the next step, `undefined` once the range is read (and
+ * is not pulled again after that).
+ */
+export type Pull = Effect.Effect<Step | undefined, RequestError | ExportError>
+
+interface Instant {
+  readonly _tag: "Instant"
+  /** The instant (ms) read alone with offsets. */
+  readonly at: number
+  readonly offset: number
+  readonly attempt: number
+  readonly firstTotal: number | undefined
+  /** The ids seen in this pass (grows in place while the pass goes on). */
+  readonly passIds: Set<string>
+}
+
+type ScanMode = { readonly _tag: "Keyset" } | Instant | { readonly _tag: "Done" }
+
+interface ScanState {
+  readonly cursor: RunCursor
+  readonly mode: ScanMode
+  /** Ids already handed over whose start is at the edge of the next request (de-duplication). */
+  readonly recent: ReadonlySet<string>
+}
+
+type Next = Option.Option<readonly [Step, ScanState]>
+
+const iso = (ms: number) => new Date(ms).toISOString()
+
+const isTerminal = (status: string) => status === "SUCCEEDED" || status === "FAILED"
+
+const runLength = (record: WorkflowExecution): number => {
+  if (typeof record.runDuration === "number") return record.runDuration
+  if (typeof record.dateEnded === "string") {
+    const d = Date.parse(record.dateEnded) - Date.parse(record.dateStarted)
+    if (Number.isFinite(d) && d > 0) return d
+  }
+  return 0
+}
+
+/** The cursor after seeing `records`: the earliest still running, the longest run. */
+const observe = (cursor: RunCursor, records: ReadonlyArray<WorkflowExecution>): RunCursor => {
+  let minOpen = cursor.minOpen
+  let longest = cursor.longestRunMs
+  for (const r of records) {
+    if (!isTerminal(r.status)) {
+      const ms = Date.parse(r.dateStarted)
+      if (minOpen === undefined || ms < minOpen) minOpen = ms
+    }
+    const len = runLength(r)
+    if (len > longest) longest = len
+  }
+  return { ...cursor, minOpen, longestRunMs: longest }
+}
+
+/** The records and invalid records of a page not handed over yet (`dates`: the records' starts). */
+const fresh = (page: ExecutionPage, dates: ReadonlyArray<number>, seen: ReadonlySet<string>) => {
+  if (seen.size === 0) return { records: page.records, starts: dates, invalid: page.invalid }
+  const records: Array<WorkflowExecution> = []
+  const starts: Array<number> = []
+  page.records.forEach((r, k) => {
+    if (seen.has(r.id)) return
+    records.push(r)
+    starts.push(dates[k]!)
+  })
+  const invalid = page.invalid.filter((i) => {
+    const id = idOf(i.raw)
+    return id === undefined || !seen.has(id)
+  })
+  return { records, starts, invalid }
+}
+
+const startsOf = (page: ExecutionPage) => page.records.map((r) => Date.parse(r.dateStarted))
+
+const withIds = (ids: ReadonlySet<string>, records: ReadonlyArray<WorkflowExecution>) =>
+  new Set([...ids, ...records.map((r) => r.id)])
+
+const instantMode = (at: number, attempt: number): Instant => ({
+  _tag: "Instant",
+  at,
+  offset: 0,
+  attempt,
+  firstTotal: undefined,
+  passIds: new Set()
+})
+
+/** The latest start of a page's records (and of its invalid ones before `endMs`). */
+const latestStart = (dates: ReadonlyArray<number>, page: ExecutionPage, endMs: number): number => {
+  let max = Number.NEGATIVE_INFINITY
+  for (const d of dates) if (d > max) max = d
+  for (const i of page.invalid) {
+    const d = startOf(i.raw)
+    if (d !== undefined && d > max && d < endMs) max = d
+  }
+  return max
+}
+
+/** Keyset mode: the next page after the cursor, ASC, offset 0. */
+const keysetStep = (
+  client: TaskHistoryClientShape,
+  query: ExecutionQuery.Selection,
+  state: ScanState,
+  endMs: number
+): Effect.Effect<Next, RequestError> =>
+  Effect.gen(function* () {
+    const { cursor } = state
+    if (cursor.lower >= endMs) {
+      const step: Step = { records: [], starts: [], invalid: [], cursor, done: true }
+      return Option.some([step, { ...state, mode: { _tag: "Done" } }] as const)
+    }
+    const after = cursor.afterInclusive ? cursor.lower : cursor.lower - 1
+    const page = yield* client.listPage(
+      { ...query, afterDate: iso(after), beforeDate: iso(endMs), sortBy: "ASC" },
+      0
+    )
+    const dates = startsOf(page)
+    const rest = fresh(page, dates, state.recent)
+    const observed = observe(cursor, page.records)
+    // A record exactly at `afterDate`: the bound is inclusive; ask again from `lower`.
+    if (!cursor.afterInclusive && dates.some((d) => d === after)) {
+      yield* Effect.logDebug("afterDate is inclusive: reading from the cursor itself")
+      return Option.some([
+        { ...rest, cursor: observed, done: false },
+        {
+          ...state,
+          cursor: { ...observed, afterInclusive: true },
+          recent: withIds(state.recent, page.records)
+        }
+      ] as const)
+    }
+    const full = page.records.length + page.invalid.length >= PAGE_SIZE && page.nextLink !== undefined
+    if (!full) {
+      const last = { ...observed, lower: endMs }
+      return Option.some([
+        { ...rest, cursor: last, done: true },
+        { cursor: last, mode: { _tag: "Done" }, recent: new Set() }
+      ] as const)
+    }
+    const max = latestStart(dates, page, endMs)
+    if (max > cursor.lower) {
+      // Everything before `max` is read; records at `max` itself may continue on the next page.
+      const next = { ...observed, lower: max }
+      const recent = new Set<string>()
+      page.records.forEach((r, k) => {
+        if (dates[k]! >= max - 1) recent.add(r.id)
+      })
+      return Option.some([
+        { ...rest, cursor: next, done: false },
+        { cursor: next, mode: { _tag: "Keyset" }, recent }
+      ] as const)
+    }
+    // A full page and no progress: the instant `lower` holds a page or more on its own.
+    yield* Effect.logInfo(
+      `more than one page of executions started at ${iso(cursor.lower)}: reading that instant alone`
+    )
+    return Option.some([
+      { ...rest, cursor: observed, done: false },
+      { cursor: observed, mode: instantMode(cursor.lower, 1), recent: withIds(state.recent, page.records) }
+    ] as const)
+  })
+
+/** Instant mode: the window around one instant, ASC, with offsets, until a consistent pass. */
+const instantStep = (
+  client: TaskHistoryClientShape,
+  query: ExecutionQuery.Selection,
+  state: ScanState,
+  mode: Instant,
+  endMs: number
+): Effect.Effect<Next, RequestError | ExportError> =>
+  Effect.gen(function* () {
+    const { cursor } = state
+    const lowBound = cursor.afterInclusive ? mode.at : mode.at - 1
+    const page = yield* client.listPage(
+      { ...query, afterDate: iso(lowBound), beforeDate: iso(Math.min(mode.at + 1, endMs)), sortBy: "ASC" },
+      mode.offset
+    )
+    const firstTotal = mode.offset === 0 ? page.total : mode.firstTotal
+    for (const r of page.records) mode.passIds.add(r.id)
+    for (const i of page.invalid) {
+      const id = idOf(i.raw)
+      if (id !== undefined) mode.passIds.add(id)
+    }
+    const rest = fresh(page, startsOf(page), state.recent)
+    const recent = withIds(state.recent, page.records)
+    const observed = observe(cursor, page.records)
+    const step: Step = { ...rest, cursor: observed, done: false }
+    const pages = mode.offset / PAGE_SIZE + 1
+    if (
+      page.records.length + page.invalid.length >= PAGE_SIZE &&
+      page.nextLink !== undefined &&
+      pages < INSTANT_MAX_PAGES
+    ) {
+      return Option.some([
+        step,
+        { cursor: observed, mode: { ...mode, offset: mode.offset + PAGE_SIZE, firstTotal }, recent }
+      ] as const)
+    }
+    // The pass is over: it is complete when `total` did not move and every id was seen.
+    const total = page.total
+    if (total === undefined || (firstTotal === total && mode.passIds.size >= total)) {
+      const next = { ...observed, lower: Math.min(mode.at + 1, endMs) }
+      return Option.some([
+        { ...step, cursor: next },
+        { cursor: next, mode: { _tag: "Keyset" }, recent }
+      ] as const)
+    }
+    if (mode.attempt >= INSTANT_ATTEMPTS) {
+      return yield* new ExportError({
+        reason: "Inconsistent",
+        detail: `the ${total} executions started at ${iso(mode.at)} could not be read in one consistent pass after ${INSTANT_ATTEMPTS} attempts (ids seen: ${mode.passIds.size})`
+      })
+    }
+    yield* Effect.logWarning(
+      `executions started at ${iso(mode.at)}: ${mode.passIds.size} ids for a total of ${total}; reading the instant again`
+    )
+    return Option.some([
+      step,
+      { cursor: observed, mode: instantMode(mode.at, mode.attempt + 1), recent }
+    ] as const)
+  })
+
+/** Reads [start.lower, endMs) (`endMs`: the end of this window, exclusive; the run's end for the last one). */
+export const scan = (
+  client: TaskHistoryClientShape,
+  query: ExecutionQuery.Selection,
+  start: RunCursor,
+  endMs: number
+): Pull => {
+  let current: ScanState = { cursor: start, mode: { _tag: "Keyset" }, recent: new Set() }
+  const step = (state: ScanState): Effect.Effect<Next, RequestError | ExportError> =>
+    state.mode._tag === "Done"
+      ? Effect.succeed(Option.none())
+      : state.mode._tag === "Keyset"
+        ? keysetStep(client, query, state, endMs)
+        : instantStep(client, query, state, state.mode, endMs)
+  return Effect.suspend(() =>
+    Effect.map(step(current), (next) => {
+      if (Option.isNone(next)) return undefined
+      current = next.value[1]
+      return next.value[0]
+    })
+  )
+}
