@@ -306,13 +306,7 @@ export class Dataset {
       this.replayOf = replayOf
       this.cap = size
     }
-    if (this.hi >= this.order.length) {
-      const order = new Uint32Array(Math.max(16, (this.hi - this.lo) * 2))
-      order.set(this.order.subarray(this.lo, this.hi))
-      this.hi -= this.lo
-      this.lo = 0
-      this.order = order
-    }
+    this.roomAtTheEnd()
     const s = this.count++
     this.replayOf[s] = -1
     this.state[s] = VISIBLE
@@ -383,14 +377,18 @@ export class Dataset {
     return lo
   }
 
+  /** Makes room for one more serial after `hi` in `order` (compacting or doubling it). */
+  private roomAtTheEnd(): void {
+    if (this.hi < this.order.length) return
+    const order = new Uint32Array(Math.max(16, (this.hi - this.lo) * 2))
+    order.set(this.order.subarray(this.lo, this.hi))
+    this.hi -= this.lo
+    this.lo = 0
+    this.order = order
+  }
+
   private insertIntoOrder(serial: number): void {
-    if (this.hi >= this.order.length) {
-      const order = new Uint32Array(Math.max(16, (this.hi - this.lo) * 2))
-      order.set(this.order.subarray(this.lo, this.hi))
-      this.hi -= this.lo
-      this.lo = 0
-      this.order = order
-    }
+    this.roomAtTheEnd()
     const at = this.insertionPoint(serial)
     if (at < this.hi) this.order.copyWithin(at + 1, at, this.hi)
     this.order[at] = serial
