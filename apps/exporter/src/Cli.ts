@@ -205,7 +205,7 @@ export const runSettings = (flags: RunFlags) =>
 
 const summary = (report: Exporter.RunReport) =>
   Effect.logInfo(
-    `run complete: ${report.seen} seen, ${report.inserted} inserted, ${report.updated} updated, ${report.unchanged} unchanged, ${report.rejected} rejected, ${report.requests} requests, ${report.rateLimited} rate limited, ${Duration.format(Duration.millis(report.durationMs))}, high-water mark ${report.highWaterMark ?? "none"}`
+    `run complete: ${report.seen} seen, ${report.inserted} inserted, ${report.updated} updated, ${report.unchanged} unchanged, ${report.rejected} rejected, ${report.requests} requests, ${report.rateLimited} rate limited, ${Duration.format(Duration.millis(report.durationMs))}, read through ${report.readThrough}, ${report.inFlight} in flight${report.inFlightSince === undefined ? "" : ` since ${report.inFlightSince}`}, high-water mark ${report.highWaterMark}`
   ).pipe(
     Effect.annotateLogs({
       seen: report.seen,
@@ -216,7 +216,10 @@ const summary = (report: Exporter.RunReport) =>
       requests: report.requests,
       rateLimited: report.rateLimited,
       durationMs: report.durationMs,
-      highWaterMark: report.highWaterMark ?? "none",
+      readThrough: report.readThrough,
+      inFlight: report.inFlight,
+      ...(report.inFlightSince === undefined ? {} : { inFlightSince: report.inFlightSince }),
+      highWaterMark: report.highWaterMark,
       streamKey: report.streamKey
     })
   )

@@ -52,27 +52,49 @@ describe("taskhistory-exporter run --once (SQLite)", () => {
     expect(afterThird.count).toBe(sim.dataset().length + expired.length)
   })
 
-  it("status shows the high-water mark, last run and counts, as a table or JSON", async () => {
+  it("status shows freshness, the last run, the longest execution and counts, as a table or JSON", async () => {
     const json = await runBin(["status", "--sink", sink, "--format", "json"], {})
     expect(json.code, json.stderr).toBe(0)
     const status = JSON.parse(json.stdout) as {
       sink: string
       rows: number
       rejects: number
-      streams: Array<{ streamKey: string; highWaterMark: string | null; lastRunAt: string | null }>
+      streams: Array<{
+        streamKey: string
+        readThrough: string | null
+        inFlight: number | null
+        inFlightSince: string | null
+        highWaterMark: string | null
+        lastRunAt: string | null
+        longestExecutionMs: number
+      }>
     }
     const stored = await readSqlite(db)
     expect(status.rows).toBe(stored.count)
     expect(status.rejects).toBe(0)
     expect(status.streams).toHaveLength(1)
-    expect(status.streams[0]?.highWaterMark).not.toBeNull()
-    expect(status.streams[0]?.lastRunAt).not.toBeNull()
+    const stream = status.streams[0]!
+    expect(stream.highWaterMark).not.toBeNull()
+    expect(stream.lastRunAt).not.toBeNull()
+    // Read through the start of the last run; the executions still running hold the high-water
+    // mark back, and are counted apart.
+    const running = sim.dataset().filter((r) => r.status === "EXECUTING" || r.status === "DELAYED")
+    expect(stream.inFlight).toBe(running.length)
+    expect(running.length).toBeGreaterThan(0)
+    expect(stream.inFlightSince).toBe(stream.highWaterMark)
+    expect(Date.parse(stream.readThrough ?? "")).toBeGreaterThan(Date.parse(stream.highWaterMark ?? ""))
+    expect(Date.parse(stream.readThrough ?? "")).toBeLessThanOrEqual(Date.parse(stream.lastRunAt ?? ""))
+    expect(stream.longestExecutionMs).toBeGreaterThan(0)
 
     const table = await runBin(["status", "--sink", sink], {})
     expect(table.code, table.stderr).toBe(0)
     expect(table.stdout).toContain(`rows      ${stored.count}`)
+    expect(table.stdout).toMatch(/read through {7}\S+Z \(\d+s ago\)/)
+    expect(table.stdout).toContain(`in flight          ${running.length} executions still running`)
     expect(table.stdout).toContain("high-water mark")
     expect(table.stdout).toContain("last run")
+    expect(table.stdout).toContain("longest execution")
+    expect(table.stdout).not.toContain("longest run")
   })
 
   it("status of a database that does not exist exits 2 naming it", async () => {

@@ -22,7 +22,7 @@ import type { RequestError } from "@taskhistory/core/TaskHistoryError"
 import type { Duration, Effect } from "effect"
 import * as exportError from "./internal/exportError.js"
 import * as internal from "./internal/exporter.js"
-import type { Sink, SinkError } from "./Sink.js"
+import type { ExportState, Sink, SinkError } from "./Sink.js"
 
 /**
  * The filters of an export stream: the selecting part of a validated `ExecutionQuery` (no dates,
@@ -65,11 +65,45 @@ export interface RunOptions {
 }
 
 /**
+ * How fresh an export is, as of its last complete run: everything that started before
+ * `readThrough` was read; `inFlight` of those executions were still running (not `SUCCEEDED` or
+ * `FAILED`), the earliest started at `inFlightSince`. Each run reads those again until they end,
+ * which is why the high-water mark (`min(readThrough, inFlightSince)`) can be far behind an
+ * up-to-date export. Lag as monitoring means it is now minus `readThrough`.
+ *
+ * @since 0.2.0
+ */
+export interface Freshness {
+  /** The end of the last complete run's range (ISO): every execution that started before it was read. */
+  readonly readThrough: string
+  /** Executions seen still running by that run, read again by the next runs until they end. */
+  readonly inFlight: number
+  /** The start (ISO) of the earliest of them, when there are any. */
+  readonly inFlightSince: string | undefined
+}
+
+/**
+ * The {@link Freshness} of a stored state, when the state has it (states written before version
+ * 0.2 of the engine do not, until their next complete run).
+ *
+ * @example
+ * ```ts
+ * const state = yield* sink.loadState(Exporter.streamKey({}))
+ * const lagSeconds = Option.flatMapNullable(state, Exporter.freshness).pipe(
+ *   Option.map((f) => (Date.now() - Date.parse(f.readThrough)) / 1000)
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ */
+export const freshness: (state: ExportState) => Freshness | undefined = internal.freshness
+
+/**
  * What a run did.
  *
  * @since 0.1.0
  */
-export interface RunReport {
+export interface RunReport extends Freshness {
   /** Records received (valid and invalid), without the overlap of consecutive pages. */
   readonly seen: number
   readonly inserted: number

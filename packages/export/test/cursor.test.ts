@@ -15,9 +15,13 @@ const fixtures = JSON.parse(
   (_, v) => (v === "Infinity" ? Number.POSITIVE_INFINITY : v)
 ) as Record<string, { readonly stored: unknown; readonly decoded: Record<string, unknown> }>
 
-/** A decoded state in the fixtures' form (maps as entry lists). */
+/**
+ * A decoded state in the fixtures' form (maps as entry lists; the fields added since, `run.open`
+ * and `fresh`, as a state of that engine decodes: none open, no freshness).
+ */
 const plain = (s: Cursor.Stored) => ({
   ...s,
+  run: s.run && (({ open, ...rest }) => (open === 0 ? rest : s.run))(s.run),
   tally: [...s.tally],
   ledger: s.ledger && { ...s.ledger, days: [...s.ledger.days] }
 })
@@ -78,5 +82,18 @@ describe("cursor codecs", () => {
       expect(Cursor.decodeStored(u)).toEqual(Cursor.emptyStored)
     }
     expect(Cursor.encodeStored(Cursor.emptyStored)).toEqual({ v: 2 })
+  })
+
+  it("round-trips the freshness and the count of executions still running", () => {
+    const run = { ...Cursor.runCursor(D + L.DAY, D, false, 10), minOpen: D + 5, open: 3 }
+    const fresh = { through: D, open: 2, since: D - L.HOUR }
+    const state: Cursor.Stored = { ...Cursor.emptyStored, run, fresh }
+    const json = JSON.parse(JSON.stringify(Cursor.encodeStored(state)))
+    expect(json.fresh).toEqual(fresh)
+    const back = Cursor.decodeStored(json)
+    expect(back.run).toEqual(run)
+    expect(back.fresh).toEqual(fresh)
+    const none = Cursor.decodeStored(Cursor.encodeStored({ ...state, fresh: { ...fresh, open: 0, since: undefined } }))
+    expect(none.fresh).toEqual({ through: D, open: 0, since: undefined })
   })
 })

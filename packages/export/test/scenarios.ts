@@ -2,6 +2,7 @@ import { expect } from "@effect/vitest"
 import * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
 import { Simulator } from "@taskhistory/simulator"
 import { Deferred, Effect, Either, Fiber, Layer, Option } from "effect"
+import * as Exporter from "../src/Exporter.js"
 import { Sink, type SinkError } from "../src/Sink.js"
 import { expectSinkMatches, runWith } from "./helpers.js"
 
@@ -164,6 +165,22 @@ export const statusChanges = (fixture: SinkFixture) =>
     const first = running[0]!
     const report = yield* runWith(sim, db.layer())
     expect(report.highWaterMark <= (first.dateStarted as string)).toBe(true)
+    // Freshness: read through the run's start; the running ones counted once, from the earliest.
+    const earliest = running.map((r) => Date.parse(r.dateStarted as string)).sort((x, y) => x - y)[0]!
+    expect(report.inFlight).toBe(running.length)
+    expect(report.inFlightSince).toBe(new Date(earliest).toISOString())
+    expect(report.highWaterMark).toBe(report.inFlightSince)
+    expect(report.readThrough > report.highWaterMark).toBe(true)
+    const stored = yield* Effect.flatMap(Sink, (s) => s.loadState(report.streamKey)).pipe(
+      Effect.provide(db.layer())
+    )
+    expect(Option.map(stored, Exporter.freshness)).toEqual(
+      Option.some({
+        readThrough: report.readThrough,
+        inFlight: report.inFlight,
+        inFlightSince: report.inFlightSince
+      })
+    )
     yield* sim.setStatus(first.id as string, "SUCCEEDED")
     const second = yield* runWith(sim, db.layer())
     expect(second.updated).toBeGreaterThanOrEqual(1)

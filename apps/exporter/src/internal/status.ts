@@ -1,32 +1,65 @@
 /**
- * Rendering of `taskhistory-exporter status`.
+ * Rendering of `taskhistory-exporter status`: the sink's counts and, per stream, how fresh the
+ * export is (read through, executions still running and read again), the last run, the
+ * high-water mark and the longest execution seen.
  *
  * @internal
  */
-import type { SinkStatus } from "@taskhistory/export/Sink"
+import * as Exporter from "@taskhistory/export/Exporter"
+import type { ExportState, SinkStatus } from "@taskhistory/export/Sink"
+
+const agoText = (ms: number): string => {
+  const s = Math.max(0, Math.round(ms / 1000))
+  return s < 120
+    ? `${s}s`
+    : s < 7200
+      ? `${Math.round(s / 60)}m`
+      : s < 172_800
+        ? `${Math.round(s / 3600)}h`
+        : `${Math.round(s / 86_400)}d`
+}
 
 const ago = (iso: string | undefined, nowMs: number): string => {
   if (iso === undefined) return "never"
   const t = Date.parse(iso)
   if (!Number.isFinite(t)) return iso
-  const s = Math.max(0, Math.round((nowMs - t) / 1000))
-  const text =
-    s < 120
-      ? `${s}s`
-      : s < 7200
-        ? `${Math.round(s / 60)}m`
-        : s < 172_800
-          ? `${Math.round(s / 3600)}h`
-          : `${Math.round(s / 86_400)}d`
-  return `${iso} (${text} ago)`
+  return `${iso} (${agoText(nowMs - t)} ago)`
 }
 
-const durationText = (ms: number): string =>
+/** A duration as people read it, always with a unit. @internal */
+export const durationText = (ms: number): string =>
   ms < 1000
     ? `${Math.round(ms)}ms`
     : ms < 120_000
       ? `${(ms / 1000).toFixed(1)}s`
-      : `${(ms / 60_000).toFixed(1)}m`
+      : ms < 7_200_000
+        ? `${(ms / 60_000).toFixed(1)}m`
+        : `${(ms / 3_600_000).toFixed(1)}h`
+
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`
+
+const streamLines = (state: ExportState, nowMs: number): Array<string> => {
+  const fresh = Exporter.freshness(state)
+  const lines = [`stream ${state.streamKey}`]
+  if (fresh === undefined) {
+    lines.push(
+      `  read through       unknown until the next complete run (state written by an older version)`
+    )
+  } else {
+    lines.push(`  read through       ${ago(fresh.readThrough, nowMs)}`)
+    lines.push(
+      fresh.inFlight === 0 || fresh.inFlightSince === undefined
+        ? "  in flight          none: every execution read had finished"
+        : `  in flight          ${plural(fresh.inFlight, "execution", "executions")} still running, read again each run, since ${ago(fresh.inFlightSince, nowMs)}`
+    )
+  }
+  lines.push(
+    `  last run           ${ago(state.lastRunAt, nowMs)}`,
+    `  high-water mark    ${state.highWaterMark ?? "none"}`,
+    `  longest execution  ${durationText(state.longestRunMs)}`
+  )
+  return lines
+}
 
 /**
  * A table for people.
@@ -41,36 +74,36 @@ export const table = (status: SinkStatus, nowMs: number): string => {
     `streams   ${status.states.length}`
   ]
   if (status.states.length === 0) lines.push("", "nothing exported yet: run `taskhistory-exporter run`")
-  for (const state of status.states) {
-    lines.push(
-      "",
-      `stream ${state.streamKey}`,
-      `  high-water mark  ${ago(state.highWaterMark, nowMs)}`,
-      `  last run         ${ago(state.lastRunAt, nowMs)}`,
-      `  longest run      ${durationText(state.longestRunMs)}`
-    )
-  }
+  for (const state of status.states) lines.push("", ...streamLines(state, nowMs))
   return `${lines.join("\n")}\n`
 }
 
 /**
- * JSON for scripts: the sink's status as is (the engine's cursor left out).
+ * The status as one JSON document for scripts (the engine's cursor left out).
  *
  * @internal
  */
-export const json = (status: SinkStatus): string =>
-  `${JSON.stringify(
-    {
-      sink: status.sink,
-      rows: status.rows,
-      rejects: status.rejects,
-      streams: status.states.map((s) => ({
-        streamKey: s.streamKey,
-        highWaterMark: s.highWaterMark ?? null,
-        lastRunAt: s.lastRunAt ?? null,
-        longestRunMs: s.longestRunMs
-      }))
-    },
-    null,
-    2
-  )}\n`
+export const document = (status: SinkStatus) => ({
+  sink: status.sink,
+  rows: status.rows,
+  rejects: status.rejects,
+  streams: status.states.map((s) => {
+    const fresh = Exporter.freshness(s)
+    return {
+      streamKey: s.streamKey,
+      readThrough: fresh?.readThrough ?? null,
+      inFlight: fresh?.inFlight ?? null,
+      inFlightSince: fresh?.inFlightSince ?? null,
+      lastRunAt: s.lastRunAt ?? null,
+      highWaterMark: s.highWaterMark ?? null,
+      longestExecutionMs: s.longestRunMs
+    }
+  })
+})
+
+/**
+ * JSON for scripts.
+ *
+ * @internal
+ */
+export const json = (status: SinkStatus): string => `${JSON.stringify(document(status), null, 2)}\n`

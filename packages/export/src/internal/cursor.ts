@@ -18,6 +18,8 @@ export interface RunCursor {
   readonly lower: number
   /** Earliest start (ms) of an execution seen still running in this run. */
   readonly minOpen: number | undefined
+  /** How many executions this run has seen still running (each counted once). */
+  readonly open: number
   /** Whether `afterDate` turned out to be inclusive. */
   readonly afterInclusive: boolean
   readonly longestRunMs: number
@@ -33,6 +35,17 @@ export interface Plan {
   readonly acc: L.Count | undefined
 }
 
+/**
+ * What the last complete keyset read covered: every execution that started before `through` (ms)
+ * was read; `open` of them were still running, the earliest started at `since`. Those are read
+ * again by each run until they end (they hold the high-water mark at `since`).
+ */
+export interface Fresh {
+  readonly through: number
+  readonly open: number
+  readonly since: number | undefined
+}
+
 /** Everything the engine keeps in `ExportState.cursor`. */
 export interface Stored {
   /** A keyset read under way. */
@@ -44,6 +57,8 @@ export interface Stored {
   readonly plan: Plan | undefined
   /** Ids already counted that started exactly at the stored position (read again on resume). */
   readonly edge: ReadonlyArray<string>
+  /** What the last complete keyset read covered (states of versions before 0.2 have none). */
+  readonly fresh: Fresh | undefined
 }
 
 export const emptyStored: Stored = {
@@ -52,7 +67,8 @@ export const emptyStored: Stored = {
   base: undefined,
   ledger: undefined,
   plan: undefined,
-  edge: []
+  edge: [],
+  fresh: undefined
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -66,6 +82,7 @@ const RunCursorJson = Schema.Struct({
   end: IsoInstant,
   lower: Schema.Number,
   minOpen: Schema.optional(Schema.Number),
+  open: Schema.optional(Schema.Number),
   afterInclusive: Schema.optionalWith(Schema.Boolean, { default: () => false }),
   longestRunMs: Schema.optionalWith(Schema.Number, { default: () => 0 })
 })
@@ -99,8 +116,15 @@ const PlanJson = Schema.Struct({
   acc: Schema.optional(CountRow)
 })
 
+const FreshJson = Schema.Struct({
+  through: Schema.Number,
+  open: Schema.Number,
+  since: Schema.optional(Schema.Number)
+})
+
 const StoredV2Json = Schema.Struct({
   v: Schema.Literal(2),
+  fresh: Schema.optional(FreshJson),
   edge: Schema.optional(Schema.Array(Schema.String)),
   run: Schema.optional(RunCursorJson),
   tally: Schema.optional(TallyJson),
@@ -158,7 +182,15 @@ const fromTally = (hours: ReadonlyMap<number, L.Count>): typeof TallyJson.Type =
   return { h: rows, f: [...firsts.values()] }
 }
 
-const toRun = (json: typeof RunCursorJson.Type): RunCursor => ({ ...json, minOpen: json.minOpen })
+const toRun = (json: typeof RunCursorJson.Type): RunCursor => ({
+  ...json,
+  minOpen: json.minOpen,
+  open: json.open ?? 0
+})
+
+/** `open` is left out while it is 0 (as engines before it wrote the cursor). */
+const fromRun = ({ open, ...rest }: RunCursor): typeof RunCursorJson.Type =>
+  open === 0 ? rest : { ...rest, open }
 
 const fromJson = (json: typeof StoredJson.Type): Stored => {
   if (json.v === 1) return { ...emptyStored, run: toRun(json) }
@@ -183,17 +215,27 @@ const fromJson = (json: typeof StoredJson.Type): Stored => {
             at: json.plan.at,
             acc: json.plan.acc === undefined ? undefined : toCount(json.plan.acc)
           },
-    edge: json.edge ?? []
+    edge: json.edge ?? [],
+    fresh: json.fresh === undefined ? undefined : { ...json.fresh, since: json.fresh.since }
   }
 }
 
 const fromStored = (s: Stored): typeof StoredV2Json.Type => ({
   v: 2,
+  ...(s.fresh === undefined
+    ? {}
+    : {
+        fresh: {
+          through: s.fresh.through,
+          open: s.fresh.open,
+          ...(s.fresh.since === undefined ? {} : { since: s.fresh.since })
+        }
+      }),
   ...(s.edge.length === 0 ? {} : { edge: s.edge }),
   ...(s.run === undefined
     ? {}
     : {
-        run: s.run,
+        run: fromRun(s.run),
         tally: fromTally(s.tally),
         ...(s.base === undefined ? {} : { base: s.base })
       }),
@@ -250,6 +292,7 @@ export const runCursor = (
   end: new Date(end).toISOString(),
   lower,
   minOpen: undefined,
+  open: 0,
   afterInclusive,
   longestRunMs
 })

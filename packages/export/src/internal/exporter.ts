@@ -17,7 +17,7 @@ import { TaskHistoryClient, type TaskHistoryClientShape } from "@taskhistory/cor
 import type { RequestError } from "@taskhistory/core/TaskHistoryError"
 import * as TaskHistoryMetrics from "@taskhistory/core/TaskHistoryMetrics"
 import { Clock, Duration, Effect, Metric, Option } from "effect"
-import type { RunOptions, RunReport } from "../Exporter.js"
+import type { Freshness, RunOptions, RunReport } from "../Exporter.js"
 import { type BatchResult, type ExportState, Sink, type SinkError, type SinkShape } from "../Sink.js"
 import * as Cursor from "./cursor.js"
 import { ExportError } from "./exportError.js"
@@ -56,6 +56,8 @@ interface Progress {
   readonly highWaterMark: string | undefined
   readonly longestRunMs: number
   readonly lastRunAt: string | undefined
+  /** What the last complete keyset read covered (carried in every stored cursor). */
+  readonly fresh: Cursor.Fresh | undefined
   readonly afterInclusive: boolean
   readonly ledger: L.Ledger | undefined
   readonly plan: Cursor.Plan | undefined
@@ -122,6 +124,7 @@ const begin = (ctx: Context, saved: Cursor.Stored) =>
       highWaterMark: ctx.previous?.highWaterMark,
       longestRunMs: longestBefore,
       lastRunAt: ctx.previous?.lastRunAt,
+      fresh: saved.fresh,
       afterInclusive: saved.run?.afterInclusive ?? false,
       // The ledger (verification of closed ranges) is kept only while verification is on.
       ledger: auto ? saved.ledger : undefined,
@@ -216,7 +219,8 @@ const keysetPhase = (
           base,
           ledger: progress.ledger,
           plan: progress.plan,
-          edge: progress.ledger === undefined ? [] : edge.ids
+          edge: progress.ledger === undefined ? [] : edge.ids,
+          fresh: progress.fresh
         })
         const totals = yield* writeSteps(ctx, all, stateWith(ctx, progress, stored), progress.totals)
         return { ...read, progress: { ...progress, totals }, edge }
@@ -230,13 +234,16 @@ const keysetPhase = (
         highWaterMark: iso(hold),
         longestRunMs: cursor.longestRunMs,
         lastRunAt: iso(yield* Clock.currentTimeMillis),
+        fresh: { through: endMs, open: cursor.open, since: cursor.minOpen },
         afterInclusive: cursor.afterInclusive,
         ledger
       }
-      const stored =
-        ledger === undefined && progress.plan === undefined
-          ? null
-          : Cursor.encodeStored({ ...Cursor.emptyStored, ledger, plan: progress.plan })
+      const stored = Cursor.encodeStored({
+        ...Cursor.emptyStored,
+        ledger,
+        plan: progress.plan,
+        fresh: done.fresh
+      })
       const totals = yield* writeSteps(ctx, all, stateWith(ctx, done, stored), progress.totals)
       return { ...read, progress: { ...done, totals }, edge }
     })
@@ -282,7 +289,13 @@ const rereadDay = (ctx: Context, progress: Progress, l: L.Ledger, p: Cursor.Plan
         const edge = Verify.nextEdge(all, last.cursor.lower, read.edge)
         if (!last.done) {
           const plan: Cursor.Plan = { days: p.days, at: last.cursor.lower, acc }
-          const stored = Cursor.encodeStored({ ...Cursor.emptyStored, ledger: l, plan, edge: edge.ids })
+          const stored = Cursor.encodeStored({
+            ...Cursor.emptyStored,
+            ledger: l,
+            plan,
+            edge: edge.ids,
+            fresh: read.progress.fresh
+          })
           const totals = yield* writeSteps(
             ctx,
             all,
@@ -300,7 +313,12 @@ const rereadDay = (ctx: Context, progress: Progress, l: L.Ledger, p: Cursor.Plan
           plan: restPlan,
           lastRunAt: iso(yield* Clock.currentTimeMillis)
         }
-        const stored = Cursor.encodeStored({ ...Cursor.emptyStored, ledger: done.ledger, plan: restPlan })
+        const stored = Cursor.encodeStored({
+          ...Cursor.emptyStored,
+          ledger: done.ledger,
+          plan: restPlan,
+          fresh: done.fresh
+        })
         const totals = yield* writeSteps(ctx, all, stateWith(ctx, done, stored), done.totals)
         return { progress: { ...done, totals }, acc, edge }
       })
@@ -318,6 +336,22 @@ const rereadDay = (ctx: Context, progress: Progress, l: L.Ledger, p: Cursor.Plan
     )
     return read.progress
   })
+
+/** The report's and the status's view of {@link Cursor.Fresh} (`fallback`: a state without one). */
+const freshnessOf = (fresh: Cursor.Fresh | undefined, fallback: string): Freshness =>
+  fresh === undefined
+    ? { readThrough: fallback, inFlight: 0, inFlightSince: undefined }
+    : {
+        readThrough: iso(fresh.through),
+        inFlight: fresh.open,
+        inFlightSince: fresh.since === undefined ? undefined : iso(fresh.since)
+      }
+
+/** @internal */
+export const freshness = (state: ExportState): Freshness | undefined => {
+  const fresh = Cursor.decodeStored(state.cursor).fresh
+  return fresh === undefined ? undefined : freshnessOf(fresh, "")
+}
 
 const counterValue = (counter: Metric.Metric.Counter<number>) =>
   Effect.map(Metric.value(counter), (state) => state.count)
@@ -361,6 +395,7 @@ export const run = (
       rateLimited: (yield* counterValue(TaskHistoryMetrics.rateLimited)) - limitedBefore,
       durationMs: (yield* Clock.currentTimeMillis) - startedAt,
       highWaterMark: progress.highWaterMark ?? begun.start?.end ?? iso(startedAt),
+      ...freshnessOf(progress.fresh, progress.highWaterMark ?? begun.start?.end ?? iso(startedAt)),
       streamKey: settings.key,
       checked: progress.checked,
       reread: progress.reread

@@ -74,19 +74,24 @@ const runLength = (record: WorkflowExecution): number => {
   return 0
 }
 
-/** The cursor after seeing `records`: the earliest still running, the longest run. */
+/**
+ * The cursor after seeing `records` (each for the first time in this run): the earliest still
+ * running, how many are still running, the longest run.
+ */
 const observe = (cursor: RunCursor, records: ReadonlyArray<WorkflowExecution>): RunCursor => {
   let minOpen = cursor.minOpen
+  let open = cursor.open
   let longest = cursor.longestRunMs
   for (const r of records) {
     if (!isTerminal(r.status)) {
       const ms = Date.parse(r.dateStarted)
       if (minOpen === undefined || ms < minOpen) minOpen = ms
+      open++
     }
     const len = runLength(r)
     if (len > longest) longest = len
   }
-  return { ...cursor, minOpen, longestRunMs: longest }
+  return { ...cursor, minOpen, open, longestRunMs: longest }
 }
 
 /** The records and invalid records of a page not handed over yet (`dates`: the records' starts). */
@@ -151,7 +156,7 @@ const keysetStep = (
     )
     const dates = startsOf(page)
     const rest = fresh(page, dates, state.recent)
-    const observed = observe(cursor, page.records)
+    const observed = observe(cursor, rest.records)
     // A record exactly at `afterDate`: the bound is inclusive; ask again from `lower`.
     if (!cursor.afterInclusive && dates.some((d) => d === after)) {
       yield* Effect.logDebug("afterDate is inclusive: reading from the cursor itself")
@@ -218,7 +223,7 @@ const instantStep = (
     }
     const rest = fresh(page, startsOf(page), state.recent)
     const recent = withIds(state.recent, page.records)
-    const observed = observe(cursor, page.records)
+    const observed = observe(cursor, rest.records)
     const step: Step = { ...rest, cursor: observed, done: false }
     const pages = mode.offset / PAGE_SIZE + 1
     if (
