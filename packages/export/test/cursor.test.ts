@@ -93,7 +93,9 @@ describe("cursor codecs", () => {
     const back = Cursor.decodeStored(json)
     expect(back.run).toEqual(run)
     expect(back.fresh).toEqual(fresh)
-    const none = Cursor.decodeStored(Cursor.encodeStored({ ...state, fresh: { ...fresh, open: 0, since: undefined } }))
+    const none = Cursor.decodeStored(
+      Cursor.encodeStored({ ...state, fresh: { ...fresh, open: 0, since: undefined } })
+    )
     expect(none.fresh).toEqual({ through: D, open: 0, since: undefined })
   })
 })

@@ -42,9 +42,7 @@ const streamLines = (state: ExportState, nowMs: number): Array<string> => {
   const fresh = Exporter.freshness(state)
   const lines = [`stream ${state.streamKey}`]
   if (fresh === undefined) {
-    lines.push(
-      `  read through       unknown until the next complete run (state written by an older version)`
-    )
+    lines.push(`  read through       unknown until the next complete run (state written by an older version)`)
   } else {
     lines.push(`  read through       ${ago(fresh.readThrough, nowMs)}`)
     lines.push(
