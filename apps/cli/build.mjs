@@ -24,7 +24,16 @@ rmSync("dist/bin.js.map", { force: true })
 // so nothing is duplicated.
 // The HTTP client needs only undici's Agent module (`undici/lib/dispatcher/agent.js`), not its
 // index (fetch, WebSocket, ...): both names are vendored, each to its own file.
-const vendored = ["undici", "undici/lib/dispatcher/agent.js", "ioredis"]
+// The report's chart library and its DOM (only `taskhistory report` loads them) are vendored too.
+const vendored = [
+  "undici",
+  "undici/lib/dispatcher/agent.js",
+  "ioredis",
+  "@observablehq/plot",
+  "linkedom",
+  "pg",
+  "pg-cursor"
+]
 const vendorEntries = new Map()
 /** `undici/lib/dispatcher/agent.js` -> `undici-agent.cjs` */
 const vendorFile = (name) =>
@@ -72,7 +81,9 @@ const common = {
   target: "node20",
   minify: true,
   legalComments: "none",
-  logLevel: "error"
+  logLevel: "error",
+  // better-sqlite3 (for --source sqlite:) is a native addon, an optional dependency loaded at run time.
+  external: ["better-sqlite3", "pg-native"]
 }
 
 rmSync("dist/vendor", { recursive: true, force: true })

@@ -13,6 +13,7 @@ import { count } from "./commands/count.js"
 import { get } from "./commands/get.js"
 import { list } from "./commands/list.js"
 import { replay } from "./commands/replay.js"
+import { report } from "./commands/report.js"
 import { step } from "./commands/step.js"
 import { usage } from "./commands/usage.js"
 import { examples } from "./internal/options.js"
@@ -49,6 +50,7 @@ export const command = Command.make("taskhistory", {}, () => showHelp(rootDescri
         "taskhistory executions list --status failed --after 2023-02-16",
         "taskhistory executions list --all --format ndjson | jq .id",
         "taskhistory usage --by workflow",
+        "taskhistory report --source sqlite:./taskhistory.db --output report.html",
         "taskhistory --completions bash > /etc/bash_completion.d/taskhistory"
       ],
       [
@@ -57,7 +59,7 @@ export const command = Command.make("taskhistory", {}, () => showHelp(rootDescri
       ]
     )
   ),
-  Command.withSubcommands([executions, usage])
+  Command.withSubcommands([executions, usage, report])
 )
 
 executionsDescriptor = executions.descriptor

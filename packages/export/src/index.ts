@@ -13,6 +13,10 @@ export * as Exporter from "./Exporter.js"
 /**
  * @since 0.1.0
  */
+export * as ExportReader from "./ExportReader.js"
+/**
+ * @since 0.1.0
+ */
 export * as FileSink from "./FileSink.js"
 /**
  * @since 0.1.0

@@ -24,6 +24,8 @@ export type Operation =
   | "write batch"
   | "load state"
   | "read status"
+  | "read executions"
+  | "read freshness"
 
 /** The message of a thrown value. */
 export const describe = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))

@@ -13,6 +13,10 @@ export interface Statement {
   run(...params: ReadonlyArray<unknown>): { readonly changes: number }
   get(...params: ReadonlyArray<unknown>): unknown
   all(...params: ReadonlyArray<unknown>): Array<unknown>
+  /** The rows one at a time (the export reader streams a table without loading it). */
+  iterate(...params: ReadonlyArray<unknown>): IterableIterator<unknown>
+  /** Rows as arrays of column values instead of objects. */
+  raw(toggle?: boolean): Statement
   /** Whether the statement returns rows. */
   readonly reader: boolean
 }
@@ -25,7 +29,13 @@ export interface Database {
   readonly inTransaction: boolean
 }
 
-type DatabaseConstructor = new (filename: string) => Database
+/** better-sqlite3's open options that the readers use. */
+export interface OpenOptions {
+  readonly readonly?: boolean
+  readonly fileMustExist?: boolean
+}
+
+type DatabaseConstructor = new (filename: string, options?: OpenOptions) => Database
 
 let driver: DatabaseConstructor | undefined
 
@@ -39,10 +49,13 @@ const load = (): DatabaseConstructor => {
   return driver
 }
 
-/** Opens (and creates) the database file with better-sqlite3. Throws what the driver throws. */
-export const open = (filename: string): Database => {
+/**
+ * Opens (and creates, unless `fileMustExist`) the database file with better-sqlite3. Throws what
+ * the driver throws.
+ */
+export const open = (filename: string, options?: OpenOptions): Database => {
   const Database = load()
-  return new Database(filename)
+  return options === undefined ? new Database(filename) : new Database(filename, options)
 }
 
 const fields = (cause: unknown): { readonly code: string; readonly message: string } => ({

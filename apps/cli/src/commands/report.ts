@@ -1,0 +1,193 @@
+/**
+ * `taskhistory report`: the usage report of a period as one self-contained HTML file, from the
+ * API or from an exporter's sink (`--source`).
+ *
+ * @internal
+ */
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { basename, dirname, join } from "node:path"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as ConnectionOptions from "@taskhistory/app-kit/ConnectionOptions"
+import * as FilterOptions from "@taskhistory/app-kit/FilterOptions"
+import * as Main from "@taskhistory/app-kit/Main"
+import type { ExecutionQuery } from "@taskhistory/core/ExecutionQuery"
+import { TaskHistoryClient } from "@taskhistory/core/TaskHistoryClient"
+import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
+import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
+import { ExportReader } from "@taskhistory/export/ExportReader"
+import { Clock, Effect, Either, Option, type Stream } from "effect"
+import { provideConnection } from "../internal/connection.js"
+import { examples, usageError } from "../internal/options.js"
+import * as Source from "../internal/source.js"
+import * as Out from "../internal/stdout.js"
+
+const DAY = 86_400_000
+
+/** Reads a `--names` file: JSON, or YAML (a superset of JSON). */
+const readNames = (path: string) =>
+  Effect.gen(function* () {
+    const text = yield* Effect.try({
+      try: () => readFileSync(path, "utf8"),
+      catch: (e) =>
+        new InvalidInput({
+          field: "--names",
+          value: path,
+          expected: `a readable file (${e instanceof Error ? e.message : String(e)})`
+        })
+    })
+    const YAML = yield* Effect.promise(() => import("yaml"))
+    const parsed = yield* Effect.try({
+      try: () => YAML.parse(text) as unknown,
+      catch: () => new InvalidInput({ field: "--names", value: path, expected: "a JSON or YAML file" })
+    })
+    const { Names } = yield* Effect.promise(() => import("@taskhistory/report"))
+    return yield* Names.decode(parsed, path)
+  })
+
+/** Writes the file next to its final name, then renames it over: readers never see half a report. */
+const writeAtomically = (path: string, text: string) =>
+  Effect.try({
+    try: () => {
+      const dir = mkdtempSync(join(dirname(path), `.${basename(path)}.`))
+      try {
+        const temp = join(dir, "report.html")
+        writeFileSync(temp, text)
+        renameSync(temp, path)
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    },
+    catch: (e) =>
+      new Main.CliError({
+        exitCode: 2,
+        text: `cannot write --output ${path}: ${e instanceof Error ? e.message : String(e)}`
+      })
+  })
+
+interface Args {
+  readonly query: ExecutionQuery
+  readonly output: string
+  readonly top: number
+  readonly names: Option.Option<string>
+  readonly title: Option.Option<string>
+}
+
+/** The period: `--after`/`--before`, by default the 30 days before now. */
+const periodOf = (query: ExecutionQuery, now: number) =>
+  Effect.gen(function* () {
+    const { Report } = yield* Effect.promise(() => import("@taskhistory/report"))
+    const end = query.beforeDate ?? new Date(now).toISOString()
+    const start = query.afterDate ?? new Date(Date.parse(end) - 30 * DAY).toISOString()
+    return yield* Either.mapLeft(
+      Report.period(start, end),
+      () => new InvalidInput({ field: "--after", value: start, expected: `a date before --before (${end})` })
+    )
+  })
+
+const build = <E, R>(
+  args: Args,
+  read: (query: ExecutionQuery) => Stream.Stream<WorkflowExecution, E, R>,
+  details: ReadonlyArray<{ readonly label: string; readonly value: string }>
+) =>
+  Effect.gen(function* () {
+    const { Report } = yield* Effect.promise(() => import("@taskhistory/report"))
+    const now = yield* Clock.currentTimeMillis
+    const period = yield* periodOf(args.query, now)
+    const names = Option.isSome(args.names) ? yield* readNames(args.names.value) : undefined
+    // One read covers the period and the previous one (the comparison); the report splits them.
+    const query: ExecutionQuery = {
+      ...args.query,
+      afterDate: Report.previousPeriod(period).start,
+      beforeDate: period.end
+    }
+    const data = yield* Report.fromStream(read(query), { period, top: args.top })
+    const filters = (["workflowId", "userId", "status"] as const)
+      .filter((k) => args.query[k] !== undefined)
+      .map((k) => `${k}=${args.query[k]}`)
+    const html = Report.render(data, {
+      generatedAt: new Date(now),
+      names,
+      title: Option.getOrUndefined(args.title),
+      details: [
+        ...details,
+        ...(filters.length === 0 ? [] : [{ label: "Filters", value: filters.join(", ") }])
+      ]
+    })
+    yield* writeAtomically(args.output, html)
+    yield* Out.notice(
+      `wrote ${args.output} (${Math.ceil(Buffer.byteLength(html) / 1024)} kB): ${data.headline.current.executions} executions from ${period.start} to ${period.end}`
+    )
+  })
+
+/** @internal */
+export const report = Command.make(
+  "report",
+  {
+    connection: ConnectionOptions.options,
+    query: FilterOptions.options,
+    source: Source.sourceOption,
+    output: Options.text("output").pipe(
+      Options.withAlias("o"),
+      Options.withPseudoName("FILE.html"),
+      Options.withDescription("The HTML file to write (replaced atomically).")
+    ),
+    top: Options.integer("top").pipe(
+      Options.withPseudoName("N"),
+      Options.withDescription(
+        'Rows in each ranked table (workflows, users, error messages); the rest form an "other" row.'
+      ),
+      Options.withDefault(15)
+    ),
+    names: Options.text("names").pipe(
+      Options.withPseudoName("FILE"),
+      Options.withDescription(
+        'Labels for ids, JSON or YAML: { "workflows": { id: label }, "users": { id: label } }.'
+      ),
+      Options.optional
+    ),
+    title: Options.text("title").pipe(Options.withDescription("The report's title."), Options.optional),
+    common: Main.commonOptions
+  },
+  ({ connection, names, output, query, source: sourceText, title, top }) =>
+    Effect.gen(function* () {
+      if (top < 1) return yield* usageError(`invalid --top ${top}: expected a whole number >= 1`)
+      if (query.integration !== undefined && sourceText.trim().toLowerCase() !== "api") {
+        return yield* usageError(
+          "--integration cannot be read from an export: exported records do not carry their integration; use --source api"
+        )
+      }
+      const source = yield* Source.parse(sourceText)
+      const args: Args = { query, output, top, names, title }
+      if (source._tag === "Sink") {
+        return yield* Effect.gen(function* () {
+          const reader = yield* ExportReader
+          const freshness = yield* reader.freshness
+          yield* build(args, reader.executions, [
+            {
+              label: "Source",
+              value: Source.describeFreshness(reader.name, freshness).replace(/^source /, "")
+            }
+          ])
+        }).pipe(Source.provideReader(source.spec))
+      }
+      return yield* Effect.gen(function* () {
+        const client = yield* TaskHistoryClient
+        yield* build(args, (q) => client.executions(q), [{ label: "Source", value: "the Task History API" }])
+      }).pipe(provideConnection(connection))
+    })
+).pipe(
+  Command.withDescription(
+    examples(
+      "A usage report of a period as one self-contained HTML file: headline figures against the previous period, executions and failures per day, failure rate by workflow, tasks by user, run-duration percentiles, the busiest hours (UTC). Charts are SVG with a table of their numbers; the file needs no network.",
+      [
+        "taskhistory report --after 30d --output report.html",
+        "taskhistory report --source sqlite:./taskhistory.db --after 2026-09-01 --before 2026-12-01 --output q3.html",
+        "taskhistory report --source sqlite:./taskhistory.db --names names.yaml --top 25 -o report.html"
+      ],
+      [
+        "The period is --after to --before (default: the 30 days before now), compared with the period of the same length before it. With --source SINK no API request is made."
+      ]
+    )
+  )
+)

@@ -1,0 +1,126 @@
+/**
+ * The read side of the export: the executions an exporter wrote into a sink, streamed back with
+ * the same filters as the API's, and how fresh they are. Analysis (`taskhistory usage --source`,
+ * `taskhistory report --source`) reads the export through this service and makes zero API
+ * requests.
+ *
+ * One Layer per sink, picked from a sink specification by {@link layer}: SQLite (opened
+ * read-only; a running exporter may keep writing) and Postgres.
+ *
+ * @since 0.1.0
+ */
+import type { ExecutionQuery } from "@taskhistory/core/ExecutionQuery"
+import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
+import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
+import { Context, Effect, Layer, Redacted, type Stream } from "effect"
+import type { SinkError } from "./Sink.js"
+import type { SinkSpec } from "./SinkSpec.js"
+
+/**
+ * How fresh an export is, from its stored state.
+ *
+ * @since 0.1.0
+ */
+export interface Freshness {
+  /** When the most recent successful run finished (ISO), if any run finished. */
+  readonly lastRunAt: string | undefined
+  /** Every execution that started before this instant had been read by that run (ISO). */
+  readonly highWaterMark: string | undefined
+  /** Export streams (sets of filters) stored in the sink. */
+  readonly streams: number
+}
+
+/**
+ * @since 0.1.0
+ */
+export interface ExportReaderShape {
+  /** The sink, as safe for logs (no password). */
+  readonly name: string
+  /**
+   * The exported executions that match `query`, in no particular order: `workflowId`, `userId`
+   * and `status` as the API filters them, `afterDate`/`beforeDate` on the start date, inclusive
+   * (as the simulator's default). `integration` is refused with `InvalidInput`: records do not
+   * carry their integration, so the export cannot tell.
+   */
+  readonly executions: (query: ExecutionQuery) => Stream.Stream<WorkflowExecution, SinkError | InvalidInput>
+  /** The last successful run and its high-water mark. */
+  readonly freshness: Effect.Effect<Freshness, SinkError>
+}
+
+/**
+ * @since 0.1.0
+ */
+export class ExportReader extends Context.Tag("@taskhistory/export/ExportReader")<
+  ExportReader,
+  ExportReaderShape
+>() {}
+
+/**
+ * Refuses the filters an export cannot apply (`integration`), naming the flag.
+ *
+ * @since 0.1.0
+ */
+export const checkQuery = (query: ExecutionQuery): Effect.Effect<ExecutionQuery, InvalidInput> =>
+  query.integration === undefined
+    ? Effect.succeed(query)
+    : Effect.fail(
+        new InvalidInput({
+          field: "--integration",
+          value: query.integration,
+          expected:
+            "no --integration with --source SINK: exported records do not carry their integration (export one sink per integration with the exporter's --integration, or read from the API)"
+        })
+      )
+
+/**
+ * The reader of a sink specification (`sqlite:PATH`, `postgres://...`). File sinks are not
+ * readable yet: their specification fails with `InvalidInput`.
+ *
+ * @since 0.1.0
+ */
+export const layer = (spec: SinkSpec): Layer.Layer<ExportReader, SinkError | InvalidInput> => {
+  switch (spec._tag) {
+    case "Sqlite":
+      return Layer.unwrapEffect(
+        Effect.map(
+          Effect.promise(() => import("./internal/sqlReader.js")),
+          (m) => Layer.scoped(ExportReader, m.makeSqlite(spec.path))
+        )
+      )
+    case "Postgres":
+      return Layer.unwrapEffect(
+        Effect.map(
+          Effect.promise(() => import("./internal/sqlReader.js")),
+          (m) => Layer.scoped(ExportReader, m.makePostgres(spec.url, spec.schema))
+        )
+      )
+    case "File":
+      return Layer.fail(
+        new InvalidInput({
+          field: "--source",
+          value: `${spec.format}:${spec.dir}`,
+          expected: "sqlite:PATH or postgres://... (reading a file sink's directory is not supported yet)"
+        })
+      )
+  }
+}
+
+/**
+ * A reader of a SQLite export file, opened read-only (the file must exist).
+ *
+ * @since 0.1.0
+ */
+export const layerSqlite = (path: string): Layer.Layer<ExportReader, SinkError | InvalidInput> =>
+  layer({ _tag: "Sqlite", path })
+
+/**
+ * A reader of a Postgres export (`schema`: where the exporter's tables are, default the
+ * connection's search path).
+ *
+ * @since 0.1.0
+ */
+export const layerPostgres = (
+  url: Redacted.Redacted<string> | string,
+  schema?: string | undefined
+): Layer.Layer<ExportReader, SinkError | InvalidInput> =>
+  layer({ _tag: "Postgres", url: Redacted.isRedacted(url) ? url : Redacted.make(url), schema })
