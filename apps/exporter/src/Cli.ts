@@ -117,6 +117,18 @@ const runOptions = {
     Options.withDescription("Records per sink transaction. Default: the engine's."),
     Options.optional
   ),
+  report: Options.text("report").pipe(
+    Options.withPseudoName("FILE.html"),
+    Options.withDescription(
+      "After every successful run, write the usage report of the last --report-days days (from the sink, no API request) to this HTML file, replaced atomically. SQLite and Postgres sinks."
+    ),
+    Options.optional
+  ),
+  reportDays: Options.integer("report-days").pipe(
+    Options.withPseudoName("N"),
+    Options.withDescription("Days covered by --report, ending at the end of the run. Default: 30."),
+    Options.withDefault(30)
+  ),
   metricsPort: Options.integer("metrics-port").pipe(
     Options.withPseudoName("PORT"),
     Options.withDescription(
@@ -193,6 +205,22 @@ export const runSettings = (flags: RunFlags) =>
         expected: "a port from 0 to 65535"
       })
     }
+    if (Option.isSome(flags.report)) {
+      if (sink._tag === "File") {
+        return yield* new InvalidInput({
+          field: "--report",
+          value: flags.report.value,
+          expected: "a sqlite: or postgres:// --sink (reports are not read from file sinks yet)"
+        })
+      }
+      if (flags.reportDays < 1 || flags.reportDays > 3660) {
+        return yield* new InvalidInput({
+          field: "--report-days",
+          value: String(flags.reportDays),
+          expected: "a whole number of days from 1 to 3660"
+        })
+      }
+    }
     const options: Exporter.RunOptions = {
       filters,
       onInvalid: flags.onInvalid,
@@ -223,6 +251,48 @@ const summary = (report: Exporter.RunReport) =>
       streamKey: report.streamKey
     })
   )
+
+/**
+ * Writes the usage report of the last `days` days, read from the sink just written (zero API
+ * requests). A report that cannot be made is logged and does not fail the run: the export
+ * itself succeeded.
+ */
+const writeReport = (
+  sink: SinkSpec.SinkSpec,
+  filters: ExecutionQuery.ExecutionQuery,
+  path: string,
+  days: number
+) =>
+  Effect.gen(function* () {
+    const { Report } = yield* Effect.promise(() => import("@taskhistory/report"))
+    const ExportReader = yield* Effect.promise(() => import("@taskhistory/export/ExportReader"))
+    const now = yield* Clock.currentTimeMillis
+    const period = yield* Report.period(new Date(now - days * 86_400_000), new Date(now))
+    const written = yield* Effect.scoped(
+      Effect.gen(function* () {
+        const context = yield* Layer.build(ExportReader.layer(sink))
+        const reader = yield* Effect.provide(ExportReader.ExportReader, context)
+        const freshness = yield* reader.freshness
+        // The sink holds this stream's executions: an --integration filter was applied by the API.
+        const { integration: _, ...selection } = filters
+        const data = yield* Report.fromStream(reader.executions(Report.readQuery(selection, period)), {
+          period
+        })
+        const html = Report.render(data, {
+          generatedAt: new Date(now),
+          details: [
+            {
+              label: "Source",
+              value: `${reader.name}, last successful export run ${freshness.lastRunAt ?? "none"}, complete up to ${freshness.highWaterMark ?? "none"}`
+            }
+          ]
+        })
+        yield* Report.writeFile(path, html)
+        return data.headline.current.executions
+      })
+    )
+    yield* Effect.logInfo(`report written to ${path} (${written} executions in the last ${days} days)`)
+  }).pipe(Effect.catchAll((error) => Effect.logError(`the report was not written: ${error.message}`)))
 
 const runHandler = (flags: RunFlags) =>
   Effect.gen(function* () {
@@ -259,6 +329,9 @@ const runHandler = (flags: RunFlags) =>
         )
         yield* metrics.runSucceeded(report)
         yield* summary(report)
+        if (Option.isSome(flags.report)) {
+          yield* writeReport(sink, options.filters ?? {}, flags.report.value, flags.reportDays)
+        }
         return report
       })
       yield* RunSchedule.runScheduled(schedule, once)

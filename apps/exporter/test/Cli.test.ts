@@ -22,6 +22,8 @@ const flags = {
   lookback: Option.none<string>(),
   onInvalid: "quarantine" as const,
   batchSize: Option.none<number>(),
+  report: Option.none<string>(),
+  reportDays: 30,
   metricsPort: Option.none<number>(),
   metricsHost: "127.0.0.1",
   verbose: false

@@ -20,10 +20,13 @@
  *
  * @since 0.1.0
  */
+
+import { renameSync, rmSync, writeFileSync } from "node:fs"
+import { basename, dirname, join } from "node:path"
 import type { InvalidInput } from "@taskhistory/core/TaskHistoryError"
 import type { UsageRow } from "@taskhistory/core/Usage"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
-import { Effect, type Either, Sink, Stream } from "effect"
+import { Data, Effect, type Either, Sink, Stream } from "effect"
 import * as aggregate from "./internal/aggregate.js"
 import * as html from "./internal/html.js"
 import type { Names } from "./Names.js"
@@ -353,3 +356,51 @@ export interface RenderOptions {
  * @since 0.1.0
  */
 export const render: (data: ReportData, options: RenderOptions) => string = html.render
+
+/**
+ * The report could not be written to its file.
+ *
+ * @since 0.1.0
+ */
+export class WriteError extends Data.TaggedError("@taskhistory/report/WriteError")<{
+  readonly path: string
+  readonly cause: unknown
+}> {
+  override get message() {
+    return `cannot write the report to ${this.path}: ${this.cause instanceof Error ? this.cause.message : String(this.cause)}`
+  }
+}
+
+/**
+ * Writes a rendered report to `path` atomically: into a temporary file beside it, then renamed
+ * over it, so a browser or a web server never sees half a report.
+ *
+ * @since 0.1.0
+ */
+export const writeFile = (path: string, html: string): Effect.Effect<void, WriteError> =>
+  Effect.try({
+    try: () => {
+      const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`)
+      try {
+        writeFileSync(temp, html)
+        renameSync(temp, path)
+      } catch (cause) {
+        rmSync(temp, { force: true })
+        throw cause
+      }
+    },
+    catch: (cause) => new WriteError({ path, cause })
+  })
+
+/**
+ * The read that covers a period and the previous period of the same length, with the other
+ * filters of `filters` (their dates replaced).
+ *
+ * @since 0.1.0
+ */
+export const readQuery = <
+  Q extends { readonly afterDate?: string | undefined; readonly beforeDate?: string | undefined }
+>(
+  filters: Q,
+  period: Period
+): Q => ({ ...filters, afterDate: aggregate.previousPeriod(period).start, beforeDate: period.end })

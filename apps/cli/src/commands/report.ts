@@ -4,8 +4,7 @@
  *
  * @internal
  */
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
-import { basename, dirname, join } from "node:path"
+import { readFileSync } from "node:fs"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as ConnectionOptions from "@taskhistory/app-kit/ConnectionOptions"
@@ -43,26 +42,6 @@ const readNames = (path: string) =>
     })
     const { Names } = yield* Effect.promise(() => import("@taskhistory/report"))
     return yield* Names.decode(parsed, path)
-  })
-
-/** Writes the file next to its final name, then renames it over: readers never see half a report. */
-const writeAtomically = (path: string, text: string) =>
-  Effect.try({
-    try: () => {
-      const dir = mkdtempSync(join(dirname(path), `.${basename(path)}.`))
-      try {
-        const temp = join(dir, "report.html")
-        writeFileSync(temp, text)
-        renameSync(temp, path)
-      } finally {
-        rmSync(dir, { recursive: true, force: true })
-      }
-    },
-    catch: (e) =>
-      new Main.CliError({
-        exitCode: 2,
-        text: `cannot write --output ${path}: ${e instanceof Error ? e.message : String(e)}`
-      })
   })
 
 interface Args {
@@ -114,7 +93,14 @@ const build = <E, R>(
         ...(filters.length === 0 ? [] : [{ label: "Filters", value: filters.join(", ") }])
       ]
     })
-    yield* writeAtomically(args.output, html)
+    yield* Effect.mapError(
+      Report.writeFile(args.output, html),
+      (e) =>
+        new Main.CliError({
+          exitCode: 2,
+          text: `invalid --output ${JSON.stringify(args.output)}: ${e.message}`
+        })
+    )
     yield* Out.notice(
       `wrote ${args.output} (${Math.ceil(Buffer.byteLength(html) / 1024)} kB): ${data.headline.current.executions} executions from ${period.start} to ${period.end}`
     )

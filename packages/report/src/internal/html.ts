@@ -489,6 +489,7 @@ ${card("failure-rate", "Failure rate", cur.failureRate, Format.percent(cur.failu
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="${CSP}">
 <meta name="generator" content="@taskhistory/report">
+<meta name="taskhistory-period" content="${esc(period.start)}/${esc(period.end)}">
 <title>${esc(`${title}: ${periodText}`)}</title>
 <link rel="icon" href="data:,">
 <style>${css}</style>
