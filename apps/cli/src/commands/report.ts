@@ -167,7 +167,7 @@ export const report = Command.make(
     examples(
       "A usage report of a period as one self-contained HTML file: headline figures against the previous period, executions and failures per day, failure rate by workflow, tasks by user, run-duration percentiles, the busiest hours (UTC). Charts are SVG with a table of their numbers; the file needs no network.",
       [
-        "taskhistory report --after 30d --output report.html",
+        "taskhistory report --output report.html",
         "taskhistory report --source sqlite:./taskhistory.db --after 2026-09-01 --before 2026-12-01 --output q3.html",
         "taskhistory report --source sqlite:./taskhistory.db --names names.yaml --top 25 -o report.html"
       ],
