@@ -13,6 +13,7 @@ import type { ExecutionQuery } from "@taskhistory/core/ExecutionQuery"
 import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Context, Effect, Layer, Redacted, type Stream } from "effect"
+import * as internal from "./internal/readerQuery.js"
 import type { SinkError } from "./Sink.js"
 import type { SinkSpec } from "./SinkSpec.js"
 
@@ -60,17 +61,8 @@ export class ExportReader extends Context.Tag("@taskhistory/export/ExportReader"
  *
  * @since 0.1.0
  */
-export const checkQuery = (query: ExecutionQuery): Effect.Effect<ExecutionQuery, InvalidInput> =>
-  query.integration === undefined
-    ? Effect.succeed(query)
-    : Effect.fail(
-        new InvalidInput({
-          field: "--integration",
-          value: query.integration,
-          expected:
-            "no --integration with --source SINK: exported records do not carry their integration (export one sink per integration with the exporter's --integration, or read from the API)"
-        })
-      )
+export const checkQuery: (query: ExecutionQuery) => Effect.Effect<ExecutionQuery, InvalidInput> =
+  internal.checkQuery
 
 /**
  * The reader of a sink specification (`sqlite:PATH`, `postgres://...`). File sinks are not
