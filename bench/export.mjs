@@ -14,8 +14,12 @@
 // peak RSS comes from an `--import` hook that writes `maxRSS` at exit. `--variants` picks which of
 // engine,tuned,bin,bin-tuned run (the baseline always runs).
 //
+// Last, the CSV encoder of the file sink and the CLI (`@taskhistory/export/Csv`, d3-dsv's) against
+// the hand-written RFC 4180 encoder it replaced, on --csv-rows rows shaped like the CSV sink's
+// (a long quoted `raw` JSON column), best of 3 rounds, same bytes checked.
+//
 //   node bench/export.mjs [--sizes 100000,1000000] [--budget-records 16000]
-//                         [--variants engine,tuned,bin,bin-tuned]
+//                         [--variants engine,tuned,bin,bin-tuned] [--csv-rows 200000]
 import { fork, spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -286,6 +290,64 @@ else {
     log(
       `| 40/4s | ${engine.records} | ${requests} | ${(engine.ms / 1000).toFixed(1)} s | ${(minimumMs / 1000).toFixed(1)} s | ${(engine.ms / Math.max(1, minimumMs)).toFixed(3)} | ${engine.rateLimited} (server: ${stats.rateLimited}, max ${stats.maxInWindow} in a window) |`
     )
+    const csvRows = Number(flag("csv-rows", "200000"))
+    if (csvRows > 0) {
+      const Csv = await import("@taskhistory/export/Csv")
+      const rows = []
+      for (let i = 0; i < csvRows; i++) {
+        const rec = {
+          id: `exec-${i}-${(i * 2654435761).toString(36)}`,
+          userId: `user-${i % 50}`,
+          workflowId: `wf-${i % 20}`,
+          status: i % 7 ? "SUCCEEDED" : "FAILED",
+          taskCount: i % 13,
+          runDuration: 1000 + i,
+          dateStarted: new Date(1.79e12 + i * 1000).toISOString(),
+          dateEnded: i % 11 ? new Date(1.79e12 + i * 1000 + 1000).toISOString() : null,
+          integration: "slack",
+          note: 'a "quoted", multi\nline value'
+        }
+        rows.push([
+          rec.id,
+          rec.userId,
+          rec.workflowId,
+          rec.status,
+          rec.taskCount,
+          rec.runDuration,
+          rec.dateStarted,
+          rec.dateEnded,
+          NOW,
+          JSON.stringify(rec)
+        ])
+      }
+      // The encoder the file sink had before (fileCsv.ts): quote on , " CR LF, double the quotes.
+      const field = (v) => {
+        const text = v === null || v === undefined ? "" : String(v)
+        return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
+      }
+      const handWritten = (r) => `${r.map(field).join(",")}\r\n`
+      const best = (encode) => {
+        let ms = Number.POSITIVE_INFINITY
+        let text = ""
+        for (let round = 0; round < 3; round++) {
+          const t0 = performance.now()
+          text = rows.map(encode).join("")
+          ms = Math.min(ms, performance.now() - t0)
+        }
+        return { ms, text }
+      }
+      const base = best(handWritten)
+      const lib = best((r) => Csv.formatLine(r))
+      log("")
+      log("| CSV encoder | rows | best of 3 | rows/s | ratio | same bytes |")
+      log("|---|---:|---:|---:|---:|---|")
+      log(
+        `| hand-written (baseline) | ${csvRows} | ${base.ms.toFixed(0)} ms | ${(csvRows / (base.ms / 1000)).toFixed(0)} | 1.00x | - |`
+      )
+      log(
+        `| Csv.formatLine (d3-dsv) | ${csvRows} | ${lib.ms.toFixed(0)} ms | ${(csvRows / (lib.ms / 1000)).toFixed(0)} | ${(base.ms / lib.ms).toFixed(2)}x | ${lib.text === base.text ? "yes" : "NO"} |`
+      )
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

@@ -46,7 +46,8 @@ const withExitCodes = <A, E, R>(effect: Effect.Effect<A, E | Exporter.ExportErro
       Effect.fail(
         new Main.CliError({
           exitCode: e.reason === "InvalidOptions" || e.reason === "DriverMissing" ? 2 : 6,
-          text: e.message
+          text: e.message,
+          cause: e
         })
       )
   )

@@ -36,6 +36,8 @@ import * as Secrets from "./internal/secrets.js"
 export class CliError extends Data.TaggedError("@taskhistory/app-kit/CliError")<{
   readonly exitCode: number
   readonly text: string
+  /** The error it stands for, shown with `--verbose`. */
+  readonly cause?: unknown
 }> {
   override get message() {
     return this.text
@@ -112,8 +114,10 @@ export interface Failure {
  * @since 0.1.0
  */
 export const describeFailure = (cause: Cause.Cause<unknown>, verbose = false): Failure => {
-  const detail = verbose ? [Secrets.scrub(Cause.pretty(cause))] : []
   const failure = Cause.failureOption(cause)
+  const detail = verbose
+    ? [Secrets.scrub(Cause.pretty(cause)), ...causes(Option.getOrUndefined(failure)).map(Secrets.scrub)]
+    : []
   if (Option.isSome(failure)) {
     const error = failure.value
     if (ValidationError.isValidationError(error)) {
@@ -137,6 +141,17 @@ export const describeFailure = (cause: Cause.Cause<unknown>, verbose = false): F
   }
   if (Cause.isInterruptedOnly(cause)) return { exitCode: 130, lines: ["interrupted"] }
   return bug("unknown failure", verbose, detail)
+}
+
+/** The `cause` chain of an error (`Cause.pretty` shows the error alone), a few levels deep. */
+const causes = (error: unknown): Array<string> => {
+  const out: Array<string> = []
+  let next = Predicate.hasProperty(error, "cause") ? error.cause : undefined
+  for (let depth = 0; next !== undefined && depth < 5; depth++) {
+    out.push(`caused by: ${next instanceof Error ? (next.stack ?? next.message) : String(next)}`)
+    next = Predicate.hasProperty(next, "cause") ? next.cause : undefined
+  }
+  return out
 }
 
 const bug = (message: string, verbose: boolean, detail: ReadonlyArray<string>): Failure => ({

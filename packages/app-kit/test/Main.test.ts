@@ -47,6 +47,16 @@ describe("Main.describeFailure", () => {
     expect(verbose.lines.join("\n")).toContain("boom")
     expect(verbose.lines.length).toBeGreaterThan(1)
   })
+
+  it("shows the causes behind an application error with --verbose only", () => {
+    const driver = new Error("SQLITE_CANTOPEN: unable to open database file")
+    const error = new Main.CliError({ exitCode: 6, text: "sqlite:/x.db: open failed", cause: driver })
+    const plain = Main.describeFailure(Cause.fail(error))
+    expect(plain).toEqual({ exitCode: 6, lines: ["error: sqlite:/x.db: open failed"] })
+    const verbose = Main.describeFailure(Cause.fail(error), true)
+    expect(verbose.exitCode).toBe(6)
+    expect(verbose.lines.join("\n")).toContain("caused by: Error: SQLITE_CANTOPEN")
+  })
 })
 
 describe("Main.findSecretFlag", () => {

@@ -2,18 +2,10 @@ import { SqlClient } from "@effect/sql/SqlClient"
 import { afterAll, describe, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import * as PostgresSink from "../src/PostgresSink.js"
-import { makeSchemas } from "./pgSchemas.js"
+import { makeSchemas, withPostgres } from "./pgSchemas.js"
 import * as Scenario from "./scenarios.js"
 
-const url = process.env.TASKHISTORY_TEST_PG_URL
-
-if (url === undefined || url === "") {
-  describe("Exporter (Postgres)", () => {
-    it("needs Postgres: set TASKHISTORY_TEST_PG_URL to run this suite", () => {
-      console.warn("Exporter Postgres tests skipped: TASKHISTORY_TEST_PG_URL is not set")
-    })
-  })
-} else {
+withPostgres("Exporter (Postgres)", (url) => {
   const schemas = makeSchemas(url, "th_export")
   const pg = schemas.client
   const postgres: Scenario.SinkFixture = {
@@ -46,4 +38,4 @@ if (url === undefined || url === "") {
     it.live("quarantines or fails on malformed records", () => Scenario.malformed(postgres))
     it.live("resumes an interrupted run with the same rows", () => Scenario.interruptAndResume(postgres))
   })
-}
+})

@@ -2,18 +2,10 @@ import { SqlClient } from "@effect/sql/SqlClient"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 import * as PostgresSink from "../src/PostgresSink.js"
-import { makeSchemas } from "./pgSchemas.js"
+import { makeSchemas, withPostgres } from "./pgSchemas.js"
 import { sinkContract } from "./sinkContract.js"
 
-const url = process.env.TASKHISTORY_TEST_PG_URL
-
-if (url === undefined || url === "") {
-  describe("PostgresSink", () => {
-    it("needs Postgres: set TASKHISTORY_TEST_PG_URL to run this suite", () => {
-      console.warn("PostgresSink tests skipped: TASKHISTORY_TEST_PG_URL is not set")
-    })
-  })
-} else {
+withPostgres("PostgresSink", (url) => {
   const schemas = makeSchemas(url, "th_sink")
   let current = ""
   const pg = schemas.client
@@ -41,4 +33,4 @@ if (url === undefined || url === "") {
       expect(PostgresSink.describeUrl("postgres://u:secret@db:5432/x")).toBe("postgres://u:***@db:5432/x")
     })
   })
-}
+})

@@ -1,5 +1,6 @@
 import { SqlClient } from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
+import { describe, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
 
 /**
@@ -25,4 +26,18 @@ export const makeSchemas = (url: string, prefix: string) => {
         ).pipe(Effect.provide(client()))
       )
   }
+}
+
+/**
+ * Runs `suite` with the URL of `TASKHISTORY_TEST_PG_URL`; without it, one test named `label`
+ * says which variable to set.
+ */
+export const withPostgres = (label: string, suite: (url: string) => void) => {
+  const url = process.env.TASKHISTORY_TEST_PG_URL
+  if (url !== undefined && url !== "") return suite(url)
+  describe(label, () => {
+    it("needs Postgres: set TASKHISTORY_TEST_PG_URL to run this suite", () => {
+      console.warn(`${label} tests skipped: TASKHISTORY_TEST_PG_URL is not set`)
+    })
+  })
 }
