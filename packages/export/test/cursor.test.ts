@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
+import { Schema } from "effect"
 import * as Cursor from "../src/internal/cursor.js"
 import * as L from "../src/internal/ledger.js"
 
@@ -97,5 +98,12 @@ describe("cursor codecs", () => {
       Cursor.encodeStored({ ...state, fresh: { ...fresh, open: 0, since: undefined } })
     )
     expect(none.fresh).toEqual({ through: D, open: 0, since: undefined })
+  })
+
+  it("writes what its Schema accepts", () => {
+    for (const { stored } of Object.values(fixtures)) {
+      const state = Cursor.decodeStored(stored)
+      expect(Schema.encodeSync(Cursor.StoredFromJson)(state)).toEqual(Cursor.encodeStored(state))
+    }
   })
 })
