@@ -56,6 +56,13 @@ export interface RunOptions {
   /** Records per transaction (rounded up to whole pages of 100). Default 500. */
   readonly batchSize?: number | undefined
   /**
+   * Windows of start dates read at once (1 to 64). Default 8: enough requests in flight to hide
+   * an API's latency; the client's rate limiter still orders every request, so more windows never
+   * spend more of the budget. Each window's batches are written as they arrive, with the
+   * position of every window in the stored state, so a killed run resumes each where it was.
+   */
+  readonly concurrency?: number | undefined
+  /**
    * `auto` (default): keep a ledger of what was read per day of start dates older than the
    * look-back, compare it with the API's `total` (one request per run; weeks, then days, only
    * where it differs) and read again the days that changed, so late arrivals of any age are
@@ -127,7 +134,7 @@ export interface RunReport extends Freshness {
 /**
  * An export run could not complete (`cause`: the underlying value, when there is one).
  *
- * - `InvalidOptions`: `since`, `batchSize` or `verify` is not valid (exit code 2).
+ * - `InvalidOptions`: `since`, `batchSize`, `concurrency` or `verify` is not valid (exit code 2).
  * - `InvalidRecords`: an invalid record was met with `onInvalid: "fail"`; the message names it.
  * - `Inconsistent`: the API's answers for one instant never agreed with its `total`.
  *

@@ -32,6 +32,7 @@ describe("Exporter (SQLite, simulator)", () => {
   it.live("resumes an interrupted run with the same rows", () => Scenario.interruptAndResume(sqlite))
   it.live("picks up status changes of running executions", () => Scenario.statusChanges(sqlite))
   it.live("exports a filtered stream with its own state", () => Scenario.filtered(sqlite))
+  it.live("reads windows at once, and resumes each where it was", () => Scenario.concurrentWindows(sqlite))
 })
 
 describe("Exporter helpers", () => {

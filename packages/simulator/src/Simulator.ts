@@ -23,7 +23,7 @@ import type { KnownStatus } from "@taskhistory/core/WorkflowExecution"
 import { Context, Effect, Either, Layer, type Scope } from "effect"
 import type { RawRecord } from "./internal/dataset.js"
 import { dateMs, resolve, type SimulatorKnobs, type SimulatorOptions } from "./internal/options.js"
-import { SimulatorServer, type Stats } from "./internal/server.js"
+import { type Arrival, SimulatorServer, type Stats } from "./internal/server.js"
 
 export type {
   /**
@@ -78,6 +78,13 @@ export type {
 export type SimulatorStats = Stats
 
 /**
+ * One API request as received: when, which route, the status it was answered with.
+ *
+ * @since 0.2.0
+ */
+export type SimulatorArrival = Arrival
+
+/**
  * An execution as served: every field, including the ones the contract does not list
  * (`projectId`, `integration`, `attempt`, `replayOf`).
  *
@@ -116,6 +123,11 @@ export interface SimulatorHandle {
   readonly hidden: Effect.Effect<ReadonlyArray<ServedExecution>>
   /** Counters: requests, 429s, replays per id, largest count in any window, foreign headers, ... */
   readonly stats: Effect.Effect<SimulatorStats>
+  /**
+   * The API requests received (the last 200,000), oldest first: to count, say, the step requests
+   * in each window of the rate limit while list requests were still coming.
+   */
+  readonly arrivals: Effect.Effect<ReadonlyArray<SimulatorArrival>>
   /** Changes knobs at runtime (faults, churn, rate limit, page shape, ...). */
   readonly configure: (patch: SimulatorKnobs) => Effect.Effect<void, InvalidInput>
   /** Adds `n` new executions (started within the last minute), or the given ones. */
@@ -169,6 +181,7 @@ const makeHandle = (server: SimulatorServer): SimulatorHandle => ({
   dataset: Effect.sync((): ReadonlyArray<RawRecord> => server.records()),
   hidden: Effect.sync((): ReadonlyArray<RawRecord> => server.hiddenRecords()),
   stats: Effect.sync(() => server.stats()),
+  arrivals: Effect.sync(() => server.arrivals()),
   configure: (patch) =>
     Effect.suspend(() =>
       Either.match(server.configure(patch), { onLeft: Effect.fail, onRight: () => Effect.void })
@@ -227,6 +240,8 @@ export interface RunningSimulator {
   readonly projectId: string
   readonly apiKey: string
   readonly stats: () => SimulatorStats
+  /** The API requests received (the last 200,000), oldest first. */
+  readonly arrivals: () => ReadonlyArray<SimulatorArrival>
   readonly dataset: () => ReadonlyArray<ServedExecution>
   /** Late arrivals not yet visible. */
   readonly hidden: () => ReadonlyArray<ServedExecution>
@@ -263,6 +278,7 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Ru
     projectId: server.projectId,
     apiKey: server.apiKey,
     stats: () => server.stats(),
+    arrivals: () => server.arrivals(),
     dataset: () => server.records(),
     hidden: () => server.hiddenRecords(),
     configure: (patch) =>

@@ -23,6 +23,12 @@ export interface RunCursor {
   /** Whether `afterDate` turned out to be inclusive. */
   readonly afterInclusive: boolean
   readonly longestRunMs: number
+  /**
+   * The windows of [lower, end) still to read, ascending, as `[lower, end]` pairs: what was read
+   * concurrently is everything before each window's lower and between windows. Absent: one
+   * window, [lower, end).
+   */
+  readonly spans?: ReadonlyArray<readonly [number, number]> | undefined
 }
 
 /** Days read again after a mismatch: which, and the progress in the first one. */
@@ -84,7 +90,8 @@ const RunCursorJson = Schema.Struct({
   minOpen: Schema.optional(Schema.Number),
   open: Schema.optional(Schema.Number),
   afterInclusive: Schema.optionalWith(Schema.Boolean, { default: () => false }),
-  longestRunMs: Schema.optionalWith(Schema.Number, { default: () => 0 })
+  longestRunMs: Schema.optionalWith(Schema.Number, { default: () => 0 }),
+  spans: Schema.optional(Schema.Array(Schema.Tuple(Schema.Number, Schema.Number)))
 })
 
 /** One count: `[key, c, y, first id or null, first start (0 without one)]`. */
@@ -182,15 +189,22 @@ const fromTally = (hours: ReadonlyMap<number, L.Count>): typeof TallyJson.Type =
   return { h: rows, f: [...firsts.values()] }
 }
 
-const toRun = (json: typeof RunCursorJson.Type): RunCursor => ({
-  ...json,
-  minOpen: json.minOpen,
-  open: json.open ?? 0
-})
+const toRun = (json: typeof RunCursorJson.Type): RunCursor => {
+  const { spans, ...rest } = json
+  const run = { ...rest, minOpen: json.minOpen, open: json.open ?? 0 }
+  return spans === undefined ? run : { ...run, spans }
+}
 
-/** `open` is left out while it is 0 (as engines before it wrote the cursor). */
-const fromRun = ({ open, ...rest }: RunCursor): typeof RunCursorJson.Type =>
-  open === 0 ? rest : { ...rest, open }
+/**
+ * `open` is left out while it is 0, and `spans` when it is the one window [lower, end) (as
+ * engines before them wrote the cursor).
+ */
+const fromRun = ({ open, spans, ...rest }: RunCursor): typeof RunCursorJson.Type => {
+  const one =
+    spans === undefined ||
+    (spans.length === 1 && spans[0]![0] === rest.lower && spans[0]![1] === Date.parse(rest.end))
+  return { ...rest, ...(open === 0 ? {} : { open }), ...(one ? {} : { spans }) }
+}
 
 const fromJson = (json: typeof StoredJson.Type): Stored => {
   if (json.v === 1) return { ...emptyStored, run: toRun(json) }
@@ -284,6 +298,10 @@ export const decodeStored = (u: unknown): Stored => Option.getOrElse(decodeOptio
  * engine work.
  */
 export const encodeStored = (s: Stored): typeof StoredV2Json.Encoded => fromStored(s)
+
+/** The windows of a keyset read still to read (`[lower, end)` when the cursor has none). */
+export const spansOf = (run: RunCursor): ReadonlyArray<readonly [number, number]> =>
+  run.spans ?? (run.lower < Date.parse(run.end) ? [[run.lower, Date.parse(run.end)]] : [])
 
 /** A new keyset read's cursor. */
 export const runCursor = (

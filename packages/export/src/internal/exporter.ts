@@ -16,6 +16,7 @@
 import { TaskHistoryClient, type TaskHistoryClientShape } from "@taskhistory/core/TaskHistoryClient"
 import type { RequestError } from "@taskhistory/core/TaskHistoryError"
 import * as TaskHistoryMetrics from "@taskhistory/core/TaskHistoryMetrics"
+import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Clock, Duration, Effect, Metric, Option } from "effect"
 import type { Freshness, RunOptions, RunReport } from "../Exporter.js"
 import { type BatchResult, type ExportState, Sink, type SinkError, type SinkShape } from "../Sink.js"
@@ -23,7 +24,7 @@ import * as Cursor from "./cursor.js"
 import { ExportError } from "./exportError.js"
 import * as L from "./ledger.js"
 import { idOf } from "./rawRecord.js"
-import { drain, readAhead, scanWindows } from "./readers.js"
+import { drain, type HandOver, readAhead, readWindows } from "./readers.js"
 import { toReject } from "./rejects.js"
 import { defaultLookback, retentionMs, type Settings, settingsOf } from "./runOptions.js"
 import { type Step, scan } from "./scan.js"
@@ -181,14 +182,63 @@ const checkLedger = (ctx: Context, progress: Progress, lower: number) =>
     }
   })
 
+/** What the records of a keyset read said about the run so far. */
+interface Observed {
+  /** Earliest start (ms) of an execution seen still running. */
+  readonly minOpen: number | undefined
+  /** Executions seen still running (each counted once). */
+  readonly open: number
+  readonly longestRunMs: number
+  readonly afterInclusive: boolean
+}
+
+const isTerminal = (status: string) => status === "SUCCEEDED" || status === "FAILED"
+
+const runLength = (record: WorkflowExecution): number => {
+  if (typeof record.runDuration === "number") return record.runDuration
+  if (typeof record.dateEnded === "string") {
+    const d = Date.parse(record.dateEnded) - Date.parse(record.dateStarted)
+    if (Number.isFinite(d) && d > 0) return d
+  }
+  return 0
+}
+
+/**
+ * `seen` after the records of `steps` (each handed over once, but for the ids in `skip`, already
+ * counted before an interruption): the earliest still running, how many, the longest run, the
+ * bounds.
+ */
+const observe = (seen: Observed, steps: ReadonlyArray<Step>, skip: ReadonlySet<string>): Observed => {
+  let { minOpen, open, longestRunMs, afterInclusive } = seen
+  for (const step of steps) {
+    if (step.cursor.afterInclusive) afterInclusive = true
+    step.records.forEach((r, k) => {
+      if (!isTerminal(r.status)) {
+        const at = step.starts[k]!
+        if (minOpen === undefined || at < minOpen) minOpen = at
+        if (!skip.has(r.id)) open++
+      }
+      const len = runLength(r)
+      if (len > longestRunMs) longestRunMs = len
+    })
+  }
+  return { minOpen, open, longestRunMs, afterInclusive }
+}
+
 /** The state of a keyset read between two batches. */
 interface KeysetRead {
   readonly progress: Progress
   readonly tally: Map<number, L.Count>
-  readonly edge: Verify.Edge
+  readonly observed: Observed
+  /** Per window (by the lower of its stored span): ids counted that started exactly there. */
+  readonly edges: ReadonlyMap<number, ReadonlyArray<string>>
 }
 
-/** Reads [start.lower, start.end) and writes it in batches; the last one moves the high-water mark. */
+/**
+ * Reads the windows of `start` (all of [start.lower, start.end) for a new run) and writes them in
+ * batches, each with the cursor that covers it; the last one moves the high-water mark and grows
+ * the ledger.
+ */
 const keysetPhase = (
   ctx: Context,
   begun: {
@@ -197,45 +247,63 @@ const keysetPhase = (
     readonly tally: ReadonlyMap<number, L.Count>
     readonly base: number | undefined
   },
-  resumedEdge: Verify.Edge
+  resumedEdge: ReadonlyArray<string>
 ) => {
   const { start } = begun
   const base = begun.base ?? start.lower
   const skip = begun.progress.resumeSkip
-  const write = (
-    read: KeysetRead,
-    all: ReadonlyArray<Step>
-  ): Effect.Effect<KeysetRead, ExportError | SinkError> =>
+  const endMs = Date.parse(start.end)
+  const write = (read: KeysetRead, handOver: HandOver): Effect.Effect<KeysetRead, ExportError | SinkError> =>
     Effect.gen(function* () {
       const { progress } = read
-      const cursor = all[all.length - 1]!.cursor
+      const all = handOver.steps
       // Counted in place: a batch that fails to write ends the run, so the counts are not used again.
       if (progress.ledger !== undefined) for (const s of all) Verify.tallyStep(read.tally, base, s, skip)
-      const edge = Verify.nextEdge(all, cursor.lower, read.edge)
-      if (!all[all.length - 1]!.done) {
+      const observed = observe(read.observed, all, skip)
+      const lower = all[all.length - 1]!.cursor.lower
+      const edges = new Map(read.edges)
+      const previous = edges.get(handOver.from)
+      edges.delete(handOver.from)
+      if (!handOver.finished) {
+        edges.set(lower, Verify.nextEdge(all, lower, { lower: handOver.from, ids: previous ?? [] }).ids)
+      }
+      if (!handOver.last) {
+        const run: Cursor.RunCursor = {
+          ...start,
+          lower: handOver.spans[0]?.lower ?? endMs,
+          minOpen: observed.minOpen,
+          open: observed.open,
+          longestRunMs: observed.longestRunMs,
+          afterInclusive: observed.afterInclusive,
+          spans: handOver.spans.map((span) => [span.lower, span.end] as const)
+        }
+        const kept = new Set(handOver.spans.map((span) => span.lower))
+        const edge = [...edges].filter(([at]) => kept.has(at)).flatMap(([, ids]) => ids)
         const stored = Cursor.encodeStored({
-          run: cursor,
+          run,
           tally: read.tally,
           base,
           ledger: progress.ledger,
           plan: progress.plan,
-          edge: progress.ledger === undefined ? [] : edge.ids,
+          // Bounded: a longer list only costs a false alarm (a day read again) after a resume.
+          edge: progress.ledger === undefined ? [] : edge.slice(0, 1_000),
           fresh: progress.fresh
         })
         const totals = yield* writeSteps(ctx, all, stateWith(ctx, progress, stored), progress.totals)
-        return { ...read, progress: { ...progress, totals }, edge }
+        return { progress: { ...progress, totals }, tally: read.tally, observed, edges }
       }
-      const endMs = Date.parse(cursor.end)
-      const hold = cursor.minOpen === undefined ? endMs : Math.min(endMs, cursor.minOpen)
-      const to = L.floorHour(Math.min(hold - Duration.toMillis(lookbackOf(ctx, cursor.longestRunMs)), endMs))
+      const hold = observed.minOpen === undefined ? endMs : Math.min(endMs, observed.minOpen)
+      const to = L.floorHour(
+        Math.min(hold - Duration.toMillis(lookbackOf(ctx, observed.longestRunMs)), endMs)
+      )
       const ledger = progress.ledger === undefined ? undefined : L.grow(progress.ledger, read.tally, to)
       const done: Progress = {
         ...progress,
         highWaterMark: iso(hold),
-        longestRunMs: cursor.longestRunMs,
+        longestRunMs: observed.longestRunMs,
         lastRunAt: iso(yield* Clock.currentTimeMillis),
-        fresh: { through: endMs, open: cursor.open, since: cursor.minOpen },
-        afterInclusive: cursor.afterInclusive,
+        fresh: { through: endMs, open: observed.open, since: observed.minOpen },
+        afterInclusive: observed.afterInclusive,
         ledger
       }
       const stored = Cursor.encodeStored({
@@ -245,19 +313,34 @@ const keysetPhase = (
         fresh: done.fresh
       })
       const totals = yield* writeSteps(ctx, all, stateWith(ctx, done, stored), progress.totals)
-      return { ...read, progress: { ...done, totals }, edge }
+      return { progress: { ...done, totals }, tally: read.tally, observed, edges }
     })
+  const spans = Cursor.spansOf(start).map(([lower, end]) => ({ lower, end }))
   const init: KeysetRead = {
     progress: { ...begun.progress, resumeSkip: new Set() },
     tally: new Map(begun.tally),
-    edge: resumedEdge
+    observed: {
+      minOpen: start.minOpen,
+      open: start.open,
+      longestRunMs: start.longestRunMs,
+      afterInclusive: start.afterInclusive
+    },
+    // The stored edge belongs to the windows it was written with: every id is kept for each.
+    edges: new Map(spans.map((span) => [span.lower, resumedEdge]))
   }
-  // The next pages are fetched while the current batch is written.
-  return Effect.scoped(
-    Effect.flatMap(
-      scanWindows(ctx.client, ctx.settings.query, start, ctx.settings.pagesPerBatch + 1),
-      (pull) => drain(pull, ctx.settings.pagesPerBatch, init, write)
-    )
+  return readWindows(
+    ctx.client,
+    ctx.settings.query,
+    spans.length === 0 ? [{ lower: endMs, end: endMs }] : spans,
+    {
+      concurrency: ctx.settings.concurrency,
+      pagesPerBatch: ctx.settings.pagesPerBatch,
+      // The next pages are fetched while the current batch is written.
+      prefetch: ctx.settings.pagesPerBatch + 1,
+      afterInclusive: start.afterInclusive
+    },
+    init,
+    write
   ).pipe(Effect.map((read) => read.progress))
 }
 
@@ -322,7 +405,7 @@ const rereadDay = (ctx: Context, progress: Progress, l: L.Ledger, p: Cursor.Plan
         const totals = yield* writeSteps(ctx, all, stateWith(ctx, done, stored), done.totals)
         return { progress: { ...done, totals }, acc, edge }
       })
-    const from = Cursor.runCursor(day[1], p.at ?? day[0], progress.afterInclusive, progress.longestRunMs)
+    const from = { lower: p.at ?? day[0], afterInclusive: progress.afterInclusive }
     const init: DayRead = {
       progress: { ...progress, resumeSkip: new Set(), reread: progress.reread + 1 },
       acc: p.acc ?? L.emptyCount(),
@@ -330,7 +413,10 @@ const rereadDay = (ctx: Context, progress: Progress, l: L.Ledger, p: Cursor.Plan
     }
     const read = yield* Effect.scoped(
       Effect.flatMap(
-        readAhead(scan(ctx.client, ctx.settings.query, from, day[1]), ctx.settings.pagesPerBatch + 1),
+        readAhead(
+          scan(ctx.client, ctx.settings.query, from, { end: day[1] }),
+          ctx.settings.pagesPerBatch + 1
+        ),
         (pull) => drain(pull, ctx.settings.pagesPerBatch, init, write)
       )
     )
@@ -375,14 +461,7 @@ export const run = (
     let progress =
       begun.start === undefined
         ? begun.progress
-        : yield* keysetPhase(
-            ctx,
-            { ...begun, start: begun.start },
-            {
-              lower: saved.run?.lower,
-              ids: saved.run === undefined ? [] : saved.edge
-            }
-          )
+        : yield* keysetPhase(ctx, { ...begun, start: begun.start }, saved.run === undefined ? [] : saved.edge)
     for (let guard = 0; guard < 1_000; guard++) {
       const { ledger, plan } = progress
       if (plan === undefined || ledger === undefined) break

@@ -11,6 +11,13 @@ import type { Filters, RunOptions } from "../Exporter.js"
 import { ExportError } from "./exportError.js"
 import * as L from "./ledger.js"
 
+/**
+ * Windows read at once by default: 8 requests in flight hide the latency of a distant API (at
+ * 300 ms a request, a first export of 1,000 pages takes ~40 s instead of 5 min) while the
+ * limiter keeps the budget; more only queue at the limiter.
+ */
+export const DEFAULT_CONCURRENCY = 8
+
 /** Paragon keeps executions 90 days by default. */
 export const retentionMs = 90 * L.DAY
 
@@ -33,6 +40,8 @@ export interface Settings {
   readonly query: ExecutionQuery.Selection
   readonly key: string
   readonly pagesPerBatch: number
+  /** Windows of the range read at once. */
+  readonly concurrency: number
   readonly verify: "auto" | "off"
   readonly since: number | undefined
   readonly onInvalid: "quarantine" | "fail"
@@ -48,6 +57,10 @@ export const settingsOf = (options: RunOptions): Effect.Effect<Settings, ExportE
     const batchSize = options.batchSize ?? 500
     if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
       return yield* invalidOption(`batchSize ${batchSize}: expected a positive integer`)
+    }
+    const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY
+    if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+      return yield* invalidOption(`concurrency ${concurrency}: expected an integer from 1 to 64`)
     }
     const verify = options.verify ?? "auto"
     if (verify !== "auto" && verify !== "off") {
@@ -65,6 +78,7 @@ export const settingsOf = (options: RunOptions): Effect.Effect<Settings, ExportE
       query,
       key: streamKey(query),
       pagesPerBatch: Math.max(1, Math.ceil(batchSize / PAGE_SIZE)),
+      concurrency,
       verify,
       since,
       onInvalid: options.onInvalid ?? "quarantine",

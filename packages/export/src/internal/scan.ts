@@ -1,9 +1,13 @@
 /**
- * The scanner: reads every execution that started in a range, as a pull of {@link Step}s (one per
- * page), with keyset paging on `dateStarted` (ASC, `afterDate` = cursor - 1 ms, offset 0), never
- * deep offsets. A full page whose records all share the cursor's instant switches to reading that
- * instant alone with offsets, checked against `total` (instant mode). `readers.ts` runs scanners
- * ahead of their consumer, and several at once over a long range.
+ * The scanner: reads every execution that started in a window of start dates, as a pull of
+ * {@link Step}s (one per page), with keyset paging on `dateStarted` (ASC, `afterDate` = cursor -
+ * 1 ms, offset 0), never deep offsets. A full page whose records all share the cursor's instant
+ * switches to reading that instant alone with offsets, checked against `total` (instant mode).
+ * The window's end is read before each request (`Bound`): a reader may cut a window in two while
+ * it is read (`readers.ts`, which also runs scanners ahead of their consumer, several at once).
+ *
+ * The scanner only reads: what the records say about the run (running executions, the longest
+ * run) is observed by its consumer, on the records it keeps.
  *
  * @internal
  */
@@ -12,7 +16,6 @@ import type { TaskHistoryClientShape } from "@taskhistory/core/TaskHistoryClient
 import type { RequestError } from "@taskhistory/core/TaskHistoryError"
 import { type ExecutionPage, PAGE_SIZE, type WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Effect, Option } from "effect"
-import type { RunCursor } from "./cursor.js"
 import { ExportError } from "./exportError.js"
 import { idOf, startOf } from "./rawRecord.js"
 
@@ -21,15 +24,32 @@ const INSTANT_ATTEMPTS = 5
 /** Upper bound on pages of one instant, so a server that never ends a result cannot loop us. */
 const INSTANT_MAX_PAGES = 10_000
 
-/** One page (or the end of the range) as the scanner hands it over. */
+/** Where a scanner is: every execution of its window that started before `lower` (ms) is read. */
+export interface ScanCursor {
+  readonly lower: number
+  /** Whether `afterDate` turned out to be inclusive. */
+  readonly afterInclusive: boolean
+}
+
+/** The end (ms, exclusive) of a scanner's window, read before each request. */
+export interface Bound {
+  readonly end: number
+}
+
+/** One page (or the end of the window) as the scanner hands it over. */
 export interface Step {
   readonly records: ReadonlyArray<WorkflowExecution>
   /** `Date.parse` of each record's `dateStarted` (same order as `records`), parsed once. */
   readonly starts: ReadonlyArray<number>
   readonly invalid: ExecutionPage["invalid"]
   /** The cursor after this step. */
-  readonly cursor: RunCursor
-  /** The last step of the range. */
+  readonly cursor: ScanCursor
+  /**
+   * Records of the window after this page, as the API counted them (the page's `total` less its
+   * records), when the page is a keyset page that carried a `total`: what a reader splits by.
+   */
+  readonly left: number | undefined
+  /** The last step of the window. */
   readonly done: boolean
 }
 
@@ -53,7 +73,7 @@ interface Instant {
 type ScanMode = { readonly _tag: "Keyset" } | Instant | { readonly _tag: "Done" }
 
 interface ScanState {
-  readonly cursor: RunCursor
+  readonly cursor: ScanCursor
   readonly mode: ScanMode
   /** Ids already handed over whose start is at the edge of the next request (de-duplication). */
   readonly recent: ReadonlySet<string>
@@ -62,37 +82,6 @@ interface ScanState {
 type Next = Option.Option<readonly [Step, ScanState]>
 
 const iso = (ms: number) => new Date(ms).toISOString()
-
-const isTerminal = (status: string) => status === "SUCCEEDED" || status === "FAILED"
-
-const runLength = (record: WorkflowExecution): number => {
-  if (typeof record.runDuration === "number") return record.runDuration
-  if (typeof record.dateEnded === "string") {
-    const d = Date.parse(record.dateEnded) - Date.parse(record.dateStarted)
-    if (Number.isFinite(d) && d > 0) return d
-  }
-  return 0
-}
-
-/**
- * The cursor after seeing `records` (each for the first time in this run): the earliest still
- * running, how many are still running, the longest run.
- */
-const observe = (cursor: RunCursor, records: ReadonlyArray<WorkflowExecution>): RunCursor => {
-  let minOpen = cursor.minOpen
-  let open = cursor.open
-  let longest = cursor.longestRunMs
-  for (const r of records) {
-    if (!isTerminal(r.status)) {
-      const ms = Date.parse(r.dateStarted)
-      if (minOpen === undefined || ms < minOpen) minOpen = ms
-      open++
-    }
-    const len = runLength(r)
-    if (len > longest) longest = len
-  }
-  return { ...cursor, minOpen, open, longestRunMs: longest }
-}
 
 /** The records and invalid records of a page not handed over yet (`dates`: the records' starts). */
 const fresh = (page: ExecutionPage, dates: ReadonlyArray<number>, seen: ReadonlySet<string>) => {
@@ -146,7 +135,7 @@ const keysetStep = (
   Effect.gen(function* () {
     const { cursor } = state
     if (cursor.lower >= endMs) {
-      const step: Step = { records: [], starts: [], invalid: [], cursor, done: true }
+      const step: Step = { records: [], starts: [], invalid: [], cursor, left: 0, done: true }
       return Option.some([step, { ...state, mode: { _tag: "Done" } }] as const)
     }
     const after = cursor.afterInclusive ? cursor.lower : cursor.lower - 1
@@ -156,12 +145,14 @@ const keysetStep = (
     )
     const dates = startsOf(page)
     const rest = fresh(page, dates, state.recent)
-    const observed = observe(cursor, rest.records)
+    const observed = cursor
+    const size = page.records.length + page.invalid.length
+    const left = page.total === undefined ? undefined : Math.max(0, page.total - size)
     // A record exactly at `afterDate`: the bound is inclusive; ask again from `lower`.
     if (!cursor.afterInclusive && dates.some((d) => d === after)) {
       yield* Effect.logDebug("afterDate is inclusive: reading from the cursor itself")
       return Option.some([
-        { ...rest, cursor: observed, done: false },
+        { ...rest, cursor: observed, left, done: false },
         {
           ...state,
           cursor: { ...observed, afterInclusive: true },
@@ -169,11 +160,11 @@ const keysetStep = (
         }
       ] as const)
     }
-    const full = page.records.length + page.invalid.length >= PAGE_SIZE && page.nextLink !== undefined
+    const full = size >= PAGE_SIZE && page.nextLink !== undefined
     if (!full) {
       const last = { ...observed, lower: endMs }
       return Option.some([
-        { ...rest, cursor: last, done: true },
+        { ...rest, cursor: last, left: 0, done: true },
         { cursor: last, mode: { _tag: "Done" }, recent: new Set() }
       ] as const)
     }
@@ -186,7 +177,7 @@ const keysetStep = (
         if (dates[k]! >= max - 1) recent.add(r.id)
       })
       return Option.some([
-        { ...rest, cursor: next, done: false },
+        { ...rest, cursor: next, left, done: false },
         { cursor: next, mode: { _tag: "Keyset" }, recent }
       ] as const)
     }
@@ -195,7 +186,7 @@ const keysetStep = (
       `more than one page of executions started at ${iso(cursor.lower)}: reading that instant alone`
     )
     return Option.some([
-      { ...rest, cursor: observed, done: false },
+      { ...rest, cursor: observed, left, done: false },
       { cursor: observed, mode: instantMode(cursor.lower, 1), recent: withIds(state.recent, page.records) }
     ] as const)
   })
@@ -223,8 +214,8 @@ const instantStep = (
     }
     const rest = fresh(page, startsOf(page), state.recent)
     const recent = withIds(state.recent, page.records)
-    const observed = observe(cursor, rest.records)
-    const step: Step = { ...rest, cursor: observed, done: false }
+    const observed = cursor
+    const step: Step = { ...rest, cursor: observed, left: undefined, done: false }
     const pages = mode.offset / PAGE_SIZE + 1
     if (
       page.records.length + page.invalid.length >= PAGE_SIZE &&
@@ -260,20 +251,24 @@ const instantStep = (
     ] as const)
   })
 
-/** Reads [start.lower, endMs) (`endMs`: the end of this window, exclusive; the run's end for the last one). */
+/**
+ * Reads [start.lower, bound.end) (`bound.end`: the end of this window, exclusive, read before each
+ * request: a reader may move it earlier while the window is read; records at or after the new end
+ * that a request made before the move brings back are the reader's to drop).
+ */
 export const scan = (
   client: TaskHistoryClientShape,
   query: ExecutionQuery.Selection,
-  start: RunCursor,
-  endMs: number
+  start: ScanCursor,
+  bound: Bound
 ): Pull => {
   let current: ScanState = { cursor: start, mode: { _tag: "Keyset" }, recent: new Set() }
   const step = (state: ScanState): Effect.Effect<Next, RequestError | ExportError> =>
     state.mode._tag === "Done"
       ? Effect.succeed(Option.none())
       : state.mode._tag === "Keyset"
-        ? keysetStep(client, query, state, endMs)
-        : instantStep(client, query, state, state.mode, endMs)
+        ? keysetStep(client, query, state, bound.end)
+        : instantStep(client, query, state, state.mode, bound.end)
   return Effect.suspend(() =>
     Effect.map(step(current), (next) => {
       if (Option.isNone(next)) return undefined

@@ -61,7 +61,24 @@ export interface Stats {
   /** Visible and hidden (late, not yet visible) executions now. */
   readonly visible: number
   readonly hidden: number
+  /**
+   * Largest number of API requests received and not answered yet at one moment: how many
+   * requests a client keeps going (with `latency`, concurrency shows here).
+   */
+  readonly maxInFlight: number
 }
+
+/** One API request as the simulator received it (see `arrivals`). */
+export interface Arrival {
+  /** When it arrived (ms, the simulator's clock). */
+  readonly at: number
+  readonly route: "list" | "get" | "step" | "replay" | "other"
+  /** The status it was answered with (429 when the rate limit refused it). */
+  readonly status: number
+}
+
+/** Arrivals kept (the most recent). */
+const MAX_ARRIVALS = 200_000
 
 type Route =
   | { readonly kind: "list"; readonly projectId: string }
@@ -140,7 +157,10 @@ export class SimulatorServer {
     inserted: number
     expired: number
     revealed: number
+    inFlight: number
+    maxInFlight: number
   }
+  private arrivalLog: Array<Arrival> = []
   private timers = new Set<NodeJS.Timeout>()
 
   private constructor(
@@ -222,8 +242,11 @@ export class SimulatorServer {
       foreignHeaders: [],
       inserted: 0,
       expired: 0,
-      revealed: 0
+      revealed: 0,
+      inFlight: 0,
+      maxInFlight: 0
     }
+    this.arrivalLog = []
   }
 
   private setKnobs(knobs: Knobs): void {
@@ -294,8 +317,14 @@ export class SimulatorServer {
       expired: c.expired,
       revealed: c.revealed,
       visible: this.dataset.size,
-      hidden: this.dataset.hiddenQueue.length
+      hidden: this.dataset.hiddenQueue.length,
+      maxInFlight: c.maxInFlight
     }
+  }
+
+  /** The API requests received (the last 200,000), oldest first. */
+  arrivals(): Array<Arrival> {
+    return this.arrivalLog.slice()
   }
 
   /** Visible executions as served, ascending by (dateStarted, id). */
@@ -362,6 +391,10 @@ export class SimulatorServer {
     req.resume()
     const c = this.counters
     c.requests++
+    c.inFlight++
+    if (c.inFlight > c.maxInFlight) c.maxInFlight = c.inFlight
+    const at = this.clock()
+    let kind: Arrival["route"] = "other"
     if (foreign) {
       c.foreignRequests++
       const seen: Record<string, string> = {}
@@ -375,21 +408,42 @@ export class SimulatorServer {
     const route = this.route(path)
     if (route === undefined) {
       c.byRoute.other++
-      this.deliver(res, errorBody(404, "Not Found", `no route for ${req.method ?? "GET"} ${path}`), 0)
+      this.answer(
+        { at, route: kind },
+        res,
+        errorBody(404, "Not Found", `no route for ${req.method ?? "GET"} ${path}`),
+        0
+      )
       return
     }
     c.byRoute[route.kind]++
+    kind = route.kind
     const method = route.kind === "replay" ? "POST" : "GET"
     if (req.method !== method && !(method === "GET" && req.method === "HEAD")) {
-      this.deliver(res, errorBody(405, "Method Not Allowed", `use ${method}`, undefined), 0)
+      this.answer(
+        { at, route: kind },
+        res,
+        errorBody(405, "Method Not Allowed", `use ${method}`, undefined),
+        0
+      )
       return
     }
     if (req.headers.authorization !== this.bearer) {
-      this.deliver(res, errorBody(401, "Unauthorized", "missing or invalid bearer token"), 0)
+      this.answer(
+        { at, route: kind },
+        res,
+        errorBody(401, "Unauthorized", "missing or invalid bearer token"),
+        0
+      )
       return
     }
     if (route.projectId !== this.projectId) {
-      this.deliver(res, errorBody(404, "Not Found", `project ${route.projectId} not found`), 0)
+      this.answer(
+        { at, route: kind },
+        res,
+        errorBody(404, "Not Found", `project ${route.projectId} not found`),
+        0
+      )
       return
     }
     const now = this.clock()
@@ -397,7 +451,7 @@ export class SimulatorServer {
       const waitMs = this.limiter.tryAcquire(now)
       if (waitMs > 0) {
         c.rateLimited++
-        this.deliver(res, this.tooManyRequests(now, waitMs), 0)
+        this.answer({ at, route: kind }, res, this.tooManyRequests(now, waitMs), 0)
         return
       }
     }
@@ -407,19 +461,30 @@ export class SimulatorServer {
     if (k.faults.failNext > 0) {
       this.knobs = { ...k, faults: { ...k.faults, failNext: k.faults.failNext - 1 } }
       c.faults.failNext++
-      this.deliver(res, errorBody(503, "Service Unavailable", "injected failure (failNext)"), this.latency())
+      this.answer(
+        { at, route: kind },
+        res,
+        errorBody(503, "Service Unavailable", "injected failure (failNext)"),
+        this.latency()
+      )
       return
     }
     const f = k.faults
     if (f.errorRate > 0 && this.dice.next() < f.errorRate) {
       c.faults.errors++
       const status = [500, 502, 503][Math.floor(this.dice.next() * 3)]!
-      this.deliver(res, errorBody(status, "Server Error", "injected server error"), this.latency())
+      this.answer(
+        { at, route: kind },
+        res,
+        errorBody(status, "Server Error", "injected server error"),
+        this.latency()
+      )
       return
     }
     if (f.htmlRate > 0 && this.dice.next() < f.htmlRate) {
       c.faults.html++
-      this.deliver(
+      this.answer(
+        { at, route: kind },
         res,
         { status: 502, body: HTML_502, headers: { "content-type": "text/html; charset=utf-8" } },
         this.latency()
@@ -432,7 +497,12 @@ export class SimulatorServer {
     if (slow) c.faults.slow++
     this.applyTimeChurn()
     const reply = this.dispatch(route, search)
-    this.deliver(res, reset ? { ...reply, reset: true } : reply, this.latency() + (slow ? k.slowMs : 0))
+    this.answer(
+      { at, route: kind },
+      res,
+      reset ? { ...reply, reset: true } : reply,
+      this.latency() + (slow ? k.slowMs : 0)
+    )
   }
 
   private route(path: string): Route | undefined {
@@ -591,11 +661,31 @@ export class SimulatorServer {
     return { status: 200, body: w.take() }
   }
 
-  private deliver(res: Http.ServerResponse, reply: Reply, delayMs: number): void {
+  /** Answers an API request (recorded as an arrival, counted in flight until sent). */
+  private answer(
+    arrival: { readonly at: number; readonly route: Arrival["route"] },
+    res: Http.ServerResponse,
+    reply: Reply,
+    delayMs: number
+  ): void {
+    if (this.arrivalLog.length >= MAX_ARRIVALS) this.arrivalLog.splice(0, MAX_ARRIVALS >> 2)
+    this.arrivalLog.push({ at: arrival.at, route: arrival.route, status: reply.status })
+    const c = this.counters
+    let open = true
+    const settle = () => {
+      if (open) c.inFlight--
+      open = false
+    }
+    res.once("close", settle)
+    this.deliver(res, reply, delayMs, settle)
+  }
+
+  private deliver(res: Http.ServerResponse, reply: Reply, delayMs: number, sent?: () => void): void {
     const c = this.counters
     const key = String(reply.status)
     c.byStatus[key] = (c.byStatus[key] ?? 0) + 1
     const send = () => {
+      sent?.()
       if (res.destroyed) return
       res.writeHead(reply.status, {
         "content-type": "application/json; charset=utf-8",
