@@ -13,7 +13,6 @@ import * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
 import { parseDuration } from "@taskhistory/core/TaskHistoryConfig"
 import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
 import * as Exporter from "@taskhistory/export/Exporter"
-import * as FileSink from "@taskhistory/export/FileSink"
 import { Sink, type SinkError } from "@taskhistory/export/Sink"
 import * as SinkSpec from "@taskhistory/export/SinkSpec"
 import { Clock, Console, Duration, Effect, Either, Layer, Option, Predicate } from "effect"
@@ -45,8 +44,10 @@ const withExitCodes = <A, E, R>(effect: Effect.Effect<A, E | Exporter.ExportErro
     (e) =>
       Effect.fail(
         new Main.CliError({
-          exitCode: e.reason === "InvalidOptions" || e.reason === "DriverMissing" ? 2 : 6,
-          text: e.message,
+          // A sink held by another exporter is refused at start: invalid input (2), like a flag.
+          exitCode:
+            e.reason === "InvalidOptions" || e.reason === "DriverMissing" || e.reason === "Locked" ? 2 : 6,
+          text: e.reason === "Locked" ? `${e.message} (or pass --wait-for-lock to wait for it)` : e.message,
           cause: e
         })
       )
@@ -129,6 +130,11 @@ const runOptions = {
     Options.withPseudoName("N"),
     Options.withDescription("Days covered by --report, ending at the end of the run. Default: 30."),
     Options.withDefault(30)
+  ),
+  waitForLock: Options.boolean("wait-for-lock").pipe(
+    Options.withDescription(
+      "When another exporter holds the SQLite file or the file-sink directory, wait until it stops instead of exiting with code 2."
+    )
   ),
   metricsPort: Options.integer("metrics-port").pipe(
     Options.withPseudoName("PORT"),
@@ -341,7 +347,7 @@ const runHandler = (flags: RunFlags) =>
       Effect.scoped(program).pipe(
         Effect.provide(
           Layer.mergeAll(
-            SinkSpec.layer(sink),
+            SinkSpec.layer(sink, { waitForLock: flags.waitForLock }),
             ExporterMetrics.layer,
             ConnectionOptions.layer(flags.connection)
           )
@@ -372,7 +378,8 @@ const statusOptions = {
 
 /**
  * The sink `status` reads: never creates a database or directory that does not exist, and opens
- * file sinks read-only (without their lock) so that it works beside a running exporter.
+ * SQLite and file sinks without their lock (file sinks read-only) so that it works beside a
+ * running exporter.
  */
 const statusLayer = (spec: SinkSpec.SinkSpec, text: string) =>
   Effect.gen(function* () {
@@ -385,10 +392,10 @@ const statusLayer = (spec: SinkSpec.SinkSpec, text: string) =>
     switch (spec._tag) {
       case "Sqlite":
         if (spec.path !== ":memory:" && !existsSync(spec.path)) return yield* missing("SQLite database")
-        return SinkSpec.layer(spec)
+        return SinkSpec.layer(spec, { readOnly: true })
       case "File":
         if (!existsSync(spec.dir)) return yield* missing("export directory")
-        return FileSink.layer(spec.format, { dir: spec.dir, readOnly: true })
+        return SinkSpec.layer(spec, { readOnly: true })
       case "Postgres":
         return SinkSpec.layer(spec)
     }

@@ -24,6 +24,7 @@ const flags = {
   batchSize: Option.none<number>(),
   report: Option.none<string>(),
   reportDays: 30,
+  waitForLock: false,
   metricsPort: Option.none<number>(),
   metricsHost: "127.0.0.1",
   verbose: false

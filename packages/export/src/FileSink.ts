@@ -10,7 +10,7 @@
  * DIR/date=YYYY-MM-DD/.part.ndjson    (Parquet only: the rows the Parquet file is rebuilt from)
  * DIR/_state.json                     (export states, row counts per day, rejects count)
  * DIR/_rejects.ndjson                 (quarantined records, one JSON object per line)
- * DIR/_lock                           (the pid of the process writing DIR)
+ * DIR/_lock                           (the process writing DIR: pid, host, since when)
  * ```
  *
  * Each day file holds every execution that started that UTC day exactly once (upsert by `id`),
@@ -54,13 +54,19 @@ export interface FileSinkOptions {
    * Default `false`.
    */
   readonly readOnly?: boolean | undefined
+  /**
+   * When another process holds the directory's lock (`_lock`), wait until it lets go instead of
+   * failing with a `Locked` `SinkError` that names it (its pid and host). Default `false`.
+   */
+  readonly waitForLock?: boolean | undefined
 }
 
 const toInternal = (options: FileSinkOptions): internal.FileSinkOptions => ({
   dir: options.dir,
   maxOpenDays: options.maxOpenDays,
   deferDerived: options.deferParquet,
-  readOnly: options.readOnly
+  readOnly: options.readOnly,
+  waitForLock: options.waitForLock
 })
 
 /**

@@ -82,7 +82,8 @@ export interface SinkStatus {
  *
  * - `Unavailable`: the database or directory could not be opened or reached (a path that cannot
  *   be created, a refused connection, bad credentials).
- * - `Locked`: another writer holds the sink (a file sink's `_lock`).
+ * - `Locked`: another writer holds the sink (a file sink's `_lock`, a SQLite database's `PATH.lock`);
+ *   `detail` names it (pid and host).
  * - `Io`: a statement or a file read or write failed.
  * - `Corrupt`: what the sink finds stored is not what it wrote (an invalid `_state.json` or day
  *   file, a directory holding another format).

@@ -104,7 +104,27 @@ export const describe = (spec: SinkSpec): string => {
 }
 
 /**
- * The `Sink` Layer for a specification.
+ * Options of {@link layer}.
+ *
+ * @since 0.2.0
+ */
+export interface LayerOptions {
+  /**
+   * A writer waits for another process's lock on a SQLite file or a file-sink directory to be let
+   * go, instead of failing with a `Locked` `SinkError` naming the holder. Default `false`.
+   */
+  readonly waitForLock?: boolean | undefined
+  /**
+   * Open to read beside a running writer, without its lock: a file sink read-only, a SQLite
+   * database without `PATH.lock` (migrations of an older database are still applied). Postgres
+   * has no lock to skip. Default `false`.
+   */
+  readonly readOnly?: boolean | undefined
+}
+
+/**
+ * The `Sink` Layer for a specification. SQLite and file sinks hold a single-writer lock while
+ * they are open (see {@link LayerOptions}).
  *
  * @example
  * ```ts
@@ -113,13 +133,14 @@ export const describe = (spec: SinkSpec): string => {
  *
  * @since 0.1.0
  */
-export const layer = (spec: SinkSpec): Layer.Layer<Sink, SinkError> => {
+export const layer = (spec: SinkSpec, options: LayerOptions = {}): Layer.Layer<Sink, SinkError> => {
+  const { readOnly = false, waitForLock = false } = options
   // Each sink's driver is loaded only when that sink is chosen.
   switch (spec._tag) {
     case "Sqlite":
       return lazy(
         () => import("./SqliteSink.js"),
-        (m) => m.layer({ path: spec.path })
+        (m) => m.layer({ path: spec.path, lock: !readOnly, waitForLock })
       )
     case "Postgres":
       return lazy(
@@ -129,12 +150,7 @@ export const layer = (spec: SinkSpec): Layer.Layer<Sink, SinkError> => {
     case "File":
       return lazy(
         () => import("./FileSink.js"),
-        (m) =>
-          spec.format === "ndjson"
-            ? m.layerNdjson({ dir: spec.dir })
-            : spec.format === "csv"
-              ? m.layerCsv({ dir: spec.dir })
-              : m.layerParquet({ dir: spec.dir })
+        (m) => m.layer(spec.format, { dir: spec.dir, readOnly, waitForLock })
       )
   }
 }

@@ -25,16 +25,29 @@ import { Sink, type SinkError, type SinkShape } from "./Sink.js"
 export interface Options {
   /** The database file; created (with its directory) when missing. `:memory:` for none. */
   readonly path: string
+  /**
+   * Hold the single-writer lock `PATH.lock` (beside the database) while the sink is open, so that
+   * a second writer on the same file (another exporter) fails with a `Locked` `SinkError` naming
+   * the holder's pid and host. A lock left by a dead process is taken over. `false` for a reader
+   * beside a running exporter (such as `taskhistory-exporter status`). Default `true`.
+   */
+  readonly lock?: boolean | undefined
+  /** When another process holds the lock, wait until it lets go instead of failing. Default `false`. */
+  readonly waitForLock?: boolean | undefined
 }
 
 /**
  * Opens (and creates) the database at `options.path` with better-sqlite3, runs the migrations and
- * serves the sink; the connection closes with the scope.
+ * serves the sink; the connection and the lock `PATH.lock` (unless `lock: false`) are released
+ * with the scope.
  *
  * @since 0.1.0
  */
 export const make = (options: Options): Effect.Effect<SinkShape, SinkError, Scope.Scope> =>
-  direct.make(options.path, `sqlite:${options.path}`)
+  direct.make(options.path, `sqlite:${options.path}`, {
+    lock: options.lock,
+    waitForLock: options.waitForLock
+  })
 
 /**
  * The SQLite sink for the file at `path` ({@link make} as a Layer).

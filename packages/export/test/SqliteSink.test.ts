@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { SqlClient } from "@effect/sql/SqlClient"
@@ -61,6 +61,30 @@ describe("SqliteSink (file)", () => {
         expect(indexes.map((i) => i.name)).toContain("workflow_executions_date_started")
       }).pipe(Effect.provide(SqliteClient.layer({ filename: current })))
     })
+  )
+
+  it.effect(
+    "holds PATH.lock while open: a second writer is refused naming the holder; a reader without the lock is not",
+    () =>
+      Effect.gen(function* () {
+        const path = join(dir, "locked", "export.db")
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const sink = yield* SqliteSink.make({ path })
+            yield* sink.writeBatch({ records: [], rejects: [], state: undefined })
+            const lock = JSON.parse(readFileSync(`${path}.lock`, "utf8"))
+            expect(lock.pid).toBe(process.pid)
+            const second = yield* Effect.flip(Effect.scoped(SqliteSink.make({ path })))
+            expect(second.reason).toBe("Locked")
+            expect(second.message).toContain(
+              `sqlite:${path}: lock failed: locked by this process (${path}.lock)`
+            )
+            const reader = yield* SqliteSink.make({ path, lock: false })
+            expect((yield* reader.status).rows).toBe(0)
+          })
+        )
+        expect(existsSync(`${path}.lock`)).toBe(false)
+      })
   )
 
   it.effect("fails with a SinkError naming the sink when the file cannot be opened", () =>

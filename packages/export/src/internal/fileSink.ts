@@ -2,7 +2,7 @@
  * The file sinks: one directory, one file per start day. The rooms:
  *
  * - `atomicFile.ts`: temp file, fsync, rename, fsync of the directory;
- * - `dirLock.ts`: the single-writer lock, held for the sink's scope;
+ * - `processLock.ts`: the single-writer lock (`_lock`), held for the sink's scope;
  * - `fileManifest.ts`: `_state.json`, which moves forward only after the data it describes is
  *   durable (shared with the read-only view below);
  * - `fileDays.ts`: the days in memory and on disk, and the upsert of a batch's rows into a day;
@@ -17,13 +17,13 @@ import * as path from "node:path"
 import { decodeExecution } from "@taskhistory/core/WorkflowExecution"
 import { Clock, Effect, Option, type Scope } from "effect"
 import type { Batch, BatchResult, SinkShape, SinkStatus } from "../Sink.js"
-import * as DirLock from "./dirLock.js"
 import { type Counts, flushDerived, io, type Store, upsertDay } from "./fileDays.js"
 import type { FileFormat } from "./fileFormat.js"
 import * as Manifest from "./fileManifest.js"
 import { recover } from "./fileRecovery.js"
 import * as Rejects from "./fileRejects.js"
 import { dayOf, type FileRow, makeRow } from "./fileRow.js"
+import * as ProcessLock from "./processLock.js"
 import * as SinkErrors from "./sinkErrors.js"
 
 /** Options shared by the three file sinks. */
@@ -32,6 +32,7 @@ export interface FileSinkOptions {
   readonly maxOpenDays?: number | undefined
   readonly deferDerived?: boolean | undefined
   readonly readOnly?: boolean | undefined
+  readonly waitForLock?: boolean | undefined
 }
 
 /** The rows of a batch by day, then id (the last occurrence of an id wins; the others count as unchanged). */
@@ -86,7 +87,7 @@ export const make = (
     }
 
     yield* io(store, "open", () => fs.mkdir(dir, { recursive: true }))
-    yield* DirLock.acquire(dir, name)
+    yield* ProcessLock.acquire(dir, name, { wait: options.waitForLock })
     yield* recover(store)
 
     let needsRecovery = false

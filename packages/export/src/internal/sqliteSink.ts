@@ -16,6 +16,7 @@ import { dirname, resolve } from "node:path"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Clock, Effect, Option, type Scope } from "effect"
 import type { Batch, BatchResult, ExportState, SinkShape, SinkStatus } from "../Sink.js"
+import * as ProcessLock from "./processLock.js"
 import * as SinkErrors from "./sinkErrors.js"
 import * as Driver from "./sqliteDriver.js"
 import * as Schema from "./sqlSchema.js"
@@ -116,16 +117,33 @@ const migrationDriver = (
     )
 })
 
+/** Options of {@link make}. */
+export interface Options {
+  /** Take the single-writer lock `PATH.lock` for the sink's scope. Default `true`. */
+  readonly lock?: boolean | undefined
+  /** When another process holds the lock, wait for it instead of failing. Default `false`. */
+  readonly waitForLock?: boolean | undefined
+}
+
+/** The lock file of a database: `PATH.lock` beside it. */
+export const lockFile = (filename: string): string => `${resolve(filename)}.lock`
+
 /**
  * Opens (and creates) the database at `filename`, runs the migrations and serves the `Sink`
- * operations; the connection closes with the scope.
+ * operations; the connection closes with the scope. Unless `lock: false`, the database's lock file
+ * is held for the scope: a second writer (another exporter) is refused, naming the holder.
  */
 export const make = (
   filename: string,
-  name: string
+  name: string,
+  options: Options = {}
 ): Effect.Effect<SinkShape, SinkErrors.SinkError, Scope.Scope> =>
   Effect.gen(function* () {
     const attempt = attemptFor(name)
+    if (filename !== ":memory:" && options.lock !== false) {
+      yield* attempt("open", () => mkdirSync(dirname(resolve(filename)), { recursive: true }), "Unavailable")
+      yield* ProcessLock.acquireFile(lockFile(filename), name, { wait: options.waitForLock })
+    }
     const db = yield* Effect.acquireRelease(
       attempt("open", () => open(filename), "Unavailable"),
       (db) => Effect.sync(() => db.close())
