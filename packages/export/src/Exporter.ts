@@ -117,6 +117,13 @@ export interface RunReport extends Freshness {
   readonly updated: number
   readonly unchanged: number
   readonly rejected: number
+  /**
+   * Executions this run brought to a final status in the sink (new with `SUCCEEDED`/`FAILED`, or
+   * stored before while still running): what `ExportMetrics.executions` counted.
+   *
+   * @since 0.2.0
+   */
+  readonly finished: number
   /** HTTP requests sent by this process during the run (retries included). */
   readonly requests: number
   /** 429 answers received during the run. */

@@ -54,6 +54,31 @@ export interface Batch {
 }
 
 /**
+ * An execution that reached a final status (`SUCCEEDED` or `FAILED`) in a write: stored for the
+ * first time with that status, or stored before with a status that was not final. Each execution
+ * reaches a final status once in a sink, whatever is read again (look-back, restarts): counted
+ * from these, metrics count each execution once.
+ *
+ * @since 0.2.0
+ */
+export interface Finished {
+  readonly workflowId: string | undefined
+  readonly status: "SUCCEEDED" | "FAILED"
+  readonly taskCount: number | undefined
+  /** `runDuration` of the record, in ms, when it has one. */
+  readonly runDurationMs: number | undefined
+}
+
+/**
+ * Whether a status is final: `SUCCEEDED` or `FAILED` (an execution in any other status may still
+ * change).
+ *
+ * @since 0.2.0
+ */
+export const isFinalStatus = (status: unknown): status is Finished["status"] =>
+  status === "SUCCEEDED" || status === "FAILED"
+
+/**
  * What a batch changed.
  *
  * @since 0.1.0
@@ -63,6 +88,13 @@ export interface BatchResult {
   readonly updated: number
   readonly unchanged: number
   readonly rejected: number
+  /**
+   * The executions this batch brought to a final status, decided inside the write transaction
+   * from the stored row (see {@link Finished}).
+   *
+   * @since 0.2.0
+   */
+  readonly finished: ReadonlyArray<Finished>
 }
 
 /**

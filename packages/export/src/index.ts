@@ -11,6 +11,10 @@ export * as Csv from "./Csv.js"
  */
 export * as Exporter from "./Exporter.js"
 /**
+ * @since 0.2.0
+ */
+export * as ExportMetrics from "./ExportMetrics.js"
+/**
  * @since 0.1.0
  */
 export * as ExportReader from "./ExportReader.js"

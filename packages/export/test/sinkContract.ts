@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Effect, Either, type Layer, Option } from "effect"
-import { type ExportState, Sink, type SinkError } from "../src/Sink.js"
+import { type BatchResult, type ExportState, Sink, type SinkError } from "../src/Sink.js"
 
 /** A valid execution for tests. */
 export const execution = (id: string, overrides: Partial<Record<string, unknown>> = {}): WorkflowExecution =>
@@ -17,6 +17,9 @@ export const execution = (id: string, overrides: Partial<Record<string, unknown>
     integration: "slack",
     ...overrides
   }) as WorkflowExecution
+
+/** The counts of a batch result, without its transitions. */
+export const counts = ({ finished: _, ...rest }: BatchResult) => rest
 
 const state = (streamKey: string, hwm: string, cursor: unknown = undefined): ExportState => ({
   streamKey,
@@ -58,13 +61,13 @@ export const sinkContract = (
           rejects: [],
           state: undefined
         })
-        expect(first).toEqual({ inserted: 3, updated: 0, unchanged: 0, rejected: 0 })
+        expect(counts(first)).toEqual({ inserted: 3, updated: 0, unchanged: 0, rejected: 0 })
         const same = yield* sink.writeBatch({
           records: [execution("a"), execution("b"), execution("c")],
           rejects: [],
           state: undefined
         })
-        expect(same).toEqual({ inserted: 0, updated: 0, unchanged: 3, rejected: 0 })
+        expect(counts(same)).toEqual({ inserted: 0, updated: 0, unchanged: 3, rejected: 0 })
         const changed = yield* sink.writeBatch({
           records: [
             execution("a"),
@@ -76,7 +79,7 @@ export const sinkContract = (
           state: undefined
         })
         // "d" twice in one batch: the later one wins, the earlier counts as unchanged.
-        expect(changed).toEqual({ inserted: 1, updated: 1, unchanged: 2, rejected: 0 })
+        expect(counts(changed)).toEqual({ inserted: 1, updated: 1, unchanged: 2, rejected: 0 })
         expect(JSON.parse((yield* rawOf("b")) ?? "null").status).toBe("FAILED")
         expect(JSON.parse((yield* rawOf("d")) ?? "null").status).toBe("FAILED")
         // The raw column is the record as received, unknown fields included.
@@ -84,6 +87,59 @@ export const sinkContract = (
         const status = yield* sink.status
         expect(status.rows).toBe(4)
       }).pipe(Effect.provide(fresh()))
+    )
+
+    it.effect("reports each execution's final status once: new final rows and running rows that end", () =>
+      Effect.gen(function* () {
+        const sink = yield* Sink
+        const write = (records: ReadonlyArray<WorkflowExecution>) =>
+          Effect.map(sink.writeBatch({ records, rejects: [], state: undefined }), (r) =>
+            r.finished.map((f) => `${f.workflowId}:${f.status}:${f.taskCount}:${f.runDurationMs}`).sort()
+          )
+        const first = yield* write([
+          execution("a"),
+          execution("b", { status: "EXECUTING", runDuration: undefined }),
+          execution("c", { status: "DELAYED", workflowId: "wf-2" }),
+          execution("d", { status: "FAILED", workflowId: "wf-2", taskCount: 0 })
+        ])
+        expect(first).toEqual(["wf-1:SUCCEEDED:3:1200", "wf-2:FAILED:0:1200"])
+        // Read again unchanged (a look-back, a restart): nothing new.
+        expect(
+          yield* write([execution("a"), execution("b", { status: "EXECUTING", runDuration: undefined })])
+        ).toEqual([])
+        // b and c end; a changes (final to final) and is not counted again; e is new and running.
+        const second = yield* write([
+          execution("a", { taskCount: 4 }),
+          execution("b", { status: "FAILED", taskCount: 5, runDuration: 90 }),
+          execution("c", { status: "SUCCEEDED", workflowId: "wf-2" }),
+          execution("e", { status: "EXECUTING" })
+        ])
+        expect(second).toEqual(["wf-1:FAILED:5:90", "wf-2:SUCCEEDED:3:1200"])
+        expect(yield* write([execution("b", { status: "FAILED", taskCount: 5, runDuration: 90 })])).toEqual(
+          []
+        )
+      }).pipe(Effect.provide(fresh()))
+    )
+
+    it.effect("a reopened sink does not report stored final rows again", () =>
+      Effect.gen(function* () {
+        yield* Effect.flatMap(Sink, (s) =>
+          s.writeBatch({
+            records: [execution("a"), execution("b", { status: "DELAYED" })],
+            rejects: [],
+            state: undefined
+          })
+        ).pipe(Effect.provide(fresh()))
+        const again = yield* Effect.flatMap(Sink, (s) =>
+          s.writeBatch({
+            records: [execution("a"), execution("b", { status: "SUCCEEDED" })],
+            rejects: [],
+            state: undefined
+          })
+        ).pipe(Effect.provide(reopen()))
+        expect(again.finished.map((f) => f.status)).toEqual(["SUCCEEDED"])
+        expect(again.updated).toBe(1)
+      })
     )
 
     it.effect("stores state and rejects with the rows", () =>

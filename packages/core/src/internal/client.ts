@@ -164,6 +164,7 @@ export const make = Effect.gen(function* () {
   const listPage: TaskHistoryClientShape["listPage"] = (query, offset = 0) =>
     get(
       {
+        operation: "list",
         path: "/workflow-executions",
         params: offset > 0 ? [...toUrlParams(query), ["offset", String(offset)]] : toUrlParams(query),
         resource: "the project's workflow executions (check PARAGON_PROJECT_ID)",
@@ -348,7 +349,7 @@ export const make = Effect.gen(function* () {
 
   const getExecution: TaskHistoryClientShape["get"] = (executionId) =>
     get(
-      { path: execPath(executionId), resource: `execution ${executionId}` },
+      { operation: "get", path: execPath(executionId), resource: `execution ${executionId}` },
       keep(WorkflowExecutionDetail, (json) =>
         "stepExecutions" in json ? json : { ...json, stepExecutions: [] }
       )
@@ -357,6 +358,7 @@ export const make = Effect.gen(function* () {
   const step: TaskHistoryClientShape["step"] = (executionId, stepExecutionId) =>
     get(
       {
+        operation: "step",
         path: `${execPath(executionId)}/step-executions/${encodeURIComponent(stepExecutionId)}`,
         resource: `step execution ${stepExecutionId} of execution ${executionId}`
       },
@@ -367,6 +369,7 @@ export const make = Effect.gen(function* () {
     withRetry(
       send(http, config, {
         method: "POST",
+        operation: "replay",
         path: `${execPath(executionId)}/replay`,
         resource: `execution ${executionId}`
       }),

@@ -147,6 +147,8 @@ export const decorate = (
 /** What a request asks for, relative to the task-history root. */
 export interface RequestSpec {
   readonly method: "GET" | "POST"
+  /** What the request does, as the `operation` tag of the request counter. */
+  readonly operation: metrics.Operation
   /** Path below `/projects/<id>/task-history`, starting with `/`. */
   readonly path: string
   readonly params?: ReadonlyArray<readonly [string, string]> | undefined
@@ -154,6 +156,14 @@ export interface RequestSpec {
   readonly resource: string
   /** Extra annotations of the debug logs of the request (only built when debug logs are kept). */
   readonly annotations?: Readonly<Record<string, unknown>> | undefined
+}
+
+/** The `code` of a request that got no HTTP answer, by the transport error's reason. */
+const transportCode: Record<TransportError["reason"], string> = {
+  ConnectionRefused: "refused",
+  Reset: "reset",
+  Timeout: "timeout",
+  Other: "network"
 }
 
 /** A completed answer with a 2xx status. */
@@ -287,11 +297,8 @@ export const send = (
       detail: `no complete answer within ${Duration.format(config.requestTimeout)}`,
       request: info
     })
-  const exchange = Effect.zipRight(
-    Metric.increment(metrics.requests),
-    Effect.flatMap(client.execute(request), (response) =>
-      Effect.map(response.text, (body) => ({ status: response.status, headers: response.headers, body }))
-    )
+  const exchange = Effect.flatMap(client.execute(request), (response) =>
+    Effect.map(response.text, (body) => ({ status: response.status, headers: response.headers, body }))
   ).pipe(
     Effect.catchAll((error: HttpClientError) => {
       const cause = error.cause ?? error
@@ -303,6 +310,11 @@ export const send = (
     config.requestTimeout,
     timedOut
   )(exchange).pipe(
+    // Every attempt is counted once it ended, with its status or what happened instead.
+    Effect.tapBoth({
+      onFailure: (error) => metrics.countRequest(spec.operation, transportCode[error.reason]),
+      onSuccess: ({ status }) => metrics.countRequest(spec.operation, String(status))
+    }),
     Effect.flatMap(({ status, headers, body }) =>
       status >= 200 && status < 300
         ? Effect.succeed<Answer>({ status, body, contentType: headers["content-type"] ?? "", request: info })

@@ -1,7 +1,7 @@
-import { Clock, Deferred, Duration, Effect, FiberId, Metric } from "effect"
+import { Clock, Deferred, Duration, Effect, FiberId } from "effect"
 import type { MemoryRateLimiter } from "../RateLimiter.js"
 import type { RateLimit } from "../TaskHistoryConfig.js"
-import { limiterWait, limiterWaitTotal } from "./metrics.js"
+import { recordLimiterWait } from "./metrics.js"
 
 /**
  * The in-memory sliding-log limiter.
@@ -109,8 +109,7 @@ export const makeMemory = (rate: RateLimit): Effect.Effect<MemoryRateLimiter> =>
       })
     )
 
-    const recordWait = (ms: number) =>
-      Effect.zipRight(Metric.update(limiterWait, ms), Metric.incrementBy(limiterWaitTotal, ms))
+    const recordWait = recordLimiterWait
     const noWait = recordWait(0)
 
     const acquire = (restore: Restore) =>

@@ -19,6 +19,7 @@ import * as TaskHistoryMetrics from "@taskhistory/core/TaskHistoryMetrics"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Clock, Duration, Effect, Metric, Option } from "effect"
 import type { Freshness, RunOptions, RunReport } from "../Exporter.js"
+import { recordFinished } from "../ExportMetrics.js"
 import { type BatchResult, type ExportState, Sink, type SinkError, type SinkShape } from "../Sink.js"
 import * as Cursor from "./cursor.js"
 import { ExportError } from "./exportError.js"
@@ -49,7 +50,7 @@ interface Context {
   readonly previous: ExportState | undefined
 }
 
-type Totals = Pick<RunReport, "seen" | "inserted" | "updated" | "unchanged" | "rejected">
+type Totals = Pick<RunReport, "seen" | "inserted" | "updated" | "unchanged" | "rejected" | "finished">
 
 /** What a phase hands to the next. */
 interface Progress {
@@ -85,7 +86,8 @@ const addTotals = (totals: Totals, seen: number, r: BatchResult): Totals => ({
   inserted: totals.inserted + r.inserted,
   updated: totals.updated + r.updated,
   unchanged: totals.unchanged + r.unchanged,
-  rejected: totals.rejected + r.rejected
+  rejected: totals.rejected + r.rejected,
+  finished: totals.finished + r.finished.length
 })
 
 /** Writes the records of `all` with `state` in one batch (invalid ones quarantined, or the run fails). */
@@ -105,6 +107,8 @@ const writeSteps = (ctx: Context, all: ReadonlyArray<Step>, state: ExportState, 
     }
     const rejects = invalid.map((i) => toReject(i, now))
     const result = yield* ctx.sink.writeBatch({ records, rejects, state })
+    // Counted once committed: the sink decided each transition inside its transaction.
+    yield* recordFinished(result.finished)
     if (rejects.length > 0) {
       yield* Effect.logWarning(
         `quarantined ${rejects.length} invalid record(s) in the rejects of ${ctx.sink.name}; first: ${rejects[0]!.id ?? "(no id)"}: ${rejects[0]!.reason}`
@@ -131,7 +135,7 @@ const begin = (ctx: Context, saved: Cursor.Stored) =>
       ledger: auto ? saved.ledger : undefined,
       plan: auto ? saved.plan : undefined,
       resumeSkip: new Set(saved.edge),
-      totals: { seen: 0, inserted: 0, updated: 0, unchanged: 0, rejected: 0 },
+      totals: { seen: 0, inserted: 0, updated: 0, unchanged: 0, rejected: 0, finished: 0 },
       checked: 0,
       reread: 0
     }
@@ -453,7 +457,7 @@ export const run = (
     const startedAt = yield* Clock.currentTimeMillis
     const previous = Option.getOrUndefined(yield* sink.loadState(settings.key))
     const ctx: Context = { client, sink, settings, startedAt, previous }
-    const requestsBefore = yield* counterValue(TaskHistoryMetrics.requests)
+    const requestsBefore = yield* TaskHistoryMetrics.requestsSent
     const limitedBefore = yield* counterValue(TaskHistoryMetrics.rateLimited)
 
     const saved = Cursor.decodeStored(previous?.cursor)
@@ -470,7 +474,7 @@ export const run = (
 
     const report: RunReport = {
       ...progress.totals,
-      requests: (yield* counterValue(TaskHistoryMetrics.requests)) - requestsBefore,
+      requests: (yield* TaskHistoryMetrics.requestsSent) - requestsBefore,
       rateLimited: (yield* counterValue(TaskHistoryMetrics.rateLimited)) - limitedBefore,
       durationMs: (yield* Clock.currentTimeMillis) - startedAt,
       highWaterMark: progress.highWaterMark ?? begun.start?.end ?? iso(startedAt),

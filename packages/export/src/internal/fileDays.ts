@@ -9,10 +9,11 @@
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { Effect } from "effect"
-import type { BatchResult } from "../Sink.js"
+import type { BatchResult, Finished } from "../Sink.js"
 import { appendAtomic, type FileStat, fsyncDir, orMissing, writeAtomic } from "./atomicFile.js"
 import type { FileFormat } from "./fileFormat.js"
 import type * as Manifest from "./fileManifest.js"
+import { statusOf, transition } from "./finished.js"
 import { assignRow, compareRows, type FileRow } from "./fileRow.js"
 import * as SinkErrors from "./sinkErrors.js"
 
@@ -175,7 +176,9 @@ const trimCache = (store: Store, maxOpenDays: number) =>
   })
 
 /** Counts of a batch, updated in place by {@link upsertDay}. */
-export type Counts = { -readonly [K in keyof BatchResult]: BatchResult[K] }
+export type Counts = { -readonly [K in Exclude<keyof BatchResult, "finished">]: BatchResult[K] } & {
+  readonly finished: Array<Finished>
+}
 
 /**
  * Upserts `incoming` (rows of one day, by id) into that day, writes the day when it changed and
@@ -200,10 +203,14 @@ export const upsertDay = (
         inserted.push(row)
         day.rows.set(row.id, row)
         counts.inserted++
+        const reached = transition(undefined, row.values)
+        if (reached !== undefined) counts.finished.push(reached)
         changed = true
       } else if (existing.rawText === row.rawText) {
         counts.unchanged++
       } else {
+        const reached = transition(statusOf(existing.values), row.values)
+        if (reached !== undefined) counts.finished.push(reached)
         if (existing.startedMs !== row.startedMs) day.sorted = false
         assignRow(existing, row)
         counts.updated++

@@ -105,7 +105,13 @@ export const make = (
     const write = (batch: Batch) =>
       Effect.gen(function* () {
         yield* ensureRecovered
-        const counts: Counts = { inserted: 0, updated: 0, unchanged: 0, rejected: batch.rejects.length }
+        const counts: Counts = {
+          inserted: 0,
+          updated: 0,
+          unchanged: 0,
+          rejected: batch.rejects.length,
+          finished: []
+        }
         if (batch.records.length === 0 && batch.rejects.length === 0 && batch.state === undefined)
           return counts
         const exportedAt = new Date(yield* Clock.currentTimeMillis).toISOString()

@@ -198,7 +198,9 @@ const setExcluded = executionColumns
 
 /**
  * Inserts `rows` executions, updating the ones whose id exists. On Postgres, only a row whose
- * `raw` differs is updated, and each written row returns `inserted` (false for an update).
+ * `raw` differs is updated, and each written row returns its `id`, `inserted` (false for an
+ * update) and `before`, the status it had before the statement (NULL for a new row: the subquery
+ * reads the statement's snapshot, taken before its own writes).
  */
 export const upsertExecutions = (dialect: Dialect, t: Tables, rows: number): string => {
   const values = placeholders(dialect, rows, EXECUTION_WIDTH)
@@ -206,7 +208,7 @@ export const upsertExecutions = (dialect: Dialect, t: Tables, rows: number): str
   return dialect === "pg"
     ? `INSERT INTO ${t.executions} AS t (${columns}) VALUES ${values} ` +
         `ON CONFLICT (id) DO UPDATE SET ${setExcluded} WHERE t.raw IS DISTINCT FROM excluded.raw ` +
-        `RETURNING (xmax = 0) AS inserted`
+        `RETURNING t.id, (xmax = 0) AS inserted, (SELECT o.status FROM ${t.executions} o WHERE o.id = t.id) AS before`
     : `INSERT INTO ${t.executions} (${columns}) VALUES ${values} ON CONFLICT (id) DO UPDATE SET ${setExcluded}`
 }
 
@@ -229,6 +231,10 @@ export const latestOnly = <R extends { readonly id: string }>(
 /** SQLite: inserts one execution unless its id exists (parameters: {@link executionParams}). */
 export const insertExecutionIfNew = (t: Tables): string =>
   `INSERT INTO ${t.executions} (${executionColumns.join(", ")}) VALUES ${placeholders("sqlite", 1, EXECUTION_WIDTH)} ON CONFLICT (id) DO NOTHING`
+
+/** SQLite: the stored status and `raw` of one execution (parameter: its id). */
+export const selectExecutionRaw = (t: Tables): string =>
+  `SELECT status, raw FROM ${t.executions} WHERE id = ?`
 
 /** SQLite: updates one execution whose `raw` differs (parameters: {@link updateParams}). */
 export const updateExecution = (t: Tables): string =>

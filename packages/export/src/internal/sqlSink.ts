@@ -9,7 +9,8 @@ import type { SqlClient } from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Clock, Effect, Option } from "effect"
-import type { Batch, BatchResult, ExportState, SinkShape, SinkStatus } from "../Sink.js"
+import type { Batch, BatchResult, ExportState, Finished, SinkShape, SinkStatus } from "../Sink.js"
+import { transition } from "./finished.js"
 import * as SinkErrors from "./sinkErrors.js"
 import * as Schema from "./sqlSchema.js"
 
@@ -60,37 +61,59 @@ interface Texts {
   readonly select: (rows: number) => string
 }
 
-/** Upserts one chunk of distinct records (`raws`: their JSON); returns [inserted, updated, unchanged]. */
+/**
+ * Upserts one chunk of distinct records (`raws`: their JSON); returns [inserted, updated,
+ * unchanged] and adds the final-status transitions to `finished`.
+ */
 type UpsertChunk = (
   sql: SqlClient,
   texts: Texts,
   chunk: ReadonlyArray<WorkflowExecution>,
   raws: ReadonlyArray<string>,
-  now: string
+  now: string,
+  finished: Array<Finished>
 ) => Effect.Effect<readonly [number, number, number], SqlError>
 
-/** Postgres: the upsert itself tells inserted from updated (unchanged rows return nothing). */
-const upsertPg: UpsertChunk = (sql, texts, chunk, raws, now) =>
+/**
+ * Postgres: the upsert itself tells inserted from updated (unchanged rows return nothing), and
+ * the status the row had before (a subquery of `RETURNING` reads the statement's snapshot).
+ */
+const upsertPg: UpsertChunk = (sql, texts, chunk, raws, now, finished) =>
   Effect.gen(function* () {
     const params: Array<unknown> = []
+    const rowsById = new Map<string, Array<unknown>>()
     chunk.forEach((r, j) => {
-      params.push(...Schema.executionParams(r, raws[j]!, now))
+      const row = Schema.executionParams(r, raws[j]!, now)
+      rowsById.set(r.id, row)
+      params.push(...row)
     })
-    const rows = yield* sql.unsafe<{ inserted: boolean }>(texts.upsert(chunk.length), params)
+    const rows = yield* sql.unsafe<{ id: string; inserted: boolean; before: string | null }>(
+      texts.upsert(chunk.length),
+      params
+    )
     let inserted = 0
-    for (const row of rows) if (row.inserted) inserted++
+    for (const row of rows) {
+      if (row.inserted) inserted++
+      const written = rowsById.get(row.id)
+      const reached = written === undefined ? undefined : transition(row.before ?? undefined, written)
+      if (reached !== undefined) finished.push(reached)
+    }
     return [inserted, rows.length - inserted, chunk.length - rows.length] as const
   })
 
 /** SQLite: reads the stored `raw` of the chunk's ids first, then writes only what changed. */
-const upsertSqlite: UpsertChunk = (sql, texts, chunk, raws, now) =>
+const upsertSqlite: UpsertChunk = (sql, texts, chunk, raws, now, finished) =>
   Effect.gen(function* () {
-    const existing = yield* sql.unsafe<{ id: string; raw: string }>(
+    const existing = yield* sql.unsafe<{ id: string; raw: string; status: string }>(
       texts.select(chunk.length),
       chunk.map((r) => r.id)
     )
     const known = new Map<string, string>()
-    for (const row of existing) known.set(row.id, row.raw)
+    const statuses = new Map<string, string>()
+    for (const row of existing) {
+      known.set(row.id, row.raw)
+      statuses.set(row.id, row.status)
+    }
     let inserted = 0
     let updated = 0
     let unchanged = 0
@@ -105,7 +128,10 @@ const upsertSqlite: UpsertChunk = (sql, texts, chunk, raws, now) =>
       }
       if (before === undefined) inserted++
       else updated++
-      pending.push(...Schema.executionParams(r, raw, now))
+      const row = Schema.executionParams(r, raw, now)
+      const reached = transition(statuses.get(r.id), row)
+      if (reached !== undefined) finished.push(reached)
+      pending.push(...row)
     })
     const rows = pending.length / Schema.EXECUTION_WIDTH
     let k = 0
@@ -120,8 +146,14 @@ const upsertSqlite: UpsertChunk = (sql, texts, chunk, raws, now) =>
     return [inserted, updated, unchanged] as const
   })
 
-/** Upserts the records; returns [inserted, updated, unchanged]. */
-const upsert = (sql: SqlClient, texts: Texts, records: ReadonlyArray<WorkflowExecution>, now: string) =>
+/** Upserts the records; returns [inserted, updated, unchanged] (transitions added to `finished`). */
+const upsert = (
+  sql: SqlClient,
+  texts: Texts,
+  records: ReadonlyArray<WorkflowExecution>,
+  now: string,
+  finished: Array<Finished>
+) =>
   Effect.gen(function* () {
     // Last occurrence of an id wins (a batch may hold the same id twice).
     const unique = Schema.latestOnly(records)
@@ -133,7 +165,14 @@ const upsert = (sql: SqlClient, texts: Texts, records: ReadonlyArray<WorkflowExe
       const chunk = unique.slice(i, i + size)
       i += size
       const raws = chunk.map((r) => JSON.stringify(r))
-      const counts = yield* (texts.dialect === "pg" ? upsertPg : upsertSqlite)(sql, texts, chunk, raws, now)
+      const counts = yield* (texts.dialect === "pg" ? upsertPg : upsertSqlite)(
+        sql,
+        texts,
+        chunk,
+        raws,
+        now,
+        finished
+      )
       inserted += counts[0]
       updated += counts[1]
       unchanged += counts[2]
@@ -171,7 +210,7 @@ export const make = (
       upsert: cached((rows) => Schema.upsertExecutions(dialect, t, rows)),
       select: cached(
         (rows) =>
-          `SELECT id, raw FROM ${t.executions} WHERE id IN (${Array.from({ length: rows }, (_, i) => Schema.ph(dialect, i + 1)).join(", ")})`
+          `SELECT id, raw, status FROM ${t.executions} WHERE id IN (${Array.from({ length: rows }, (_, i) => Schema.ph(dialect, i + 1)).join(", ")})`
       )
     }
     const rejectText = Schema.rejectUpsert(dialect, t)
@@ -180,13 +219,16 @@ export const make = (
     const writeBatch = (batch: Batch): Effect.Effect<BatchResult, SinkErrors.SinkError> =>
       Effect.gen(function* () {
         const now = new Date(yield* Clock.currentTimeMillis).toISOString()
+        const finished: Array<Finished> = []
         const [inserted, updated, unchanged] =
-          batch.records.length === 0 ? ([0, 0, 0] as const) : yield* upsert(sql, texts, batch.records, now)
+          batch.records.length === 0
+            ? ([0, 0, 0] as const)
+            : yield* upsert(sql, texts, batch.records, now, finished)
         const streamKey = batch.state?.streamKey ?? ""
         for (const reject of batch.rejects)
           yield* sql.unsafe(rejectText, Schema.rejectParams(streamKey, reject))
         if (batch.state !== undefined) yield* sql.unsafe(stateText, Schema.stateParams(batch.state, now))
-        return { inserted, updated, unchanged, rejected: batch.rejects.length }
+        return { inserted, updated, unchanged, rejected: batch.rejects.length, finished }
       }).pipe(
         sql.withTransaction,
         Effect.mapError(fail("write batch")),

@@ -15,7 +15,8 @@ import { mkdirSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Clock, Effect, Option, type Scope } from "effect"
-import type { Batch, BatchResult, ExportState, SinkShape, SinkStatus } from "../Sink.js"
+import type { Batch, BatchResult, ExportState, Finished, SinkShape, SinkStatus } from "../Sink.js"
+import { transition } from "./finished.js"
 import * as ProcessLock from "./processLock.js"
 import * as SinkErrors from "./sinkErrors.js"
 import * as Driver from "./sqliteDriver.js"
@@ -154,6 +155,7 @@ export const make = (
 
     const statements = yield* attempt("open", () => ({
       insert: db.prepare(Schema.insertExecutionIfNew(t)),
+      lookup: db.prepare(Schema.selectExecutionRaw(t)),
       update: db.prepare(Schema.updateExecution(t)),
       reject: db.prepare(Schema.rejectUpsert("sqlite", t)),
       state: db.prepare(Schema.stateUpsert("sqlite", t)),
@@ -163,11 +165,29 @@ export const make = (
       rejects: db.prepare(Schema.countRows(t.rejects))
     }))
 
-    /** Writes a record; returns what happened to its row. */
-    const upsert = (record: WorkflowExecution, now: string): "inserted" | "updated" | "unchanged" => {
-      const row = Schema.executionParams(record, JSON.stringify(record), now)
-      if (statements.insert.run(row).changes > 0) return "inserted"
-      return statements.update.run(Schema.updateParams(row)).changes > 0 ? "updated" : "unchanged"
+    /**
+     * Writes a record; returns what happened to its row (a final-status transition is added to
+     * `finished`). A new id costs one statement; a known one a look-up of its stored status and
+     * `raw`, and an update only when `raw` differs.
+     */
+    const upsert = (
+      record: WorkflowExecution,
+      now: string,
+      finished: Array<Finished>
+    ): "inserted" | "updated" | "unchanged" => {
+      const raw = JSON.stringify(record)
+      const row = Schema.executionParams(record, raw, now)
+      if (statements.insert.run(row).changes > 0) {
+        const reached = transition(undefined, row)
+        if (reached !== undefined) finished.push(reached)
+        return "inserted"
+      }
+      const stored = statements.lookup.get(record.id) as { status: string; raw: string } | undefined
+      if (stored !== undefined && stored.raw === raw) return "unchanged"
+      if (statements.update.run(Schema.updateParams(row)).changes === 0) return "unchanged"
+      const reached = transition(stored?.status, row)
+      if (reached !== undefined) finished.push(reached)
+      return "updated"
     }
 
     const write = (batch: Batch, now: string): BatchResult =>
@@ -177,8 +197,9 @@ export const make = (
         let updated = 0
         // An earlier occurrence of an id in the same batch counts as unchanged.
         let unchanged = batch.records.length - records.length
+        const finished: Array<Finished> = []
         for (const record of records) {
-          const outcome = upsert(record, now)
+          const outcome = upsert(record, now, finished)
           if (outcome === "inserted") inserted++
           else if (outcome === "updated") updated++
           else unchanged++
@@ -186,7 +207,7 @@ export const make = (
         const streamKey = batch.state?.streamKey ?? ""
         for (const reject of batch.rejects) statements.reject.run(Schema.rejectParams(streamKey, reject))
         if (batch.state !== undefined) statements.state.run(Schema.stateParams(batch.state, now))
-        return { inserted, updated, unchanged, rejected: batch.rejects.length }
+        return { inserted, updated, unchanged, rejected: batch.rejects.length, finished }
       })
 
     // A batch is one synchronous call: written whole or rolled back, never interrupted halfway.

@@ -3,7 +3,7 @@ import type { RateLimiterShape } from "@taskhistory/core/RateLimiter"
 import type { RateLimit, TaskHistoryConfigShape } from "@taskhistory/core/TaskHistoryConfig"
 import { RateLimiterUnavailable } from "@taskhistory/core/TaskHistoryError"
 import * as TaskHistoryMetrics from "@taskhistory/core/TaskHistoryMetrics"
-import { Clock, Deferred, Duration, Effect, Either, Fiber, Metric, Redacted, Ref, type Scope } from "effect"
+import { Clock, Deferred, Duration, Effect, Either, Fiber, Redacted, Ref, type Scope } from "effect"
 import { Redis } from "ioredis"
 import { RedisLimiterError } from "../RedisLimiterError.js"
 import * as Scripts from "./scripts.js"
@@ -290,8 +290,7 @@ export const make = (options: Options): Effect.Effect<RateLimiterShape, RedisLim
           const start = yield* Clock.currentTimeMillis
           yield* lock(restore, acquire(restore, id)).pipe(Effect.withSpan("RedisRateLimiter.acquire"))
           const waited = (yield* Clock.currentTimeMillis) - start
-          yield* Metric.update(TaskHistoryMetrics.limiterWait, waited)
-          yield* Metric.incrementBy(TaskHistoryMetrics.limiterWaitTotal, waited)
+          yield* TaskHistoryMetrics.recordLimiterWait(waited)
           const renewal = yield* Effect.forkDaemon(Effect.interruptible(renewLoop(id)))
           return yield* restore(effect).pipe(
             Effect.ensuring(Fiber.interrupt(renewal).pipe(Effect.zipRight(release(id))))
