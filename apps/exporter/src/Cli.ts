@@ -10,7 +10,8 @@ import * as ConnectionOptions from "@taskhistory/app-kit/ConnectionOptions"
 import * as FilterOptions from "@taskhistory/app-kit/FilterOptions"
 import * as Main from "@taskhistory/app-kit/Main"
 import * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
-import { parseDuration } from "@taskhistory/core/TaskHistoryConfig"
+import * as RateLimiter from "@taskhistory/core/RateLimiter"
+import * as TaskHistoryConfig from "@taskhistory/core/TaskHistoryConfig"
 import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
 import * as Exporter from "@taskhistory/export/Exporter"
 import { Sink, type SinkError } from "@taskhistory/export/Sink"
@@ -18,6 +19,7 @@ import * as SinkSpec from "@taskhistory/export/SinkSpec"
 import { Clock, Console, Duration, Effect, Either, Layer, Option, Predicate } from "effect"
 import * as ExporterMetrics from "./ExporterMetrics.js"
 import * as Connection from "./internal/connection.js"
+import * as Failure from "./internal/failure.js"
 import * as StatusFormat from "./internal/status.js"
 import * as RunSchedule from "./RunSchedule.js"
 
@@ -193,7 +195,7 @@ export const runSettings = (flags: RunFlags) =>
       }
     }
     const lookback = Option.isSome(flags.lookback)
-      ? yield* fromEither(parseDuration(flags.lookback.value, "--lookback"))
+      ? yield* fromEither(TaskHistoryConfig.parseDuration(flags.lookback.value, "--lookback"))
       : undefined
     if (Option.isSome(flags.batchSize) && (flags.batchSize.value < 1 || flags.batchSize.value > 100_000)) {
       return yield* new InvalidInput({
@@ -240,7 +242,7 @@ export const runSettings = (flags: RunFlags) =>
 
 const summary = (report: Exporter.RunReport) =>
   Effect.logInfo(
-    `run complete: ${report.seen} seen, ${report.inserted} inserted, ${report.updated} updated, ${report.unchanged} unchanged, ${report.rejected} rejected, ${report.requests} requests, ${report.rateLimited} rate limited, ${Duration.format(Duration.millis(report.durationMs))}, read through ${report.readThrough}, ${report.inFlight} in flight${report.inFlightSince === undefined ? "" : ` since ${report.inFlightSince}`}, high-water mark ${report.highWaterMark}`
+    `run complete: ${report.seen} seen, ${report.inserted} inserted, ${report.updated} updated, ${report.unchanged} unchanged, ${report.rejected} rejected, ${report.finished} finished, ${report.requests} requests, ${report.rateLimited} rate limited, ${Duration.format(Duration.millis(report.durationMs))}, read through ${report.readThrough}, ${report.inFlight} in flight${report.inFlightSince === undefined ? "" : ` since ${report.inFlightSince}`}, high-water mark ${report.highWaterMark}`
   ).pipe(
     Effect.annotateLogs({
       seen: report.seen,
@@ -248,6 +250,7 @@ const summary = (report: Exporter.RunReport) =>
       updated: report.updated,
       unchanged: report.unchanged,
       rejected: report.rejected,
+      finished: report.finished,
       requests: report.requests,
       rateLimited: report.rateLimited,
       durationMs: report.durationMs,
@@ -301,6 +304,23 @@ const writeReport = (
     yield* Effect.logInfo(`report written to ${path} (${written} executions in the last ${days} days)`)
   }).pipe(Effect.catchAll((error) => Effect.logError(`the report was not written: ${error.message}`)))
 
+/**
+ * The metrics service of a run, with the rate limiter's remaining budget (the configured limit
+ * minus what its window holds) read at each scrape.
+ */
+const metricsLayer = Layer.effect(
+  ExporterMetrics.ExporterMetrics,
+  Effect.gen(function* () {
+    const limiter = yield* RateLimiter.RateLimiter
+    const config = yield* TaskHistoryConfig.TaskHistoryConfig
+    return yield* ExporterMetrics.make({
+      rateLimitRemaining: Effect.map(limiter.inWindow, (n) => config.rateLimit.limit - n).pipe(
+        Effect.orElseSucceed(() => undefined)
+      )
+    })
+  })
+)
+
 const runHandler = (flags: RunFlags) =>
   Effect.gen(function* () {
     const { schedule, sink, options } = yield* runSettings(flags)
@@ -309,9 +329,7 @@ const runHandler = (flags: RunFlags) =>
       const sinkService = yield* Sink
       const key = Exporter.streamKey(options.filters ?? {})
       const stored = yield* sinkService.loadState(key)
-      yield* metrics.setHighWaterMark(
-        Option.getOrUndefined(Option.flatMapNullable(stored, (s) => s.highWaterMark))
-      )
+      yield* metrics.restore(Option.getOrUndefined(Option.flatMapNullable(stored, Exporter.freshness)))
       if (Option.isSome(flags.metricsPort)) {
         const address = yield* ExporterMetrics.serve({
           port: flags.metricsPort.value,
@@ -331,8 +349,20 @@ const runHandler = (flags: RunFlags) =>
       yield* Effect.logInfo(`exporting to ${SinkSpec.describe(sink)} ${RunSchedule.describe(schedule)}`)
       const once = Effect.gen(function* () {
         yield* metrics.runStarted
+        const startedAt = yield* Clock.currentTimeMillis
         const report = yield* Exporter.run(options).pipe(
-          Effect.onExit((exit) => (exit._tag === "Failure" ? metrics.runFailed : Effect.void))
+          Effect.onExit((exit) =>
+            exit._tag === "Success"
+              ? Effect.void
+              : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+                  const failure = Failure.classify(exit.cause)
+                  return metrics.runFailed({
+                    reason: failure.reason,
+                    message: failure.message,
+                    durationMs: now - startedAt
+                  })
+                })
+          )
         )
         yield* metrics.runSucceeded(report)
         yield* summary(report)
@@ -341,15 +371,16 @@ const runHandler = (flags: RunFlags) =>
         }
         return report
       })
-      yield* RunSchedule.runScheduled(schedule, once)
+      yield* RunSchedule.runScheduled(schedule, once, {
+        // 401, 403 and the project's 404 do not heal by retrying: the process ends with its code.
+        stopOn: (cause) => Failure.classify(cause).permanent
+      })
     })
     return yield* withExitCodes(
       Effect.scoped(program).pipe(
         Effect.provide(
-          Layer.mergeAll(
-            SinkSpec.layer(sink, { waitForLock: flags.waitForLock }),
-            ExporterMetrics.layer,
-            ConnectionOptions.layer(flags.connection)
+          Layer.mergeAll(SinkSpec.layer(sink, { waitForLock: flags.waitForLock }), metricsLayer).pipe(
+            Layer.provideMerge(ConnectionOptions.layer(flags.connection))
           )
         )
       )

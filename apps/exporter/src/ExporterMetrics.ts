@@ -1,6 +1,21 @@
 /**
- * The exporter's metrics: counters fed by each run's report, rendered in the Prometheus text
- * format and served on `GET /metrics` (with `GET /healthz`) by `--metrics-port`.
+ * The exporter's metrics and health: one prom-client registry holding the process's default
+ * metrics, `taskhistory_build_info`, the export's own figures (runs, freshness, lag) and the
+ * Effect metrics of the core (requests, retries, rate limiter) and of the export engine
+ * (executions that reached a final status, tasks, durations), served on `GET /metrics`, with
+ * `GET /healthz` (200 while the last run succeeded, 503 with the reason after a failed one).
+ *
+ * Why prom-client: it is the Prometheus client most Node services use, it renders the text
+ * format (escaping, `+Inf`, histograms) that `promtool check metrics` accepts, and it brings the
+ * standard process and Node.js runtime metrics (`process_cpu_seconds_total`,
+ * `nodejs_heap_size_used_bytes`, ...) under their usual names. The OpenTelemetry route (Effect
+ * metrics through `@effect/opentelemetry` and OTel's Prometheus exporter) renames metrics by
+ * its own conventions (unit and `_total` suffixes, `otel_scope_*` labels, `target_info`),
+ * needs a separate package for runtime metrics and adds several packages to the binary.
+ *
+ * Labels are bounded: `operation`, `code`, `result`, `reason`, `outcome`, `workflow_id`,
+ * `status` (never a user id). Every metric of the export takes its labels from one place
+ * ({@link MetricsOptions.labels}), so a `stream` label can be added without renaming anything.
  *
  * @since 0.1.0
  */
@@ -8,57 +23,54 @@ import { createServer } from "node:http"
 import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import { NodeHttpServer } from "@effect/platform-node"
-import type { RunReport } from "@taskhistory/export/Exporter"
-import { Clock, Context, Effect, Layer, Ref, type Scope } from "effect"
+import type { Freshness, RunReport } from "@taskhistory/export/Exporter"
+import { Context, Effect, Layer, Runtime, type Scope } from "effect"
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client"
+import * as EffectMetrics from "./internal/effectMetrics.js"
+import { version } from "./internal/version.js"
 
 /**
- * The figures of one finished run the metrics need (a subset of the engine's `RunReport`).
+ * What `/healthz` says.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
-export type RunFigures = Pick<
-  RunReport,
-  "seen" | "inserted" | "updated" | "unchanged" | "rejected" | "requests" | "rateLimited" | "durationMs"
-> & {
-  readonly highWaterMark: string | undefined
+export interface Health {
+  /** `false` after a failed run, until the next success. */
+  readonly ok: boolean
+  /** One line: `ok`, `starting: ...`, or `failing since ...: <reason>`. */
+  readonly text: string
 }
 
 /**
- * Totals since the process started, plus the latest state.
+ * A failed run, for the metrics and `/healthz`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
-export interface MetricsSnapshot {
-  readonly runsTotal: number
-  readonly runsFailed: number
-  readonly runInProgress: boolean
-  readonly seen: number
-  readonly upserted: number
-  readonly unchanged: number
-  readonly rejected: number
-  readonly requests: number
-  readonly rateLimited: number
-  /** Epoch ms of the last successful run's end. */
-  readonly lastSuccessMs: number | undefined
-  /** Duration of the last finished run, ms. */
-  readonly lastDurationMs: number | undefined
-  /** The high-water mark (ISO) after the last successful run, or as stored at start-up. */
-  readonly highWaterMark: string | undefined
+export interface RunFailure {
+  /** A bounded reason, the `reason` label of `taskhistory_export_runs_total` (`unauthorized`, `transport`, ...). */
+  readonly reason: string
+  /** One line for `/healthz` (already scrubbed of secrets). */
+  readonly message: string
+  readonly durationMs: number
 }
 
 /**
  * @since 0.1.0
  */
 export interface ExporterMetricsShape {
+  /** The prom-client registry (`registry.metrics()` renders it). */
+  readonly registry: Registry
   /** Marks a run as started. */
   readonly runStarted: Effect.Effect<void>
-  /** Adds a successful run's figures. */
-  readonly runSucceeded: (figures: RunFigures) => Effect.Effect<void>
-  /** Counts a failed (or interrupted) run. */
-  readonly runFailed: Effect.Effect<void>
-  /** Sets the high-water mark known before any run (read from the sink). */
-  readonly setHighWaterMark: (highWaterMark: string | undefined) => Effect.Effect<void>
-  readonly snapshot: Effect.Effect<MetricsSnapshot>
+  /** Records a successful run: counts, duration, freshness; `/healthz` is 200 again. */
+  readonly runSucceeded: (report: RunReport) => Effect.Effect<void>
+  /** Records a failed (or interrupted) run; `/healthz` is 503 until the next success. */
+  readonly runFailed: (failure: RunFailure) => Effect.Effect<void>
+  /** The freshness stored in the sink, known before any run (start-up). */
+  readonly restore: (freshness: Freshness | undefined) => Effect.Effect<void>
+  readonly health: Effect.Effect<Health>
+  /** The Prometheus text exposition (format 0.0.4). */
+  readonly text: Effect.Effect<string>
 }
 
 /**
@@ -72,125 +84,243 @@ export class ExporterMetrics extends Context.Tag("@taskhistory/exporter/Exporter
 >() {}
 
 /**
- * The snapshot before any run.
+ * Options of {@link make}.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
-export const emptySnapshot: MetricsSnapshot = {
-  runsTotal: 0,
-  runsFailed: 0,
-  runInProgress: false,
-  seen: 0,
-  upserted: 0,
-  unchanged: 0,
-  rejected: 0,
-  requests: 0,
-  rateLimited: 0,
-  lastSuccessMs: undefined,
-  lastDurationMs: undefined,
-  highWaterMark: undefined
+export interface MetricsOptions {
+  /** Labels on every metric of the export (none today; `stream` when one process runs several). */
+  readonly labels?: Readonly<Record<string, string>> | undefined
+  /**
+   * Slots left in the rate limiter's window, read at each scrape
+   * (`taskhistory_rate_limit_remaining`); `undefined` when it cannot be told.
+   */
+  readonly rateLimitRemaining?: Effect.Effect<number | undefined> | undefined
+  /** Register the process and Node.js runtime metrics (default true). */
+  readonly defaultMetrics?: boolean | undefined
 }
 
 /**
- * Builds an in-memory metrics service.
+ * The Effect metrics of the core and the engine shown on `/metrics`.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
-export const make: Effect.Effect<ExporterMetricsShape> = Effect.gen(function* () {
-  const ref = yield* Ref.make(emptySnapshot)
-  return {
-    runStarted: Ref.update(ref, (s) => ({ ...s, runInProgress: true })),
-    runSucceeded: (f) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Ref.update(ref, (s) => ({
-          ...s,
-          runsTotal: s.runsTotal + 1,
-          runInProgress: false,
-          seen: s.seen + f.seen,
-          upserted: s.upserted + f.inserted + f.updated,
-          unchanged: s.unchanged + f.unchanged,
-          rejected: s.rejected + f.rejected,
-          requests: s.requests + f.requests,
-          rateLimited: s.rateLimited + f.rateLimited,
-          lastSuccessMs: now,
-          lastDurationMs: f.durationMs,
-          highWaterMark: f.highWaterMark ?? s.highWaterMark
-        }))
-      ),
-    runFailed: Ref.update(ref, (s) => ({
-      ...s,
-      runsTotal: s.runsTotal + 1,
-      runsFailed: s.runsFailed + 1,
-      runInProgress: false
-    })),
-    setHighWaterMark: (highWaterMark) => Ref.update(ref, (s) => ({ ...s, highWaterMark })),
-    snapshot: Ref.get(ref)
+export const bridged: ReadonlyArray<EffectMetrics.Bridged> = [
+  {
+    name: "taskhistory_api_requests_total",
+    help: "Task History API requests (every attempt, failed ones too), by operation and HTTP status or transport failure.",
+    type: "counter",
+    labelNames: ["operation", "code"]
+  },
+  {
+    name: "taskhistory_api_retries_total",
+    help: "Task History API requests that were retries of an earlier attempt.",
+    type: "counter",
+    labelNames: []
+  },
+  {
+    name: "taskhistory_api_rate_limited_total",
+    help: "429 answers received from the Task History API.",
+    type: "counter",
+    labelNames: []
+  },
+  {
+    name: "taskhistory_rate_limit_wait_seconds",
+    help: "Time each Task History request waited for the client-side rate limiter, in seconds.",
+    type: "histogram",
+    labelNames: []
+  },
+  {
+    name: "taskhistory_executions_total",
+    help: "Executions that reached a final status (SUCCEEDED, FAILED) in the export, each counted once.",
+    type: "counter",
+    labelNames: ["workflow_id", "status"]
+  },
+  {
+    name: "taskhistory_tasks_total",
+    help: "Tasks used by the executions that reached a final status in the export.",
+    type: "counter",
+    labelNames: ["workflow_id"]
+  },
+  {
+    name: "taskhistory_execution_duration_seconds",
+    help: "Run duration of the executions that reached a final status in the export, in seconds.",
+    type: "histogram",
+    labelNames: ["workflow_id"]
   }
-})
+]
+
+/** Bucket boundaries of `taskhistory_export_run_duration_seconds`. */
+const runBuckets = [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600]
 
 /**
- * The in-memory metrics service as a Layer.
+ * Builds the metrics service over a new registry. Time is read from Effect's `Clock`
+ * (`TestClock` in tests), also at scrape time for the lag.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
-export const layer: Layer.Layer<ExporterMetrics> = Layer.effect(ExporterMetrics, make)
+export const make = (options: MetricsOptions = {}): Effect.Effect<ExporterMetricsShape> =>
+  Effect.gen(function* () {
+    const clock = yield* Effect.clock
+    const runtime = yield* Effect.runtime<never>()
+    const base = { ...options.labels }
+    const baseNames = Object.keys(base)
+    const registry = new Registry()
+    if (options.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: registry })
+      // Gauges whose names end in `_total` (a counter's suffix): `promtool check metrics` flags
+      // them, and they say little (counts of libuv handles and requests).
+      for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"])
+        registry.removeSingleMetric(name)
+    }
+    const registers = [registry]
+    const nowSeconds = () => clock.unsafeCurrentTimeMillis() / 1000
 
-const line = (
-  out: Array<string>,
-  name: string,
-  type: "counter" | "gauge",
-  help: string,
-  value: number | undefined
-) => {
-  out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
-  if (value !== undefined && Number.isFinite(value)) out.push(`${name} ${value}`)
+    new Gauge({
+      name: "taskhistory_build_info",
+      help: "Build of the taskhistory exporter: always 1, its version and Node.js version as labels.",
+      labelNames: ["version", "nodejs_version"],
+      registers
+    }).set({ version, nodejs_version: process.versions.node }, 1)
+
+    const runs = new Counter({
+      name: "taskhistory_export_runs_total",
+      help: "Export runs that finished, by result (success, failure) and, for failures, a bounded reason.",
+      labelNames: [...baseNames, "result", "reason"],
+      registers
+    })
+    const duration = new Histogram({
+      name: "taskhistory_export_run_duration_seconds",
+      help: "Duration of export runs, in seconds, by result.",
+      labelNames: [...baseNames, "result"],
+      buckets: runBuckets,
+      registers
+    })
+    const records = new Counter({
+      name: "taskhistory_export_records_total",
+      help: "Records written by successful runs, by outcome (inserted, updated, unchanged, rejected).",
+      labelNames: [...baseNames, "outcome"],
+      registers
+    })
+    const lastSuccess = new Gauge({
+      name: "taskhistory_export_last_success_timestamp_seconds",
+      help: "Unix time of the end of the last successful export run.",
+      labelNames: baseNames,
+      registers
+    })
+    const inProgress = new Gauge({
+      name: "taskhistory_export_run_in_progress",
+      help: "1 while an export run is going.",
+      labelNames: baseNames,
+      registers
+    })
+    inProgress.set(base, 0)
+    const healthy = new Gauge({
+      name: "taskhistory_export_healthy",
+      help: "1 while the last export run succeeded (or none finished yet), 0 after a failed run until the next success.",
+      labelNames: baseNames,
+      registers
+    })
+    healthy.set(base, 1)
+    const inflight = new Gauge({
+      name: "taskhistory_export_inflight_executions",
+      help: "Executions still running when the last successful run read them; each run reads them again until they end.",
+      labelNames: baseNames,
+      registers
+    })
+
+    // What the lag is computed from at each scrape: the start of the range the last successful
+    // run read completely (in-flight executions do not hold it back).
+    let readThroughMs: number | undefined
+    new Gauge({
+      name: "taskhistory_export_lag_seconds",
+      help: "Seconds between now and the time up to which the last successful run read every execution (in-flight executions being read again do not hold it back).",
+      labelNames: baseNames,
+      registers,
+      collect() {
+        // Unknown until a run completed (or the sink told): NaN, which no threshold matches.
+        this.set(
+          base,
+          readThroughMs === undefined ? Number.NaN : Math.max(0, nowSeconds() - readThroughMs / 1000)
+        )
+      }
+    })
+
+    const remaining = options.rateLimitRemaining
+    if (remaining !== undefined) {
+      new Gauge({
+        name: "taskhistory_rate_limit_remaining",
+        help: "Requests the client-side rate limiter can still grant in its current window.",
+        registers,
+        async collect() {
+          const value = await Runtime.runPromise(runtime)(
+            remaining.pipe(Effect.catchAllCause(() => Effect.succeed(undefined)))
+          )
+          if (value === undefined) this.reset()
+          else this.set(Math.max(0, value))
+        }
+      })
+    }
+
+    EffectMetrics.register(registry, bridged)
+
+    let health: Health = { ok: true, text: "starting: no export run has finished yet" }
+
+    const setFreshness = (freshness: Freshness | undefined) => {
+      if (freshness === undefined) return
+      const t = Date.parse(freshness.readThrough)
+      if (Number.isFinite(t)) readThroughMs = t
+      inflight.set(base, freshness.inFlight)
+    }
+
+    return {
+      registry,
+      runStarted: Effect.sync(() => inProgress.set(base, 1)),
+      runSucceeded: (report) =>
+        Effect.sync(() => {
+          inProgress.set(base, 0)
+          runs.inc({ ...base, result: "success" })
+          duration.observe({ ...base, result: "success" }, report.durationMs / 1000)
+          for (const outcome of ["inserted", "updated", "unchanged", "rejected"] as const)
+            records.inc({ ...base, outcome }, report[outcome])
+          lastSuccess.set(base, nowSeconds())
+          setFreshness(report)
+          healthy.set(base, 1)
+          health = { ok: true, text: "ok" }
+        }),
+      runFailed: (failure) =>
+        Effect.sync(() => {
+          inProgress.set(base, 0)
+          runs.inc({ ...base, result: "failure", reason: failure.reason })
+          duration.observe({ ...base, result: "failure" }, failure.durationMs / 1000)
+          healthy.set(base, 0)
+          const since = health.ok
+            ? new Date(clock.unsafeCurrentTimeMillis()).toISOString()
+            : (/^failing since (\S+):/.exec(health.text)?.[1] ?? "")
+          health = { ok: false, text: `failing since ${since}: ${oneLine(failure.message)}` }
+        }),
+      restore: (freshness) => Effect.sync(() => setFreshness(freshness)),
+      health: Effect.sync(() => health),
+      text: Effect.promise(() => registry.metrics())
+    }
+  })
+
+const oneLine = (text: string): string => {
+  const flat = text.replace(/\s+/g, " ").trim()
+  return flat.length > 300 ? `${flat.slice(0, 300)}…` : flat
 }
 
 /**
- * Renders a snapshot in the Prometheus text exposition format (version 0.0.4). `nowMs` is used
- * for the lag of the high-water mark.
+ * The metrics service as a Layer.
  *
  * @since 0.1.0
  */
-export const render = (s: MetricsSnapshot, nowMs: number): string => {
-  const out: Array<string> = []
-  const p = "taskhistory_exporter_"
-  line(out, `${p}runs_total`, "counter", "Runs finished (successful or failed).", s.runsTotal)
-  line(out, `${p}runs_failed_total`, "counter", "Runs that failed.", s.runsFailed)
-  line(out, `${p}run_in_progress`, "gauge", "1 while a run is going.", s.runInProgress ? 1 : 0)
-  line(out, `${p}records_seen_total`, "counter", "Execution records read from the API.", s.seen)
-  line(out, `${p}records_upserted_total`, "counter", "Rows inserted or updated in the sink.", s.upserted)
-  line(out, `${p}records_unchanged_total`, "counter", "Records already stored as they are.", s.unchanged)
-  line(out, `${p}records_rejected_total`, "counter", "Invalid records quarantined.", s.rejected)
-  line(out, `${p}requests_total`, "counter", "Requests sent to the Task History API.", s.requests)
-  line(out, `${p}rate_limited_total`, "counter", "429 answers received from the API.", s.rateLimited)
-  const hwm = s.highWaterMark === undefined ? Number.NaN : Date.parse(s.highWaterMark)
-  line(
-    out,
-    `${p}high_water_mark_lag_seconds`,
-    "gauge",
-    "Seconds between now and the export's high-water mark.",
-    Number.isFinite(hwm) ? Math.max(0, (nowMs - hwm) / 1000) : undefined
-  )
-  line(
-    out,
-    `${p}last_success_timestamp_seconds`,
-    "gauge",
-    "Unix time of the end of the last successful run.",
-    s.lastSuccessMs === undefined ? undefined : s.lastSuccessMs / 1000
-  )
-  line(
-    out,
-    `${p}last_run_duration_seconds`,
-    "gauge",
-    "Duration of the last successful run.",
-    s.lastDurationMs === undefined ? undefined : s.lastDurationMs / 1000
-  )
-  return `${out.join("\n")}\n`
-}
+export const layer = (options?: MetricsOptions): Layer.Layer<ExporterMetrics> =>
+  Layer.effect(ExporterMetrics, make(options))
 
 /**
- * The HTTP app: `GET /metrics` (Prometheus text) and `GET /healthz` (`ok`).
+ * The HTTP app: `GET /metrics` (Prometheus text) and `GET /healthz` (200 `ok`, or 503 and the
+ * reason of the failed run).
  *
  * @since 0.1.0
  */
@@ -199,14 +329,19 @@ export const app = HttpRouter.empty.pipe(
     "/metrics",
     Effect.gen(function* () {
       const metrics = yield* ExporterMetrics
-      const snapshot = yield* metrics.snapshot
-      const now = yield* Clock.currentTimeMillis
-      return HttpServerResponse.text(render(snapshot, now), {
-        contentType: "text/plain; version=0.0.4; charset=utf-8"
+      return HttpServerResponse.text(yield* metrics.text, {
+        contentType: metrics.registry.contentType
       })
     })
   ),
-  HttpRouter.get("/healthz", HttpServerResponse.text("ok\n"))
+  HttpRouter.get(
+    "/healthz",
+    Effect.gen(function* () {
+      const metrics = yield* ExporterMetrics
+      const health = yield* metrics.health
+      return HttpServerResponse.text(`${health.text}\n`, { status: health.ok ? 200 : 503 })
+    })
+  )
 )
 
 /**

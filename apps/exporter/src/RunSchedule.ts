@@ -179,17 +179,22 @@ const failureMessage = <E>(cause: Cause.Cause<E>): string => {
  * Runs `run` on a schedule, never two at once. For `Once`, the run's result is the result. For
  * the others the returned Effect never ends by itself (interrupt it to stop; a run in flight is
  * interrupted, so make its writes uninterruptible): a failed run is logged with its cause and
- * the schedule continues. `onFailure` is called with each failure of a scheduled run.
+ * the schedule continues, unless `stopOn` holds for it (a permanent error): then the schedule
+ * ends with that failure. `onFailure` is called with each failure of a scheduled run.
  *
  * @since 0.1.0
  */
 export const runScheduled = <A, E, R>(
   schedule: RunSchedule,
   run: Effect.Effect<A, E, R>,
-  options?: { readonly onFailure?: ((cause: Cause.Cause<E>) => Effect.Effect<void>) | undefined }
+  options?: {
+    readonly onFailure?: ((cause: Cause.Cause<E>) => Effect.Effect<void>) | undefined
+    /** A failure for which this holds ends the schedule with that failure (a permanent error). */
+    readonly stopOn?: ((cause: Cause.Cause<E>) => boolean) | undefined
+  }
 ): Effect.Effect<A | undefined, E, R> => {
   if (schedule._tag === "Once") return run
-  const loop = (previousDue: number | undefined): Effect.Effect<never, never, R> =>
+  const loop = (previousDue: number | undefined): Effect.Effect<never, E, R> =>
     Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       const next = nextDue(schedule, previousDue, now)
@@ -205,8 +210,14 @@ export const runScheduled = <A, E, R>(
       if (at > now) yield* Effect.sleep(Duration.millis(at - now))
       const exit = yield* Effect.exit(run)
       if (exit._tag === "Failure" && !Cause.isInterruptedOnly(exit.cause)) {
-        yield* Effect.logError(`run failed: ${failureMessage(exit.cause)}; the schedule continues`)
         if (options?.onFailure !== undefined) yield* options.onFailure(exit.cause)
+        if (options?.stopOn?.(exit.cause) === true) {
+          yield* Effect.logError(
+            `run failed: ${failureMessage(exit.cause)}; this will not change by retrying: stopping the schedule`
+          )
+          return yield* Effect.failCause(exit.cause)
+        }
+        yield* Effect.logError(`run failed: ${failureMessage(exit.cause)}; the schedule continues`)
       } else if (exit._tag === "Failure") {
         return yield* Effect.interrupt
       }
