@@ -170,7 +170,11 @@ export const make = (options: MetricsOptions = {}): Effect.Effect<ExporterMetric
       collectDefaultMetrics({ register: registry })
       // Gauges whose names end in `_total` (a counter's suffix): `promtool check metrics` flags
       // them, and they say little (counts of libuv handles and requests).
-      for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"])
+      for (const name of [
+        "nodejs_active_handles_total",
+        "nodejs_active_requests_total",
+        "nodejs_active_resources_total"
+      ])
         registry.removeSingleMetric(name)
     }
     const registers = [registry]

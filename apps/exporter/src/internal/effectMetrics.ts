@@ -52,7 +52,12 @@ interface Sample {
 class BridgedHistogram extends Histogram<string> {
   readonly #bridged: Bridged
   constructor(bridged: Bridged, registry: Registry) {
-    super({ name: bridged.name, help: bridged.help, labelNames: [...bridged.labelNames], registers: [registry] })
+    super({
+      name: bridged.name,
+      help: bridged.help,
+      labelNames: [...bridged.labelNames],
+      registers: [registry]
+    })
     this.#bridged = bridged
   }
 
@@ -72,7 +77,8 @@ class BridgedHistogram extends Histogram<string> {
           value: bound === Number.POSITIVE_INFINITY ? state.count : cumulative
         })
       }
-      if (!sawInf) out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: "+Inf" }, value: state.count })
+      if (!sawInf)
+        out.push({ metricName: `${name}_bucket`, labels: { ...labels, le: "+Inf" }, value: state.count })
       out.push({ metricName: `${name}_sum`, labels, value: state.sum })
       out.push({ metricName: `${name}_count`, labels, value: state.count })
     }

@@ -41,7 +41,8 @@ const reasons: Record<string, string> = {
 export const classify = (cause: Cause.Cause<unknown>): RunFailureInfo => {
   const described = Main.describeFailure(cause)
   const message = (described.lines[0] ?? "the run failed").replace(/^error: /, "")
-  if (Cause.isInterruptedOnly(cause)) return { reason: "interrupted", permanent: false, message: "interrupted" }
+  if (Cause.isInterruptedOnly(cause))
+    return { reason: "interrupted", permanent: false, message: "interrupted" }
   const failure = Cause.failureOption(cause)
   if (Option.isNone(failure)) return { reason: "bug", permanent: false, message }
   const error = failure.value

@@ -93,13 +93,13 @@ export const tempDir = (): { readonly path: string; readonly remove: () => void 
 
 /** Waits until `predicate` holds, polling every `everyMs`, at most `timeoutMs`. */
 export const waitFor = async (
-  predicate: () => boolean,
+  predicate: () => boolean | Promise<boolean>,
   timeoutMs = 30_000,
   everyMs = 5
 ): Promise<boolean> => {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
-    if (predicate()) return true
+    if (await predicate()) return true
     await new Promise((r) => setTimeout(r, everyMs))
   }
   return predicate()

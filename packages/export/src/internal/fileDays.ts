@@ -13,8 +13,8 @@ import type { BatchResult, Finished } from "../Sink.js"
 import { appendAtomic, type FileStat, fsyncDir, orMissing, writeAtomic } from "./atomicFile.js"
 import type { FileFormat } from "./fileFormat.js"
 import type * as Manifest from "./fileManifest.js"
-import { statusOf, transition } from "./finished.js"
 import { assignRow, compareRows, type FileRow } from "./fileRow.js"
+import { statusOf, transition } from "./finished.js"
 import * as SinkErrors from "./sinkErrors.js"
 
 /** One day in memory. */
