@@ -15,6 +15,7 @@ import * as TaskHistoryClient from "@taskhistory/core/TaskHistoryClient"
 import * as TaskHistoryConfig from "@taskhistory/core/TaskHistoryConfig"
 import * as UndiciHttpClient from "@taskhistory/core/UndiciHttpClient"
 import * as Exporter from "@taskhistory/export/Exporter"
+import * as FileSink from "@taskhistory/export/FileSink"
 import * as SqliteSink from "@taskhistory/export/SqliteSink"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
 import { Effect, Layer, Logger, LogLevel } from "effect"
@@ -22,6 +23,7 @@ import { Effect, Layer, Logger, LogLevel } from "effect"
 const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js")
 const dir = mkdtempSync(join(tmpdir(), "taskhistory-cli-source-"))
 const db = join(dir, "th.db")
+const parquetDir = join(dir, "parquet")
 const NOW = "2026-11-30T00:00:00.000Z"
 let sim: RunningSimulator
 
@@ -69,12 +71,14 @@ beforeAll(async () => {
     ),
     Layer.provide(UndiciHttpClient.layer)
   )
-  await Effect.runPromise(
-    Exporter.run({ since: "2026-01-01" }).pipe(
-      Effect.provide(Layer.merge(client, SqliteSink.layer({ path: db }))),
-      Logger.withMinimumLogLevel(LogLevel.Error)
+  for (const sink of [SqliteSink.layer({ path: db }), FileSink.layerParquet({ dir: parquetDir })]) {
+    await Effect.runPromise(
+      Exporter.run({ since: "2026-01-01" }).pipe(
+        Effect.provide(Layer.merge(client, sink)),
+        Logger.withMinimumLogLevel(LogLevel.Error)
+      )
     )
-  )
+  }
 }, 120_000)
 
 afterAll(async () => {
@@ -104,6 +108,20 @@ describe("usage --source", () => {
       expect(Date.parse(source.lastRunAt)).toBeGreaterThan(0)
     })
   }
+
+  it("a file sink's directory (parquet:DIR) gives the same report as the API", async () => {
+    const filters = ["--after", "2026-09-01", "--status", "failed"]
+    const fromFiles = await run(
+      ["usage", "--by", "user", "--format", "json", "--source", `parquet:${parquetDir}`, ...filters],
+      cleanEnv()
+    )
+    expect(fromFiles.code, fromFiles.stderr).toBe(0)
+    const fromApi = await run(["usage", "--by", "user", "--format", "json", ...filters], apiEnv())
+    const { source, ...report } = JSON.parse(fromFiles.stdout)
+    expect(report).toEqual(JSON.parse(fromApi.stdout))
+    expect(report.total.executions).toBeGreaterThan(10)
+    expect(source.sink).toBe(`parquet:${parquetDir}`)
+  })
 
   it("says how fresh the export is under the table", async () => {
     const table = await run(["usage", "--source", `sqlite:${db}`], cleanEnv())

@@ -124,7 +124,7 @@ const runOptions = {
   report: Options.text("report").pipe(
     Options.withPseudoName("FILE.html"),
     Options.withDescription(
-      "After every successful run, write the usage report of the last --report-days days (from the sink, no API request) to this HTML file, replaced atomically. SQLite and Postgres sinks."
+      "After every successful run, write the usage report of the last --report-days days (from the sink, no API request) to this HTML file, replaced atomically."
     ),
     Options.optional
   ),
@@ -215,13 +215,6 @@ export const runSettings = (flags: RunFlags) =>
       })
     }
     if (Option.isSome(flags.report)) {
-      if (sink._tag === "File") {
-        return yield* new InvalidInput({
-          field: "--report",
-          value: flags.report.value,
-          expected: "a sqlite: or postgres:// --sink (reports are not read from file sinks yet)"
-        })
-      }
       if (flags.reportDays < 1 || flags.reportDays > 3660) {
         return yield* new InvalidInput({
           field: "--report-days",

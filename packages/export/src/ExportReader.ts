@@ -5,12 +5,13 @@
  * requests.
  *
  * One Layer per sink, picked from a sink specification by {@link layer}: SQLite (opened
- * read-only; a running exporter may keep writing) and Postgres.
+ * read-only; a running exporter may keep writing), Postgres, and the NDJSON, CSV and Parquet file
+ * sinks' directories (each day's file read whole, as the sink decodes it).
  *
  * @since 0.1.0
  */
 import type { ExecutionQuery } from "@taskhistory/core/ExecutionQuery"
-import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
+import type { InvalidInput } from "@taskhistory/core/TaskHistoryError"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Context, Effect, Layer, Redacted, type Stream } from "effect"
 import * as internal from "./internal/readerQuery.js"
@@ -65,8 +66,8 @@ export const checkQuery: (query: ExecutionQuery) => Effect.Effect<ExecutionQuery
   internal.checkQuery
 
 /**
- * The reader of a sink specification (`sqlite:PATH`, `postgres://...`). File sinks are not
- * readable yet: their specification fails with `InvalidInput`.
+ * The reader of a sink specification (`sqlite:PATH`, `postgres://...`, `ndjson:DIR`, `csv:DIR`,
+ * `parquet:DIR`).
  *
  * @since 0.1.0
  */
@@ -87,12 +88,11 @@ export const layer = (spec: SinkSpec): Layer.Layer<ExportReader, SinkError | Inv
         )
       )
     case "File":
-      return Layer.fail(
-        new InvalidInput({
-          field: "--source",
-          value: `${spec.format}:${spec.dir}`,
-          expected: "sqlite:PATH or postgres://... (reading a file sink's directory is not supported yet)"
-        })
+      return Layer.unwrapEffect(
+        Effect.map(
+          Effect.promise(() => import("./internal/fileReader.js")),
+          (m) => Layer.effect(ExportReader, m.make(spec.format, spec.dir))
+        )
       )
   }
 }

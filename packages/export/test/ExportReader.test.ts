@@ -8,6 +8,7 @@ import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Simulator } from "@taskhistory/simulator"
 import { Chunk, Effect, Either, Layer, Redacted, type Scope, Stream } from "effect"
 import * as ExportReader from "../src/ExportReader.js"
+import * as FileSink from "../src/FileSink.js"
 import * as PostgresSink from "../src/PostgresSink.js"
 import * as SqliteSink from "../src/SqliteSink.js"
 import { clientLayer, runWith, tempDir } from "./helpers.js"
@@ -97,6 +98,18 @@ contract("ExportReader: SQLite", (sim) =>
   }).pipe(Effect.orDie)
 )
 
+for (const format of ["ndjson", "csv", "parquet"] as const) {
+  contract(`ExportReader: ${format} files`, (sim) =>
+    Effect.gen(function* () {
+      const { dir, cleanup } = tempDir("th-reader-")
+      yield* Effect.addFinalizer(() => Effect.sync(cleanup))
+      yield* runWith(sim, FileSink.layer(format, { dir }), { since: "2026-10-01" })
+      const context = yield* Layer.build(ExportReader.layer({ _tag: "File", format, dir }))
+      return yield* Effect.provide(ExportReader.ExportReader, context)
+    }).pipe(Effect.orDie)
+  )
+}
+
 if (pgUrl !== undefined && schemas !== undefined) {
   contract("ExportReader: Postgres", (sim) =>
     Effect.gen(function* () {
@@ -129,7 +142,8 @@ describe("ExportReader: errors", () => {
       const file = yield* Effect.flip(
         Effect.scoped(Layer.build(ExportReader.layer({ _tag: "File", format: "csv", dir })))
       )
-      expect(file._tag).toBe("InvalidInput")
+      expect(file._tag).toBe("SinkError")
+      expect(file.message).toContain("_state.json")
       cleanup()
     })
   )

@@ -1,6 +1,6 @@
 /**
  * `--source api|SINK` of `usage` and `report`: read the executions from the API (the default) or
- * from an exporter's sink (`sqlite:PATH`, `postgres://...`), which costs no API request.
+ * from an exporter's sink (`sqlite:PATH`, `postgres://...`, or a file sink's directory), which costs no API request.
  *
  * @internal
  */
@@ -19,7 +19,7 @@ export type Source = { readonly _tag: "Api" } | { readonly _tag: "Sink"; readonl
 export const sourceOption = Options.text("source").pipe(
   Options.withPseudoName("api|SINK"),
   Options.withDescription(
-    "Where to read the executions: api (default), or an exporter's sink: sqlite:PATH or postgres://... (zero API requests; the output says how fresh the export is)."
+    "Where to read the executions: api (default), or an exporter's sink: sqlite:PATH, postgres://..., ndjson:DIR, csv:DIR or parquet:DIR (zero API requests; the output says how fresh the export is)."
   ),
   Options.withDefault("api")
 )
