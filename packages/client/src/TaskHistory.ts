@@ -53,8 +53,19 @@ export interface TaskHistoryOptions {
   readonly redisUrl?: string | undefined
   /** Retries of a failed read (429, 5xx, network). Default 8. */
   readonly maxRetries?: number | undefined
-  /** Timeout of one request, body included, in ms. Default 60,000. */
+  /**
+   * The longest wait a 429's `Retry-After` may ask for, in ms (default 600,000: 10 minutes); a
+   * longer one, or one that cannot be read, rejects with `RateLimitedError` at once.
+   */
+  readonly maxRetryAfterMs?: number | undefined
+  /** Timeout of one request's whole answer (status, headers and body), in ms. Default 60,000. */
   readonly requestTimeoutMs?: number | undefined
+  /** Timeout of the connection (TCP and TLS) of one request, in ms. Default 10,000. */
+  readonly connectTimeoutMs?: number | undefined
+  /** Timeout of the status and headers, from the moment the request is sent, in ms. Default 30,000. */
+  readonly headersTimeoutMs?: number | undefined
+  /** The largest answer read, in bytes (default 32 MiB); a larger one rejects with `InvalidResponseError`. */
+  readonly maxResponseBytes?: number | undefined
   /** Pages fetched at once by `list` when the API sends `total`. Default 4. */
   readonly pageConcurrency?: number | undefined
 }
@@ -148,13 +159,20 @@ const clientField: Record<string, string> = {
   "rate limit": "rateLimit",
   "base URL": "baseUrl",
   "project id": "projectId",
-  "page concurrency": "pageConcurrency"
+  "page concurrency": "pageConcurrency",
+  "Redis URL": "redisUrl",
+  "max response bytes": "maxResponseBytes"
 }
 
 /** The core's InvalidInput as this package's class, naming the option as the caller wrote it. */
 const invalidInput = (error: InvalidInput): InvalidInputError => {
   const field = clientField[error.field] ?? error.field
-  const renamed = new InvalidInput({ field, value: error.value, expected: error.expected })
+  const renamed = new InvalidInput({
+    field,
+    value: error.value,
+    expected: error.expected,
+    problem: error.problem
+  })
   return new InvalidInputError(renamed.message, field, error.value)
 }
 
@@ -178,15 +196,26 @@ const positiveInteger = (field: string, value: number | undefined, min = 1): voi
       new InvalidInput({
         field,
         value: String(value),
-        expected: min === 0 ? "a non-negative integer" : "a positive integer"
+        expected:
+          min === 0
+            ? "a non-negative integer"
+            : min === 1
+              ? "a positive integer"
+              : `an integer of at least ${min}`
       })
     )
   }
 }
 
+const millisOrUndefined = (ms: number | undefined) => (ms === undefined ? undefined : Duration.millis(ms))
+
 const toConfig = (options: TaskHistoryOptions): TaskHistoryConfig.TaskHistoryConfigShape => {
   positiveInteger("maxRetries", options.maxRetries, 0)
   positiveInteger("requestTimeoutMs", options.requestTimeoutMs)
+  positiveInteger("connectTimeoutMs", options.connectTimeoutMs)
+  positiveInteger("headersTimeoutMs", options.headersTimeoutMs)
+  positiveInteger("maxRetryAfterMs", options.maxRetryAfterMs, 0)
+  positiveInteger("maxResponseBytes", options.maxResponseBytes, 1024)
   const rate = options.rateLimit
   if (typeof rate === "object") {
     positiveInteger("rateLimit.limit", rate.limit)
@@ -200,15 +229,24 @@ const toConfig = (options: TaskHistoryOptions): TaskHistoryConfig.TaskHistoryCon
       rateLimit:
         typeof rate === "object" ? { limit: rate.limit, window: Duration.millis(rate.windowMs) } : rate,
       rateLimitRedis: options.redisUrl,
-      retry: options.maxRetries === undefined ? undefined : { maxRetries: options.maxRetries },
-      requestTimeout:
-        options.requestTimeoutMs === undefined ? undefined : Duration.millis(options.requestTimeoutMs),
+      retry: {
+        ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
+        ...(options.maxRetryAfterMs === undefined
+          ? {}
+          : { maxRetryAfter: Duration.millis(options.maxRetryAfterMs) })
+      },
+      requestTimeout: millisOrUndefined(options.requestTimeoutMs),
+      connectTimeout: millisOrUndefined(options.connectTimeoutMs),
+      headersTimeout: millisOrUndefined(options.headersTimeoutMs),
+      maxResponseBytes: options.maxResponseBytes,
       pageConcurrency: options.pageConcurrency
     }),
     (error) =>
       error.field === "API key"
         ? new InvalidInputError(
-            "invalid apiKey: expected a non-empty Paragon API key",
+            error.problem === undefined
+              ? "invalid apiKey: expected a non-empty Paragon API key"
+              : `apiKey ${error.problem}: expected ${error.expected}`,
             "apiKey",
             "" // never the key
           )

@@ -23,6 +23,7 @@ export type ErrorCode =
   | "invalid_input"
   | "invalid_record"
   | "rate_limiter_unavailable"
+  | "no_progress"
   | "closed"
   | "unexpected"
 
@@ -106,16 +107,27 @@ export class NotFoundError extends TaskHistoryError {
 }
 
 /**
- * 429, and the retry budget ran out.
+ * 429, and the client stopped waiting: the retry budget ran out (`Exhausted`), the server asked
+ * to wait longer than `maxRetryAfterMs` (`WaitTooLong`), or its `Retry-After` could not be read
+ * (`BadRetryAfter`).
  *
  * @since 0.1.0
  */
 export class RateLimitedError extends TaskHistoryError {
   /** How long the server asked to wait (Retry-After), in milliseconds, when it said. */
   readonly retryAfterMs: number | undefined
-  constructor(message: string, retryAfterMs: number | undefined, details: ErrorDetails = {}) {
+  /** Why the client stopped waiting. */
+  readonly reason: "Exhausted" | "WaitTooLong" | "BadRetryAfter"
+  constructor(
+    message: string,
+    retryAfterMs: number | undefined,
+    details: ErrorDetails & {
+      readonly reason?: "Exhausted" | "WaitTooLong" | "BadRetryAfter" | undefined
+    } = {}
+  ) {
     super("rate_limited", message, { status: 429, ...details })
     this.retryAfterMs = retryAfterMs
+    this.reason = details.reason ?? "Exhausted"
   }
 }
 
@@ -142,18 +154,29 @@ export class ClientError extends TaskHistoryError {
 }
 
 /**
- * The request failed below HTTP: refused, reset, timed out, DNS or TLS.
+ * Why a request failed below HTTP.
+ *
+ * @since 0.1.0
+ */
+export type ConnectionFailure =
+  | "ConnectionRefused"
+  | "Dns"
+  | "ConnectTimeout"
+  | "Tls"
+  | "Reset"
+  | "Timeout"
+  | "Other"
+
+/**
+ * The request failed below HTTP: refused, host not found, no connection in time, TLS, reset,
+ * no answer in time.
  *
  * @since 0.1.0
  */
 export class ConnectionError extends TaskHistoryError {
-  /** `ConnectionRefused`, `Reset`, `Timeout` or `Other`. */
-  readonly reason: "ConnectionRefused" | "Reset" | "Timeout" | "Other"
-  constructor(
-    message: string,
-    reason: "ConnectionRefused" | "Reset" | "Timeout" | "Other",
-    details: ErrorDetails = {}
-  ) {
+  /** `ConnectionRefused`, `Dns`, `ConnectTimeout`, `Tls`, `Reset`, `Timeout` or `Other`. */
+  readonly reason: ConnectionFailure
+  constructor(message: string, reason: ConnectionFailure, details: ErrorDetails = {}) {
     super("connection_error", message, details)
     this.reason = reason
   }
@@ -167,6 +190,25 @@ export class ConnectionError extends TaskHistoryError {
 export class InvalidResponseError extends TaskHistoryError {
   constructor(message: string, details: ErrorDetails = {}) {
     super("invalid_response", message, details)
+  }
+}
+
+/**
+ * The server's paging went nowhere (it ignores `offset`, its `nextLink` loops or goes back, or
+ * it sends far more than its `total`): `list` stopped after a few wasted requests.
+ *
+ * @since 0.1.0
+ */
+export class NoProgressError extends TaskHistoryError {
+  /** `SamePage`, `LinkNotAdvancing` or `PastTotal`. */
+  readonly reason: "SamePage" | "LinkNotAdvancing" | "PastTotal"
+  constructor(
+    message: string,
+    reason: "SamePage" | "LinkNotAdvancing" | "PastTotal",
+    details: ErrorDetails = {}
+  ) {
+    super("no_progress", message, details)
+    this.reason = reason
   }
 }
 

@@ -89,14 +89,20 @@ export interface TaskHistoryClientShape {
   ) => Stream.Stream<WorkflowExecution, RequestError | InvalidRecordError>
   /** The number of matching executions: `total` of the first page, or a full read without it. */
   readonly count: (query: ExecutionQuery) => Effect.Effect<number, RequestError>
-  /** One execution with its step executions. */
-  readonly get: (executionId: string) => Effect.Effect<WorkflowExecutionDetail, RequestError>
-  /** One step's input and output. */
-  readonly step: (executionId: string, stepExecutionId: string) => Effect.Effect<StepExecution, RequestError>
-  /** Replays an execution; never re-sent once it may have reached the server. */
+  /**
+   * One execution with its step executions. An id that cannot be one path segment (empty, `.`,
+   * `..`) fails with `InvalidInput` before any request; any other is sent percent-encoded.
+   */
+  readonly get: (executionId: string) => Effect.Effect<WorkflowExecutionDetail, RequestError | InvalidInput>
+  /** One step's input and output (ids checked as for `get`). */
+  readonly step: (
+    executionId: string,
+    stepExecutionId: string
+  ) => Effect.Effect<StepExecution, RequestError | InvalidInput>
+  /** Replays an execution; never re-sent once it may have reached the server (id checked as for `get`). */
   readonly replay: (
     executionId: string
-  ) => Effect.Effect<WorkflowExecution, RequestError | ReplayOutcomeUnknown>
+  ) => Effect.Effect<WorkflowExecution, RequestError | ReplayOutcomeUnknown | InvalidInput>
   /** Requests and time a full read of `query` needs (one request). */
   readonly costPlan: (query: ExecutionQuery) => Effect.Effect<CostPlan, RequestError>
 }

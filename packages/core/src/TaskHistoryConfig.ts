@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { Config, type ConfigError, Context, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
-import { InvalidInput } from "./TaskHistoryError.js"
+import { InvalidInput, type RequestError } from "./TaskHistoryError.js"
 
 /**
  * A rate limit: at most `limit` requests in any window of length `window`.
@@ -32,8 +32,22 @@ export const defaultRateLimit: RateLimit = { limit: 1000, window: Duration.minut
 export interface RetryOptions {
   /** Retries after the first attempt. */
   readonly maxRetries: number
-  /** Stop retrying once this much time has passed since the first attempt. */
+  /**
+   * No retry starts once this much time has passed since the first attempt of a request, not
+   * counting the waits a 429 asked for (those are bounded by `maxRetryAfter`).
+   */
   readonly maxElapsed: Duration.Duration
+  /**
+   * While the server cannot be reached at all (connection refused, DNS, TLS, connect timeout),
+   * no retry starts that would end after this much time since the first attempt: such failures
+   * end within about this long.
+   */
+  readonly connectElapsed: Duration.Duration
+  /**
+   * The longest `Retry-After` waited for; a 429 asking for more (or with a header that cannot
+   * be read) fails at once with `RateLimited`.
+   */
+  readonly maxRetryAfter: Duration.Duration
   /** First delay of the exponential backoff. */
   readonly base: Duration.Duration
   /** Largest single delay. */
@@ -45,10 +59,72 @@ export interface RetryOptions {
  */
 export const defaultRetry: RetryOptions = {
   maxRetries: 8,
-  maxElapsed: Duration.minutes(15),
+  maxElapsed: Duration.minutes(2),
+  connectElapsed: Duration.seconds(15),
+  maxRetryAfter: Duration.minutes(10),
   base: Duration.millis(500),
   cap: Duration.seconds(30)
 }
+
+/**
+ * A retry the client is about to make.
+ *
+ * @since 0.1.0
+ */
+export interface RetryEvent {
+  /** The failure that is retried. */
+  readonly error: RequestError
+  /** The attempt that failed (1 for the first). */
+  readonly attempt: number
+  /** The most attempts this request makes (`maxRetries + 1`). */
+  readonly maxAttempts: number
+  /** The wait before the next attempt (for a 429, what the server asked for). */
+  readonly delay: Duration.Duration
+}
+
+/**
+ * One line about a retry, for people: `retrying in 2s (attempt 2 of 9): connection refused ...`.
+ *
+ * @since 0.1.0
+ */
+export const describeRetry = (event: RetryEvent): string => {
+  const ms = Duration.toMillis(event.delay)
+  const wait =
+    ms < 1000 ? `${Math.max(1, Math.round(ms))}ms` : Duration.format(Duration.seconds(Math.round(ms / 1000)))
+  return `retrying in ${wait} (attempt ${event.attempt + 1} of ${event.maxAttempts}): ${event.error.message}`
+}
+
+/**
+ * What the client does before each retry: by default a debug log ({@link describeRetry}). The
+ * binaries print it on stderr when it is a terminal or with `--verbose`. Read when the client is
+ * built: provide it to `TaskHistoryClient.layer`.
+ *
+ * @example
+ * TaskHistoryClient.layer.pipe(
+ *   Layer.provide(Layer.succeed(TaskHistoryConfig.RetryReporter, (event) => Console.error(TaskHistoryConfig.describeRetry(event))))
+ * )
+ *
+ * @since 0.1.0
+ */
+export class RetryReporter extends Context.Reference<RetryReporter>()(
+  "@taskhistory/core/TaskHistoryConfig/RetryReporter",
+  {
+    defaultValue: (): ((event: RetryEvent) => Effect.Effect<void>) => (event) =>
+      Effect.logDebug(describeRetry(event))
+  }
+) {}
+
+/**
+ * The default deadlines and size limit of one request (see {@link TaskHistoryConfigShape}).
+ *
+ * @since 0.1.0
+ */
+export const defaultLimits = {
+  requestTimeout: Duration.seconds(60),
+  connectTimeout: Duration.seconds(10),
+  headersTimeout: Duration.seconds(30),
+  maxResponseBytes: 32 * 1024 * 1024
+} as const
 
 /**
  * The settings of a client.
@@ -64,8 +140,14 @@ export interface TaskHistoryConfigShape {
   /** A Redis URL when the limiter is shared by processes (a secret: it may carry a password). */
   readonly rateLimitRedis: Option.Option<Redacted.Redacted<string>>
   readonly retry: RetryOptions
-  /** Timeout of one request, body included. */
+  /** Deadline of one request's whole answer (status, headers and body). Default 60 s. */
   readonly requestTimeout: Duration.Duration
+  /** Deadline of the connection (TCP and TLS) of one request. Default 10 s. */
+  readonly connectTimeout: Duration.Duration
+  /** Deadline of the status and headers, from the moment the request is sent. Default 30 s. */
+  readonly headersTimeout: Duration.Duration
+  /** The largest body read (bytes); a larger answer fails with `InvalidResponse` `TooLarge`. Default 32 MiB. */
+  readonly maxResponseBytes: number
   /** Pages fetched at once when `total` is known. */
   readonly pageConcurrency: number
 }
@@ -87,25 +169,81 @@ export class TaskHistoryConfig extends Context.Tag("@taskhistory/core/TaskHistor
  */
 export const cloudBaseUrl = "https://api.useparagon.com"
 
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)$/i
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000
+}
 
 /**
- * Parses a duration such as `500ms`, `4s`, `10m`, `1h`, `7d` (a bare number is seconds).
+ * The longest duration a timer can wait (`setTimeout`'s limit, about 24.8 days): the default
+ * upper bound of {@link parseDuration}.
+ *
+ * @since 0.1.0
+ */
+export const maxTimerDuration = Duration.millis(2 ** 31 - 1)
+
+/**
+ * Parses a duration such as `500ms`, `4s`, `10m`, `1h`, `7d` or `2w`. The unit is required (a
+ * bare number is refused: `5` could mean seconds or minutes); the value must be positive and at
+ * most `max` (default {@link maxTimerDuration}).
  *
  * @since 0.1.0
  */
 export const parseDuration = (
   input: string,
-  field = "duration"
+  field = "duration",
+  max: Duration.Duration = maxTimerDuration
 ): Either.Either<Duration.Duration, InvalidInput> => {
-  const m = DURATION.exec(input.trim())
-  const ms = m === null ? Number.NaN : Number(m[1]) * (UNIT_MS[(m[2] ?? "s").toLowerCase()] ?? Number.NaN)
-  return Number.isFinite(ms) && ms > 0
-    ? Either.right(Duration.millis(ms))
-    : Either.left(
-        new InvalidInput({ field, value: input, expected: "a duration such as 500ms, 4s, 10m, 1h or 7d" })
-      )
+  const text = input.trim()
+  const m = DURATION.exec(text)
+  const ms = m === null ? Number.NaN : Number(m[1]) * (UNIT_MS[(m[2] ?? "").toLowerCase()] ?? Number.NaN)
+  const expected = /^\d+(\.\d+)?$/.test(text)
+    ? "a duration with a unit, such as 30s or 15m (a bare number has none)"
+    : "a duration such as 500ms, 4s, 10m, 1h or 7d"
+  if (!Number.isFinite(ms) || ms <= 0) return Either.left(new InvalidInput({ field, value: input, expected }))
+  if (ms > Duration.toMillis(max)) {
+    return Either.left(
+      new InvalidInput({ field, value: input, expected: `a duration of at most ${Duration.format(max)}` })
+    )
+  }
+  return Either.right(Duration.millis(ms))
+}
+
+/**
+ * What is wrong with a secret (an API key, a URL with a password) that cannot be sent as is: a
+ * control character (newline, CR, NUL, ...) anywhere, or whitespace inside it. `undefined` when
+ * it is fine. The secret itself is never part of the answer.
+ *
+ * @example
+ * secretProblem("abc\ndef") // "contains a newline (character 4)"
+ *
+ * @since 0.1.0
+ */
+export const secretProblem = (value: string): string | undefined => {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i)
+    const what =
+      code === 10
+        ? "a newline"
+        : code === 13
+          ? "a carriage return"
+          : code === 0
+            ? "a NUL character"
+            : code === 9
+              ? "a tab"
+              : code < 32 || code === 127 || (code >= 0x80 && code <= 0x9f)
+                ? `a control character (U+${code.toString(16).toUpperCase().padStart(4, "0")})`
+                : code === 32 || (code > 0x9f && /\s/.test(value[i] as string))
+                  ? "a space"
+                  : undefined
+    if (what !== undefined) return `contains ${what} (character ${i + 1})`
+  }
+  return undefined
 }
 
 /**
@@ -190,6 +328,9 @@ export interface Options {
   readonly rateLimitRedis?: Redacted.Redacted<string> | string | undefined
   readonly retry?: Partial<RetryOptions> | undefined
   readonly requestTimeout?: Duration.DurationInput | undefined
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  readonly headersTimeout?: Duration.DurationInput | undefined
+  readonly maxResponseBytes?: number | undefined
   readonly pageConcurrency?: number | undefined
 }
 
@@ -261,12 +402,28 @@ const fromPartial = (options: Partial<Options>): Either.Either<TaskHistoryConfig
         new InvalidInput({ field: "API key", value: "", expected: `a key (set ${variables.apiKey})` })
       )
     }
-    const apiKey = Redacted.isRedacted(options.apiKey) ? options.apiKey : Redacted.make(options.apiKey)
-    if (Redacted.value(apiKey).trim() === "") {
+    const given = Redacted.isRedacted(options.apiKey) ? Redacted.value(options.apiKey) : options.apiKey
+    // Whitespace around the key (a trailing newline of a file or a secret store) is dropped;
+    // anything else that cannot go into an HTTP header is refused before any request.
+    const trimmed = given.trim()
+    if (trimmed === "") {
       return yield* Either.left(
         new InvalidInput({ field: "API key", value: "", expected: `a non-empty key (${variables.apiKey})` })
       )
     }
+    const problem = secretProblem(trimmed)
+    if (problem !== undefined) {
+      return yield* Either.left(
+        new InvalidInput({
+          field: "API key",
+          value: "",
+          problem,
+          expected: "the key on one line, without spaces or control characters"
+        })
+      )
+    }
+    const apiKey =
+      Redacted.isRedacted(options.apiKey) && trimmed === given ? options.apiKey : Redacted.make(trimmed)
     if (options.projectId === undefined) {
       return yield* Either.left(
         new InvalidInput({
@@ -293,6 +450,30 @@ const fromPartial = (options: Partial<Options>): Either.Either<TaskHistoryConfig
           ? yield* parseRateLimit(options.rateLimit)
           : options.rateLimit
     const redis = options.rateLimitRedis
+    if (redis !== undefined) {
+      const text = Redacted.isRedacted(redis) ? Redacted.value(redis) : redis
+      const problem = secretProblem(text.trim())
+      if (problem !== undefined) {
+        return yield* Either.left(
+          new InvalidInput({
+            field: "Redis URL",
+            value: "",
+            problem,
+            expected: "a redis:// URL on one line, without spaces or control characters"
+          })
+        )
+      }
+    }
+    const maxBytes = options.maxResponseBytes ?? defaultLimits.maxResponseBytes
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1024) {
+      return yield* Either.left(
+        new InvalidInput({
+          field: "max response bytes",
+          value: String(maxBytes),
+          expected: "an integer of at least 1024"
+        })
+      )
+    }
     const concurrency = options.pageConcurrency ?? 4
     if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
       return yield* Either.left(
@@ -313,7 +494,10 @@ const fromPartial = (options: Partial<Options>): Either.Either<TaskHistoryConfig
           ? Option.none()
           : Option.some(Redacted.isRedacted(redis) ? redis : Redacted.make(redis)),
       retry: { ...defaultRetry, ...options.retry },
-      requestTimeout: Duration.decode(options.requestTimeout ?? Duration.seconds(60)),
+      requestTimeout: Duration.decode(options.requestTimeout ?? defaultLimits.requestTimeout),
+      connectTimeout: Duration.decode(options.connectTimeout ?? defaultLimits.connectTimeout),
+      headersTimeout: Duration.decode(options.headersTimeout ?? defaultLimits.headersTimeout),
+      maxResponseBytes: maxBytes,
       pageConcurrency: concurrency
     }
   })

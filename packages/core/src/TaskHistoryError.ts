@@ -51,6 +51,11 @@ export class Unauthorized extends Data.TaggedError("Unauthorized")<{
  */
 export class NotFound extends Data.TaggedError("NotFound")<{
   readonly resource: string
+  /**
+   * What was not found: the project itself (a list request: a wrong project id, which retrying
+   * cannot fix), or one execution or step (which may be past retention).
+   */
+  readonly target?: "project" | "execution" | "step" | undefined
   readonly request?: RequestInfo | undefined
 }> {
   readonly [TypeId]: TypeId = TypeId
@@ -60,7 +65,11 @@ export class NotFound extends Data.TaggedError("NotFound")<{
 }
 
 /**
- * 429 and the retry budget ran out (or retries were not allowed).
+ * 429, and the client stopped waiting:
+ *
+ * - `Exhausted`: the retry budget ran out (or retries were not allowed).
+ * - `WaitTooLong`: the server asked to wait longer than `retry.maxRetryAfter` (`--wait`).
+ * - `BadRetryAfter`: the server's `Retry-After` header could not be read.
  *
  * @since 0.1.0
  */
@@ -68,12 +77,29 @@ export class RateLimited extends Data.TaggedError("RateLimited")<{
   /** What the server asked us to wait (Retry-After), when it said. */
   readonly retryAfter?: Duration.Duration | undefined
   readonly request?: RequestInfo | undefined
+  /** Why the client stopped waiting. Default `Exhausted`. */
+  readonly reason?: "Exhausted" | "WaitTooLong" | "BadRetryAfter" | undefined
+  /** The `Retry-After` header as the server sent it (cut to 100 characters). */
+  readonly header?: string | undefined
+  /** The longest wait the client accepts (`retry.maxRetryAfter`), for `WaitTooLong`. */
+  readonly maxWait?: Duration.Duration | undefined
 }> {
   readonly [TypeId]: TypeId = TypeId
   override get message() {
-    const wait =
-      this.retryAfter === undefined ? "" : `; the server asked to wait ${Duration.format(this.retryAfter)}`
-    return `rate limited (429)${describe(this.request)}${wait}: lower --rate-limit, or check other clients that share the key`
+    const header = this.header === undefined ? "" : ` (Retry-After: ${JSON.stringify(this.header)})`
+    switch (this.reason) {
+      case "WaitTooLong":
+        return `rate limited (429)${describe(this.request)}: the server asked to wait ${this.retryAfter === undefined ? "" : Duration.format(this.retryAfter)}${header}, longer than the ${this.maxWait === undefined ? "limit" : Duration.format(this.maxWait)} this client waits: try again later, or allow a longer wait with --wait DURATION`
+      case "BadRetryAfter":
+        return `rate limited (429)${describe(this.request)}: the server's Retry-After header cannot be read${header}; not retried: try again later`
+      default: {
+        const wait =
+          this.retryAfter === undefined
+            ? ""
+            : `; the server asked to wait ${Duration.format(this.retryAfter)}`
+        return `rate limited (429)${describe(this.request)}${wait}: lower --rate-limit, or check other clients that share the key`
+      }
+    }
   }
 }
 
@@ -120,27 +146,63 @@ export class ClientError extends Data.TaggedError("ClientError")<AnswerFields> {
  * The request failed below HTTP.
  *
  * - `ConnectionRefused`: nothing listened; the request provably never reached a server.
+ * - `Dns`: the host name could not be resolved (nothing was sent).
+ * - `ConnectTimeout`: no connection within the connect timeout, or the host is unreachable
+ *   (nothing was sent).
+ * - `Tls`: the TLS handshake failed (a certificate that does not match or cannot be verified).
  * - `Reset`: the connection dropped after it was open (the server may have acted).
- * - `Timeout`: no complete answer within the per-request timeout.
- * - `Other`: DNS failure, TLS error, ...
+ * - `Timeout`: no answer (headers) or no complete body within its deadline.
+ * - `Other`: anything else below HTTP.
  *
  * @since 0.1.0
  */
 export class TransportError extends Data.TaggedError("TransportError")<{
-  readonly reason: "ConnectionRefused" | "Reset" | "Timeout" | "Other"
+  readonly reason: "ConnectionRefused" | "Dns" | "ConnectTimeout" | "Tls" | "Reset" | "Timeout" | "Other"
   readonly detail?: string | undefined
   readonly request?: RequestInfo | undefined
+  /** Attempts made before giving up (set by the retry loop when it retried). */
+  readonly attempts?: number | undefined
+  /** Time from the first attempt to giving up (set with `attempts`). */
+  readonly elapsed?: Duration.Duration | undefined
 }> {
   readonly [TypeId]: TypeId = TypeId
   override get message() {
     const what = {
       ConnectionRefused: "connection refused",
+      Dns: "host name not found",
+      ConnectTimeout: "could not connect",
+      Tls: "TLS handshake failed",
       Reset: "connection reset",
       Timeout: "request timed out",
       Other: "network error"
     }[this.reason]
+    const origin = this.request === undefined ? "" : ` to ${originOf(this.request.url)}`
     const detail = this.detail ? `: ${this.detail}` : ""
-    return `${what}${describe(this.request)}${detail}`
+    const gaveUp =
+      this.attempts === undefined || this.attempts < 2
+        ? ""
+        : `; gave up after ${this.attempts} attempts${this.elapsed === undefined ? "" : ` in ${Duration.format(roundSeconds(this.elapsed))}`}`
+    return `${what}${origin}${describe(this.request)}${detail}${gaveUp}`
+  }
+}
+
+/** Whether a transport failure happened before any byte of the request was sent. */
+export const neverSent = (error: TransportError): boolean =>
+  error.reason === "ConnectionRefused" || error.reason === "Dns" || error.reason === "ConnectTimeout"
+
+/** Whether a transport failure means the server could not be reached at all. */
+export const isConnectFailure = (error: TransportError): boolean => neverSent(error) || error.reason === "Tls"
+
+const roundSeconds = (d: Duration.Duration) => Duration.millis(Math.round(Duration.toMillis(d) / 100) * 100)
+
+/** `scheme://host:port` of a URL (the port always shown), or the text itself if it is not one. */
+const originOf = (url: string): string => {
+  try {
+    const u = new URL(url)
+    const port = u.port !== "" ? u.port : u.protocol === "https:" ? "443" : u.protocol === "http:" ? "80" : ""
+    return `${u.protocol}//${u.hostname.includes(":") && !u.hostname.startsWith("[") ? `[${u.hostname}]` : u.hostname}${port === "" ? "" : `:${port}`}`
+  } catch {
+    return url
   }
 }
 
@@ -150,11 +212,13 @@ export class TransportError extends Data.TaggedError("TransportError")<{
  * - `NotJson`: the body is not JSON (truncated, or plain text).
  * - `Html`: an HTML page, typically from a proxy or gateway.
  * - `Shape`: JSON of the wrong shape; `path` names the field.
+ * - `TooLarge`: the body is larger than `maxResponseBytes`; it was not read (the connection was
+ *   closed at the limit, or at the headers when they announced more).
  *
  * @since 0.1.0
  */
 export class InvalidResponse extends Data.TaggedError("InvalidResponse")<{
-  readonly reason: "NotJson" | "Html" | "Shape"
+  readonly reason: "NotJson" | "Html" | "Shape" | "TooLarge"
   readonly status: number
   readonly path?: string | undefined
   readonly detail?: string | undefined
@@ -166,10 +230,40 @@ export class InvalidResponse extends Data.TaggedError("InvalidResponse")<{
     const what = {
       NotJson: "the response is not valid JSON",
       Html: "the response is an HTML page (a proxy or gateway answered, not the API)",
-      Shape: `the response has an unexpected shape${this.path ? ` at ${this.path}` : ""}`
+      Shape: `the response has an unexpected shape${this.path ? ` at ${this.path}` : ""}`,
+      TooLarge: "response too large"
     }[this.reason]
     const detail = this.detail ? ` (${this.detail})` : ""
-    return `${what}${detail}${describe(this.request)}, status ${this.status}; body starts: ${this.excerpt}`
+    const body = this.excerpt === "" ? "" : `; body starts: ${this.excerpt}`
+    return `${what}${detail}${describe(this.request)}, status ${this.status}${body}`
+  }
+}
+
+/**
+ * The server's paging went nowhere: the reader stopped instead of spending more requests.
+ *
+ * - `SamePage`: pages at new offsets brought only ids already read (the server ignores
+ *   `offset`, or serves one page over and over).
+ * - `LinkNotAdvancing`: `nextLink` pointed at an offset already read, or backwards.
+ * - `PastTotal`: far more records than the `total` the server announced.
+ *
+ * @since 0.1.0
+ */
+export class NoProgress extends Data.TaggedError("NoProgress")<{
+  readonly reason: "SamePage" | "LinkNotAdvancing" | "PastTotal"
+  readonly detail: string
+  /** Requests that brought nothing new before the reader stopped. */
+  readonly wasted: number
+  readonly request?: RequestInfo | undefined
+}> {
+  readonly [TypeId]: TypeId = TypeId
+  override get message() {
+    const what = {
+      SamePage: "the server keeps sending pages already read",
+      LinkNotAdvancing: "the server's nextLink does not move forward",
+      PastTotal: "the server sends more executions than its total"
+    }[this.reason]
+    return `${what}${describe(this.request)}: ${this.detail}; stopped after ${this.wasted} wasted request(s) (the server is misbehaving: nothing more was read)`
   }
 }
 
@@ -217,10 +311,17 @@ export class InvalidInput extends Data.TaggedError("InvalidInput")<{
   readonly field: string
   readonly value: string
   readonly expected: string
+  /**
+   * What is wrong, when the value must not be shown (a secret): the message is then
+   * `<field> <problem>: expected <expected>` and `value` stays empty.
+   */
+  readonly problem?: string | undefined
 }> {
   readonly [TypeId]: TypeId = TypeId
   override get message() {
-    return `invalid ${this.field} ${JSON.stringify(this.value)}: expected ${this.expected}`
+    return this.problem === undefined
+      ? `invalid ${this.field} ${JSON.stringify(this.value)}: expected ${this.expected}`
+      : `${this.field} ${this.problem}: expected ${this.expected}`
   }
 }
 
@@ -256,6 +357,7 @@ export type RequestError =
   | ClientError
   | TransportError
   | InvalidResponse
+  | NoProgress
   | RateLimiterUnavailable
 
 /**
@@ -290,6 +392,7 @@ export const exitCode = (error: TaskHistoryError): number => {
     case "TransportError":
     case "InvalidResponse":
     case "InvalidRecord":
+    case "NoProgress":
     case "RateLimiterUnavailable":
       return 6
     case "ReplayOutcomeUnknown":
@@ -299,19 +402,70 @@ export const exitCode = (error: TaskHistoryError): number => {
 
 /**
  * Whether a GET that failed with this error may be retried: 429, 5xx and transport errors (the
- * client's own retry uses it).
+ * client's own retry uses it, within its budgets).
  *
  * @since 0.1.0
  */
 export const isRetryable = (error: TaskHistoryError): boolean =>
-  error._tag === "RateLimited" || error._tag === "ServerError" || error._tag === "TransportError"
+  (error._tag === "RateLimited" && (error.reason === undefined || error.reason === "Exhausted")) ||
+  error._tag === "ServerError" ||
+  error._tag === "TransportError"
 
 /**
- * Cuts a body to a short single-line excerpt for error messages.
+ * Whether an error will come back on every try until someone changes the configuration: a
+ * refused key (401), a forbidden project (403) or another 4xx that is not about timing, the
+ * project not found (404 of a list), invalid input. A scheduled exporter stops on these with the
+ * error's exit code; everything else is transient (a later run may succeed).
+ *
+ * @since 0.1.0
+ */
+export const isPermanent = (error: TaskHistoryError): boolean => {
+  switch (error._tag) {
+    case "Unauthorized":
+    case "InvalidInput":
+      return true
+    case "NotFound":
+      return error.target === "project"
+    case "ClientError":
+      return error.status !== 408 && error.status !== 409 && error.status !== 425
+    default:
+      return false
+  }
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g
+
+const visible = (c: string): string => {
+  const code = c.charCodeAt(0)
+  return code < 0x100
+    ? `\\x${code.toString(16).padStart(2, "0")}`
+    : `\\u${code.toString(16).padStart(4, "0")}`
+}
+
+/**
+ * Text a server controls, made safe to print on a terminal: every control character (C0, DEL,
+ * C1, and the Unicode line and paragraph separators) written as a visible escape such as `\x1b`
+ * or `\u009b`, so that no escape sequence reaches the terminal. With `keepLines`, tab and line
+ * feed are kept (multi-line messages).
+ *
+ * @example
+ * escapeControls("ok\u001b]0;pwned\u0007") // "ok\\x1b]0;pwned\\x07"
+ *
+ * @since 0.1.0
+ */
+export const escapeControls = (text: string, keepLines = false): string =>
+  text.replace(keepLines ? CONTROL_BUT_LINES : CONTROL, visible)
+
+/**
+ * Cuts a body to a short single-line excerpt for error messages, control characters escaped
+ * ({@link escapeControls}): an excerpt is text a server controls.
  *
  * @since 0.1.0
  */
 export const excerpt = (body: string, max = 120): string => {
-  const flat = body.replace(/\s+/g, " ").trim()
+  const flat = escapeControls(body.replace(/[\t\n\r ]+/g, " ").trim())
   return flat.length > max ? `${flat.slice(0, max)}…` : flat
 }

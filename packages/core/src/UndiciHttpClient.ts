@@ -32,7 +32,16 @@ import type { Dispatcher } from "undici"
 // The Agent's module alone: `import "undici"` evaluates all of undici (fetch, WebSocket, caches,
 // mocks), ~3x the start-up time, for nothing this client uses.
 import Agent from "undici/lib/dispatcher/agent.js"
-import { AnswerTimeout, KeepsTimeout, type TimeoutCapable, WithTimeout } from "./internal/deadline.js"
+import {
+  AnswerTimeout,
+  KeepsSize,
+  KeepsTimeout,
+  type Limits,
+  type LimitsCapable,
+  type Phase,
+  ResponseTooLarge,
+  WithLimits
+} from "./internal/deadline.js"
 
 const textDecoder = new TextDecoder()
 
@@ -204,10 +213,31 @@ const requestBody = (body: HttpBody.HttpBody): Effect.Effect<UndiciBody | Stream
 /** The longest delay `setTimeout` honours; a longer timeout is no timeout. */
 const MAX_TIMER_MILLIS = 2 ** 31 - 1
 
-const timeoutMillis = (timeout: Duration.Duration | undefined): number | undefined => {
-  if (timeout === undefined) return undefined
+const timeoutMillis = (timeout: Duration.Duration): number | undefined => {
   const millis = Duration.toMillis(timeout)
   return millis > MAX_TIMER_MILLIS ? undefined : Math.max(0, millis)
+}
+
+/** The limits in milliseconds and bytes (a deadline beyond a timer's range is none). */
+interface Kept {
+  readonly total: number | undefined
+  readonly connect: number | undefined
+  readonly headers: number | undefined
+  readonly maxBytes: number
+}
+
+const kept = (limits: Limits): Kept => ({
+  total: timeoutMillis(limits.total),
+  connect: timeoutMillis(limits.connect),
+  headers: timeoutMillis(limits.headers),
+  maxBytes: limits.maxBytes
+})
+
+const declaredLength = (headers: Record<string, string | Array<string> | undefined>): number | undefined => {
+  const raw = headers["content-length"]
+  const text = Array.isArray(raw) ? raw[0] : raw
+  if (text === undefined || !/^\d+$/.test(text)) return undefined
+  return Number(text)
 }
 
 const send = (
@@ -215,32 +245,53 @@ const send = (
   request: HttpClientRequest.HttpClientRequest,
   url: URL,
   body: UndiciBody,
-  timeoutMillis: number | undefined
+  limits: Kept | undefined
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError> =>
   Effect.async<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError>((resume) => {
     // undici's handler interface (`dispatch`): no Readable per answer, and no need for undici's
-    // `request` API, which only its index installs. The body's chunks are kept as they arrive;
-    // the response is handed over at their end.
+    // `request` API, which only its index installs. The body's chunks are kept as they arrive
+    // (at most `maxBytes` of them); the response is handed over at their end.
     let controller: Dispatcher.DispatchController | undefined
     let interrupted = false
     let status = 0
     let headers: Record<string, string | Array<string> | undefined> = {}
     const chunks: Array<Buffer> = []
     let length = 0
+    // One timer for the whole answer, one for the phase in progress (connect, then headers).
     let timer: ReturnType<typeof setTimeout> | undefined
+    let phaseTimer: ReturnType<typeof setTimeout> | undefined
     const fail = (cause: unknown) => {
       if (interrupted) return
       interrupted = true
       clearTimeout(timer)
+      clearTimeout(phaseTimer)
       resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
     }
-    if (timeoutMillis !== undefined) {
-      timer = setTimeout(() => {
-        const cause = new AnswerTimeout(timeoutMillis)
-        controller?.abort(cause)
-        fail(cause)
-      }, timeoutMillis)
+    const abort = (cause: Error) => {
+      controller?.abort(cause)
+      fail(cause)
     }
+    const phase = (millis: number | undefined, name: Phase) => {
+      clearTimeout(phaseTimer)
+      // a phase deadline longer than what is left of the whole answer never fires first
+      if (millis === undefined || (limits?.total !== undefined && millis >= limits.total)) return
+      phaseTimer = setTimeout(() => abort(new AnswerTimeout(millis, name)), millis)
+    }
+    if (limits?.total !== undefined) {
+      const total = limits.total
+      // named by the phase it cut short: no connection yet, no status yet, or the body
+      timer = setTimeout(
+        () =>
+          abort(
+            new AnswerTimeout(
+              total,
+              controller === undefined ? "connect" : status === 0 ? "headers" : "answer"
+            )
+          ),
+        total
+      )
+    }
+    phase(limits?.connect, "connect")
     try {
       dispatcher.dispatch(
         {
@@ -249,27 +300,43 @@ const send = (
           path: url.pathname + url.search,
           headers: request.headers,
           body,
-          // timeouts are the caller's (Effect.timeout and friends)
+          // the deadlines are ours (above), or the caller's (Effect.timeout and friends)
           headersTimeout: 0,
           bodyTimeout: 0
         },
         {
+          // called once a connection is open and the request is about to be written
           onRequestStart: (c) => {
             controller = c
-            if (interrupted) c.abort(new Error("request interrupted"))
+            if (interrupted) {
+              c.abort(new Error("request interrupted"))
+              return
+            }
+            phase(limits?.headers, "headers")
           },
           onResponseStart: (_c, statusCode, responseHeaders) => {
+            clearTimeout(phaseTimer)
             status = statusCode
             headers = responseHeaders
+            const declared = limits === undefined ? undefined : declaredLength(responseHeaders)
+            if (limits !== undefined && declared !== undefined && declared > limits.maxBytes) {
+              abort(new ResponseTooLarge(limits.maxBytes, declared, statusCode))
+            }
           },
           onResponseData: (_c, chunk) => {
-            chunks.push(chunk)
+            if (interrupted) return
             length += chunk.length
+            if (limits !== undefined && length > limits.maxBytes) {
+              abort(new ResponseTooLarge(limits.maxBytes, undefined, status))
+              return
+            }
+            chunks.push(chunk)
           },
           onResponseEnd: () => {
             if (interrupted) return
             interrupted = true
             clearTimeout(timer)
+            clearTimeout(phaseTimer)
             const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length)
             resume(Effect.succeed(new BufferedResponse(request, status, headers, bytes)))
           },
@@ -282,12 +349,13 @@ const send = (
     return Effect.sync(() => {
       interrupted = true
       clearTimeout(timer)
+      clearTimeout(phaseTimer)
       controller?.abort(new Error("request interrupted"))
     })
   })
 
-/** The client over `dispatcher`, each request limited to `millis` (none when undefined). */
-const build = (dispatcher: Dispatcher, millis: number | undefined): HttpClient.HttpClient => {
+/** The client over `dispatcher`, each request within `limits` (none when undefined). */
+const build = (dispatcher: Dispatcher, limits: Kept | undefined): HttpClient.HttpClient => {
   const client = HttpClient.makeWith<
     HttpClientError.HttpClientError,
     never,
@@ -306,16 +374,22 @@ const build = (dispatcher: Dispatcher, millis: number | undefined): HttpClient.H
           body instanceof StreamBody
             ? Effect.ensuring(
                 // undici reads any async iterable (its types only name Node's Readable)
-                send(dispatcher, request, url.right, body as unknown as UndiciBody, millis),
+                send(dispatcher, request, url.right, body as unknown as UndiciBody, limits),
                 Effect.promise(() => body.stop())
               )
-            : send(dispatcher, request, url.right, body, millis)
+            : send(dispatcher, request, url.right, body, limits)
         )
       }),
     Effect.succeed
   )
-  const capable: TimeoutCapable = { [WithTimeout]: (timeout) => build(dispatcher, timeoutMillis(timeout)) }
-  return Object.assign(client, capable, millis === undefined ? {} : { [KeepsTimeout]: true })
+  const capable: LimitsCapable = { [WithLimits]: (given) => build(dispatcher, kept(given)) }
+  // The whole-answer deadline is the one `send` would keep otherwise: kept here when a timer can.
+  return Object.assign(
+    client,
+    capable,
+    limits === undefined ? {} : { [KeepsSize]: true },
+    limits?.total === undefined ? {} : { [KeepsTimeout]: true }
+  )
 }
 
 /**

@@ -301,3 +301,30 @@ export const toExecutionPage = (raw: typeof RawExecutionPage.Type, offset: numbe
     offset
   }
 }
+
+/**
+ * What makes an id unusable as one segment of a request path, or `undefined` when it is fine:
+ * empty, `.` or `..` (a URL normaliser would move the request to another resource). Every other
+ * id is sent percent-encoded ({@link idSegment}). Ids typed by a user and ids from a server's
+ * answer (a bulk replay's list) go through the same check.
+ *
+ * @example
+ * idProblem("..") // "is a relative path segment (..)"
+ *
+ * @since 0.1.0
+ */
+export const idProblem = (id: string): string | undefined =>
+  id === "" ? "is empty" : id === "." || id === ".." ? `is a relative path segment (${id})` : undefined
+
+/**
+ * An id as one path segment: every character but the unreserved ones (`A-Z a-z 0-9 - . _ ~`)
+ * percent-encoded, so that no `/`, `?`, `#`, `%2e%2e` or other sequence can change the path.
+ * Check it with {@link idProblem} first.
+ *
+ * @example
+ * idSegment("a/b?c") // "a%2Fb%3Fc"
+ *
+ * @since 0.1.0
+ */
+export const idSegment = (id: string): string =>
+  encodeURIComponent(id).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)

@@ -17,13 +17,19 @@ import {
   TestClock
 } from "effect"
 import * as ExecutionQuery from "../src/ExecutionQuery.js"
-import { retrySchedule } from "../src/internal/http.js"
+import { retrySchedule, withRetry } from "../src/internal/http.js"
 import { version } from "../src/internal/version.js"
 import * as RateLimiter from "../src/RateLimiter.js"
 import * as Client from "../src/TaskHistoryClient.js"
 import { TaskHistoryClient } from "../src/TaskHistoryClient.js"
 import * as TaskHistoryConfig from "../src/TaskHistoryConfig.js"
-import type { TaskHistoryError } from "../src/TaskHistoryError.js"
+import {
+  RateLimited,
+  type RequestError,
+  ServerError,
+  type TaskHistoryError,
+  TransportError
+} from "../src/TaskHistoryError.js"
 import * as TaskHistoryMetrics from "../src/TaskHistoryMetrics.js"
 import { failure } from "./utils/effects.js"
 import {
@@ -398,7 +404,9 @@ describe("retry schedule (TestClock)", () => {
         maxRetries: 6,
         base: Duration.seconds(1),
         cap: Duration.seconds(5),
-        maxElapsed: Duration.hours(1)
+        maxElapsed: Duration.hours(1),
+        connectElapsed: Duration.hours(1),
+        maxRetryAfter: Duration.hours(1)
       })
       expect(delays).toHaveLength(6)
       const [d0 = 0, d1 = 0, d2 = 0] = delays
@@ -412,17 +420,77 @@ describe("retry schedule (TestClock)", () => {
     })
   )
 
-  it.effect("stops once maxElapsed has passed", () =>
+  /** The attempt times of `withRetry` over an attempt that always fails with `error`. */
+  const budgetTimes = (options: Partial<TaskHistoryConfig.RetryOptions>, error: TaskHistoryError) =>
     Effect.gen(function* () {
-      const delays = yield* attemptTimes({
-        maxRetries: 1000,
-        base: Duration.seconds(1),
-        cap: Duration.seconds(1),
-        maxElapsed: Duration.seconds(10)
+      const limiter = yield* RateLimiter.makeMemory({ limit: 1000, window: Duration.seconds(1) })
+      const times: Array<number> = []
+      const reported: Array<TaskHistoryConfig.RetryEvent> = []
+      const failing = Effect.flatMap(Clock.currentTimeMillis, (t) => {
+        times.push(t)
+        return Effect.fail(error as RequestError)
       })
-      const elapsed = delays.reduce((a, b) => a + b, 0)
-      expect(elapsed).toBeLessThanOrEqual(11_000)
-      expect(delays.length).toBeLessThan(15)
+      const fiber = yield* Effect.fork(
+        Effect.flip(
+          withRetry(
+            failing,
+            limiter,
+            { ...TaskHistoryConfig.defaultRetry, ...options },
+            (e) => e._tag !== "RateLimiterUnavailable",
+            (event) => Effect.sync(() => reported.push(event))
+          )
+        )
+      )
+      for (let i = 0; i < 4000 && Option.isNone(yield* Fiber.poll(fiber)); i++)
+        yield* TestClock.adjust(i < 200 ? "100 millis" : "5 seconds")
+      return { times, reported, error: yield* Fiber.join(fiber) }
+    })
+
+  it.effect("no retry starts once maxElapsed has passed", () =>
+    Effect.gen(function* () {
+      const { times, reported } = yield* budgetTimes(
+        {
+          maxRetries: 1000,
+          base: Duration.seconds(1),
+          cap: Duration.seconds(1),
+          maxElapsed: Duration.seconds(10)
+        },
+        new ServerError({ status: 503 })
+      )
+      expect(times.at(-1)! - times[0]!).toBeLessThanOrEqual(10_000)
+      expect(times.length).toBeGreaterThan(5)
+      expect(times.length).toBeLessThan(15)
+      expect(reported).toHaveLength(times.length - 1)
+      expect(reported[0]).toMatchObject({ attempt: 1, maxAttempts: 1001 })
+    })
+  )
+
+  it.effect("a server that cannot be reached is given up within connectElapsed, attempts said", () =>
+    Effect.gen(function* () {
+      const refused = new TransportError({
+        reason: "ConnectionRefused",
+        request: { method: "GET", url: "http://127.0.0.1:9/x" }
+      })
+      const { times, error } = yield* budgetTimes({}, refused)
+      // the defaults: base 500 ms doubling, connectElapsed 15 s
+      expect(times.at(-1)! - times[0]!).toBeLessThanOrEqual(15_000)
+      expect(times.length).toBeGreaterThanOrEqual(4)
+      expect(error).toMatchObject({
+        _tag: "TransportError",
+        reason: "ConnectionRefused",
+        attempts: times.length
+      })
+      expect(error.message).toContain(`gave up after ${times.length} attempts`)
+      expect(error.message).toContain("to http://127.0.0.1:9")
+    })
+  )
+
+  it.effect("maxElapsed does not count the waits 429s asked for", () =>
+    Effect.gen(function* () {
+      const limited = new RateLimited({ retryAfter: Duration.seconds(30) })
+      const { times } = yield* budgetTimes({ maxRetries: 5, maxElapsed: Duration.seconds(10) }, limited)
+      expect(times).toHaveLength(6)
+      expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(5 * 30_000)
     })
   )
 })
@@ -555,14 +623,78 @@ describe("pagination", () => {
     })
   )
 
-  it.scopedLive("stops on a repeated offset", () =>
+  it.scopedLive("a nextLink that repeats an offset or goes back fails with NoProgress, at once", () =>
     Effect.gen(function* () {
-      const server = yield* testServer(
-        paged(records(300), { total: "omit", link: () => `${LIST}?offset=100` })
+      for (const link of [
+        () => `${LIST}?offset=100`,
+        (offset: number) => `${LIST}?offset=${Math.max(0, offset - 50)}`
+      ]) {
+        const server = yield* testServer(paged(records(300), { total: "omit", link }))
+        const error = yield* failure(run(server.url, (c) => Stream.runCollect(c.pages(noQuery))))
+        expect(error).toMatchObject({ _tag: "NoProgress", reason: "LinkNotAdvancing" })
+        expect(server.requests.length).toBeLessThanOrEqual(2)
+      }
+    })
+  )
+
+  it.scopedLive("a server that ignores offset is stopped after a handful of wasted requests", () =>
+    Effect.gen(function* () {
+      const first = records(100)
+      for (const concurrency of [1, 4]) {
+        const server = yield* testServer((request) => ({
+          // the same page whatever the offset, with a link that moves on
+          body: {
+            workflowExecutions: first,
+            total: 5000,
+            nextLink: `${LIST}?offset=${Number(request.query.get("offset") ?? "0") + 100}`
+          }
+        }))
+        const error = yield* failure(
+          run(server.url, (c) => Stream.runDrain(c.executions(noQuery, { concurrency })))
+        )
+        expect(error).toMatchObject({ _tag: "NoProgress", reason: "SamePage", wasted: 3 })
+        expect(error.message).toContain("ignore offset")
+        expect(server.requests.length).toBeLessThanOrEqual(1 + 3 + concurrency)
+      }
+    })
+  )
+
+  it.scopedLive("two pages served in turn at advancing offsets are wasted requests too", () =>
+    Effect.gen(function* () {
+      const a = records(100)
+      const b = records(100, 100)
+      const server = yield* testServer((request) => {
+        const offset = Number(request.query.get("offset") ?? "0")
+        return {
+          body: {
+            workflowExecutions: (offset / 100) % 2 === 0 ? a : b,
+            nextLink: `${LIST}?offset=${offset + 100}`
+          }
+        }
+      })
+      const error = yield* failure(run(server.url, (c) => Stream.runDrain(c.pages(noQuery))))
+      expect(error).toMatchObject({ _tag: "NoProgress", reason: "SamePage" })
+      expect(server.requests.length).toBeLessThanOrEqual(5)
+    })
+  )
+
+  it.scopedLive("far more records than the total announced fail with PastTotal", () =>
+    Effect.gen(function* () {
+      const server = yield* testServer((request) => {
+        const offset = Number(request.query.get("offset") ?? "0")
+        return {
+          body: {
+            workflowExecutions: records(100, offset),
+            total: 50,
+            nextLink: `${LIST}?offset=${offset + 100}`
+          }
+        }
+      })
+      const error = yield* failure(
+        run(server.url, (c) => Stream.runDrain(c.pages(noQuery, { concurrency: 1 })))
       )
-      const pages = yield* run(server.url, (c) => Stream.runCollect(c.pages(noQuery)))
-      expect(Chunk.size(pages)).toBe(2)
-      expect(server.requests).toHaveLength(2)
+      expect(error).toMatchObject({ _tag: "NoProgress", reason: "PastTotal" })
+      expect(server.requests.length).toBeLessThanOrEqual(12)
     })
   )
 

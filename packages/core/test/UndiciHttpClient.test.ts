@@ -10,10 +10,11 @@ import { Chunk, Deferred, Duration, Effect, Exit, Fiber, FiberId, Layer, Option,
 import { Agent } from "undici"
 import {
   AnswerTimeout,
-  isTimeoutCapable,
+  isLimitsCapable,
   KeepsTimeout,
-  type TimeoutCapable,
-  WithTimeout
+  type LimitsCapable,
+  ResponseTooLarge,
+  WithLimits
 } from "../src/internal/deadline.js"
 import { classifyTransport } from "../src/internal/http.js"
 import * as UndiciHttpClient from "../src/UndiciHttpClient.js"
@@ -433,10 +434,19 @@ describe("UndiciHttpClient", () => {
   })
 
   describe("its own request timeout (internal/deadline)", () => {
-    const limited = (agent: Agent, millis: number) => {
+    const limited = (
+      agent: Agent,
+      millis: number,
+      more: { connect?: number; headers?: number; maxBytes?: number } = {}
+    ) => {
       const client = UndiciHttpClient.make(agent)
-      expect(isTimeoutCapable(client)).toBe(true)
-      return (client as HttpClient.HttpClient & TimeoutCapable)[WithTimeout](Duration.millis(millis))
+      expect(isLimitsCapable(client)).toBe(true)
+      return (client as HttpClient.HttpClient & LimitsCapable)[WithLimits]({
+        total: Duration.millis(millis),
+        connect: Duration.millis(more.connect ?? millis),
+        headers: Duration.millis(more.headers ?? millis),
+        maxBytes: more.maxBytes ?? 1024 * 1024
+      })
     }
     const agentInScope = Effect.acquireRelease(
       Effect.sync(() => new Agent()),
@@ -458,6 +468,57 @@ describe("UndiciHttpClient", () => {
           expect(error).toMatchObject({ reason: "Transport" })
           expect((error as HttpClientError.RequestError).cause).toBeInstanceOf(AnswerTimeout)
           yield* within(Deferred.await(srv.aborted[0]!), "the server seeing the connection closed")
+        })
+    )
+
+    it.scopedLive("headers that never come fail at the headers deadline, phase named", () =>
+      Effect.gen(function* () {
+        const srv = yield* server(() => {
+          // never answers
+        })
+        const client = limited(yield* agentInScope, 5_000, { headers: 150 })
+        const error = yield* failure(client.get(`${srv.url}/silent`))
+        const cause = (error as HttpClientError.RequestError).cause
+        expect(cause).toBeInstanceOf(AnswerTimeout)
+        expect((cause as AnswerTimeout).phase).toBe("headers")
+        yield* within(Deferred.await(srv.aborted[0]!), "the server seeing the connection closed")
+      })
+    )
+
+    it.scopedLive(
+      "a body past maxBytes is not read further; an announced one is refused at the headers",
+      () =>
+        Effect.gen(function* () {
+          const srv = yield* server((res, _received, index) => {
+            if (index === 0) {
+              // no content-length: chunks until the client gives up
+              res.writeHead(200, { "content-type": "application/json" })
+              const chunk = Buffer.alloc(64 * 1024, 32)
+              const pump = () => {
+                while (res.write(chunk)) {
+                  if (res.destroyed) return
+                }
+                res.once("drain", pump)
+              }
+              pump()
+              return
+            }
+            res.writeHead(200, {
+              "content-type": "application/json",
+              "content-length": String(10 * 1024 * 1024)
+            })
+            res.write("[")
+          })
+          const client = limited(yield* agentInScope, 10_000, { maxBytes: 256 * 1024 })
+          const endless = yield* failure(client.get(`${srv.url}/endless`))
+          const grown = (endless as HttpClientError.RequestError).cause
+          expect(grown).toBeInstanceOf(ResponseTooLarge)
+          expect((grown as ResponseTooLarge).declared).toBeUndefined()
+          yield* within(Deferred.await(srv.aborted[0]!), "the server seeing the connection closed")
+          const announced = yield* failure(client.get(`${srv.url}/big`))
+          const declared = (announced as HttpClientError.RequestError).cause
+          expect(declared).toBeInstanceOf(ResponseTooLarge)
+          expect((declared as ResponseTooLarge).declared).toBe(10 * 1024 * 1024)
         })
     )
 

@@ -12,6 +12,7 @@ import {
   InvalidInputError,
   InvalidRecordError,
   InvalidResponseError,
+  NoProgressError,
   NotFoundError,
   RateLimitedError,
   RateLimiterError,
@@ -33,7 +34,7 @@ export const fromCore = (error: Core.TaskHistoryError): TaskHistoryError => {
       return new RateLimitedError(
         error.message,
         error.retryAfter === undefined ? undefined : Duration.toMillis(error.retryAfter),
-        { ...details, request: error.request }
+        { ...details, request: error.request, reason: error.reason }
       )
     case "ServerError":
       return new ServerError(error.message, { ...details, status: error.status, request: error.request })
@@ -57,6 +58,8 @@ export const fromCore = (error: Core.TaskHistoryError): TaskHistoryError => {
       return new InvalidInputError(error.message, error.field, error.value)
     case "InvalidRecord":
       return new InvalidRecordError(error.message, error.raw, error.position)
+    case "NoProgress":
+      return new NoProgressError(error.message, error.reason, { ...details, request: error.request })
     case "RateLimiterUnavailable":
       return new RateLimiterError(error.message, error.cause ?? error)
   }

@@ -15,15 +15,19 @@ import {
 import { type ExecutionQuery, toUrlParams } from "../ExecutionQuery.js"
 import { RateLimiter } from "../RateLimiter.js"
 import type { CostPlan, StreamOptions, TaskHistoryClientShape } from "../TaskHistoryClient.js"
-import { TaskHistoryConfig } from "../TaskHistoryConfig.js"
+import { RetryReporter, TaskHistoryConfig } from "../TaskHistoryConfig.js"
 import {
+  InvalidInput,
   InvalidRecordError,
   type InvalidResponse,
   isRetryable,
+  NoProgress,
   type RequestError
 } from "../TaskHistoryError.js"
 import {
   type ExecutionPage,
+  idProblem,
+  idSegment,
   PAGE_SIZE,
   RawExecutionPage,
   StepExecution,
@@ -44,6 +48,7 @@ import {
   validateAt,
   withRetry
 } from "./http.js"
+import { PageGuard } from "./paging.js"
 
 /** Records per page: the API has no parameter to change it. */
 
@@ -109,15 +114,20 @@ export const make = Effect.gen(function* () {
   const config = yield* TaskHistoryConfig
   const limiter = yield* RateLimiter
   const http = decorate(yield* HttpClient.HttpClient, config)
+  const report = yield* RetryReporter
   const secret = config.apiKey
 
   const get = <A>(
     spec: Omit<RequestSpec, "method">,
     decode: (answer: Answer) => Either.Either<A, InvalidResponse>
   ): Effect.Effect<A, RequestError> =>
-    withRetry(send(http, config, { ...spec, method: "GET" }), limiter, config.retry, isRetryable).pipe(
-      Effect.flatMap(decode)
-    )
+    withRetry(
+      send(http, config, { ...spec, method: "GET" }),
+      limiter,
+      config.retry,
+      isRetryable,
+      report
+    ).pipe(Effect.flatMap(decode))
 
   /** Validates `json` and returns it unchanged (key order and unknown fields kept). */
   const keep =
@@ -168,29 +178,37 @@ export const make = Effect.gen(function* () {
         path: "/workflow-executions",
         params: offset > 0 ? [...toUrlParams(query), ["offset", String(offset)]] : toUrlParams(query),
         resource: "the project's workflow executions (check PARAGON_PROJECT_ID)",
+        target: "project",
         // The only logs below are the debug logs of `send`: annotated there, when they are kept.
         annotations: { offset }
       },
       decodePage(offset)
     ).pipe(traced("TaskHistory.listPage", { attributes: { offset }, captureStackTrace: false }))
 
-  /** Follows `nextLink` offsets from `from`, one page at a time, until null, empty or repeated. */
+  /**
+   * Follows `nextLink` offsets from `from`, one page at a time, until a null link or an empty
+   * page; a link that does not move forward, or pages that bring nothing new, fail the read
+   * (`guard`).
+   */
   const followLinks = (
     query: ExecutionQuery,
     from: ExecutionPage,
-    seen: Set<number>
+    seen: Set<number>,
+    guard: PageGuard
   ): Stream.Stream<ExecutionPage, RequestError> => {
     const start = offsetOfLink(from.nextLink)
     if (isEmpty(from) || start === undefined || seen.has(start)) return Stream.empty
     return Stream.paginateChunkEffect(start, (offset) => {
       seen.add(offset)
-      return Effect.map(listPage(query, offset), (page) => {
+      return Effect.flatMap(listPage(query, offset), (page) => {
+        if (isEmpty(page)) return Effect.succeed([Chunk.empty<ExecutionPage>(), Option.none()] as const)
         const next = offsetOfLink(page.nextLink)
-        const more = !isEmpty(page) && next !== undefined && !seen.has(next)
-        return [
-          isEmpty(page) ? Chunk.empty<ExecutionPage>() : Chunk.of(page),
-          more ? Option.some(next) : Option.none()
-        ] as const
+        const problem = guard.check(page, next)
+        if (problem !== undefined) return Effect.fail(problem)
+        return Effect.succeed([
+          Chunk.of(page),
+          next === undefined ? Option.none() : Option.some(next)
+        ] as const)
       })
     })
   }
@@ -200,27 +218,32 @@ export const make = Effect.gen(function* () {
     query: ExecutionQuery,
     first: ExecutionPage,
     concurrency: number
-  ): Stream.Stream<ExecutionPage, RequestError> => {
-    const seen = new Set<number>([first.offset])
-    const firstNext = offsetOfLink(first.nextLink)
-    const step = firstNext === undefined ? 0 : firstNext - first.offset
-    if (isEmpty(first) || first.total === undefined || concurrency <= 1 || step <= 0) {
-      return followLinks(query, first, seen)
-    }
-    // `total` known: fetch the offsets up to `total` concurrently (bounded), yielded in order.
-    // If the last of them still links further (records were added), follow the links from there.
-    const offsets: Array<number> = []
-    for (let offset = first.offset + step; offset < first.total; offset += step) offsets.push(offset)
-    const state: WindowState = { last: first, ended: false }
-    return Stream.concat(
-      inOrder(query, offsets, concurrency, seen, state),
-      Stream.suspend(() => (state.ended ? Stream.empty : followLinks(query, state.last, seen)))
-    )
-  }
+  ): Stream.Stream<ExecutionPage, RequestError> =>
+    Stream.suspend(() => {
+      const seen = new Set<number>([first.offset])
+      const guard = new PageGuard(first.total)
+      const firstNext = offsetOfLink(first.nextLink)
+      const problem = isEmpty(first) ? undefined : guard.check(first, firstNext)
+      if (problem !== undefined) return Stream.fail(problem)
+      const step = firstNext === undefined ? 0 : firstNext - first.offset
+      if (isEmpty(first) || first.total === undefined || concurrency <= 1 || step <= 0) {
+        return followLinks(query, first, seen, guard)
+      }
+      // `total` known: fetch the offsets up to `total` concurrently (bounded), yielded in order.
+      // If the last of them still links further (records were added), follow the links from there.
+      const offsets: Array<number> = []
+      for (let offset = first.offset + step; offset < first.total; offset += step) offsets.push(offset)
+      const state: WindowState = { last: first, ended: false }
+      return Stream.concat(
+        inOrder(query, offsets, concurrency, seen, state, guard),
+        Stream.suspend(() => (state.ended ? Stream.empty : followLinks(query, state.last, seen, guard)))
+      )
+    })
 
   /**
    * The pages at `offsets`, `concurrency` requests in flight, yielded in order; ends at the first
-   * empty page (not yielded) or the first page without a next link (yielded), setting `state`.
+   * empty page (not yielded) or the first page without a next link (yielded), setting `state`;
+   * fails when `guard` finds the read is going nowhere.
    *
    * A sliding window of forked requests rather than `Stream.mapEffect` with `concurrency`: that
    * runs a queue and a fiber per element and cost several times the CPU of the request itself.
@@ -231,7 +254,8 @@ export const make = Effect.gen(function* () {
     offsets: ReadonlyArray<number>,
     concurrency: number,
     seen: Set<number>,
-    state: WindowState
+    state: WindowState,
+    guard: PageGuard
   ): Stream.Stream<ExecutionPage, RequestError> =>
     Stream.suspend(() => {
       const inflight: Array<Fiber.RuntimeFiber<ExecutionPage, RequestError>> = []
@@ -249,8 +273,11 @@ export const make = Effect.gen(function* () {
             state.ended = true
             return Effect.fail(Option.none())
           }
+          const link = offsetOfLink(page.nextLink)
+          const problem = guard.check(page, link)
+          if (problem !== undefined) return Effect.fail(Option.some(problem))
           state.last = page
-          if (offsetOfLink(page.nextLink) === undefined) state.ended = true
+          if (link === undefined) state.ended = true
           return Effect.as(fill, page)
         })
       })
@@ -345,42 +372,68 @@ export const make = Effect.gen(function* () {
       )
     })
 
-  const execPath = (executionId: string) => `/workflow-executions/${encodeURIComponent(executionId)}`
+  /** The id as one path segment, or `InvalidInput` naming it (nothing is sent). */
+  const segment = (field: string, id: string): Effect.Effect<string, InvalidInput> => {
+    const problem = idProblem(id)
+    return problem === undefined
+      ? Effect.succeed(idSegment(id))
+      : Effect.fail(
+          new InvalidInput({
+            field,
+            value: id,
+            problem: `${JSON.stringify(id)} ${problem}`,
+            expected: "an id that names one resource"
+          })
+        )
+  }
+
+  const execPath = (executionId: string) =>
+    Effect.map(segment("execution id", executionId), (id) => `/workflow-executions/${id}`)
 
   const getExecution: TaskHistoryClientShape["get"] = (executionId) =>
-    get(
-      { operation: "get", path: execPath(executionId), resource: `execution ${executionId}` },
-      keep(WorkflowExecutionDetail, (json) =>
-        "stepExecutions" in json ? json : { ...json, stepExecutions: [] }
+    Effect.flatMap(execPath(executionId), (path) =>
+      get(
+        { operation: "get", path, resource: `execution ${executionId}`, target: "execution" },
+        keep(WorkflowExecutionDetail, (json) =>
+          "stepExecutions" in json ? json : { ...json, stepExecutions: [] }
+        )
       )
     )
 
   const step: TaskHistoryClientShape["step"] = (executionId, stepExecutionId) =>
-    get(
-      {
-        operation: "step",
-        path: `${execPath(executionId)}/step-executions/${encodeURIComponent(stepExecutionId)}`,
-        resource: `step execution ${stepExecutionId} of execution ${executionId}`
-      },
-      keep(StepExecution)
+    Effect.flatMap(
+      Effect.zip(execPath(executionId), segment("step execution id", stepExecutionId)),
+      ([path, stepId]) =>
+        get(
+          {
+            operation: "step",
+            path: `${path}/step-executions/${stepId}`,
+            resource: `step execution ${stepExecutionId} of execution ${executionId}`,
+            target: "step"
+          },
+          keep(StepExecution)
+        )
     )
 
   const replay: TaskHistoryClientShape["replay"] = (executionId) =>
-    withRetry(
-      send(http, config, {
-        method: "POST",
-        operation: "replay",
-        path: `${execPath(executionId)}/replay`,
-        resource: `execution ${executionId}`
-      }),
-      limiter,
-      config.retry,
-      isRetryableReplay
-    ).pipe(
-      Effect.flatMap(keep(WorkflowExecution)),
-      Effect.mapError((error) => replayUnknown(executionId, error)),
-      traced("TaskHistory.replay", { captureStackTrace: false })
-    )
+    Effect.flatMap(execPath(executionId), (path) =>
+      withRetry(
+        send(http, config, {
+          method: "POST",
+          operation: "replay",
+          path: `${path}/replay`,
+          resource: `execution ${executionId}`,
+          target: "execution"
+        }),
+        limiter,
+        config.retry,
+        isRetryableReplay,
+        report
+      ).pipe(
+        Effect.flatMap(keep(WorkflowExecution)),
+        Effect.mapError((error) => replayUnknown(executionId, error))
+      )
+    ).pipe(traced("TaskHistory.replay", { captureStackTrace: false }))
 
   const costPlan: TaskHistoryClientShape["costPlan"] = (query) =>
     Effect.map(listPage(query, 0), (first) => ({

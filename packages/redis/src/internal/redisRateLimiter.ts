@@ -56,8 +56,10 @@ const parseTarget = (url: Redacted.Redacted<string>): Either.Either<Target, Redi
     .filter((s) => s.length > 0)
     .sort((a, b) => b.length - a.length)
   const path = u.pathname === "/" ? "" : u.pathname
+  // The port always shown, so that a message says which server failed.
+  const port = u.port === "" ? "6379" : u.port
   return Either.right({
-    display: `${u.protocol}//${u.host}${path}`,
+    display: `${u.protocol}//${u.hostname}:${port}${path}`,
     scrub: (text) => secrets.reduce((acc, secret) => acc.split(secret).join("<redacted>"), text)
   })
 }
