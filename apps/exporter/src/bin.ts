@@ -21,14 +21,16 @@ NodeRuntime.runMain(
     disableErrorReporting: true,
     disablePrettyLogger: true,
     teardown: (exit, onExit) => {
-      onExit(
+      // Every line written reaches stdout and stderr before the process exits.
+      Main.exitWhenDrained(
         Exit.isSuccess(exit)
           ? typeof exit.value === "number"
             ? exit.value
             : 1
           : Cause.isInterruptedOnly(exit.cause)
             ? 0
-            : 1
+            : 1,
+        onExit
       )
     }
   }

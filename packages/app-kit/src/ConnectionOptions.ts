@@ -12,13 +12,15 @@
  * @since 0.1.0
  */
 import * as Options from "@effect/cli/Options"
-import * as FileSystem from "@effect/platform/FileSystem"
+import type * as FileSystem from "@effect/platform/FileSystem"
 import type { HttpClient } from "@effect/platform/HttpClient"
 import * as RateLimiter from "@taskhistory/core/RateLimiter"
 import * as TaskHistoryClient from "@taskhistory/core/TaskHistoryClient"
 import * as TaskHistoryConfig from "@taskhistory/core/TaskHistoryConfig"
 import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
-import { Config, Effect, Layer, Option, Redacted } from "effect"
+import { Config, Console, Duration, Effect, Either, Layer, Option, Redacted } from "effect"
+import * as InputFile from "./InputFile.js"
+import * as Output from "./internal/output.js"
 import * as Secrets from "./internal/secrets.js"
 import { CliError } from "./Main.js"
 
@@ -34,6 +36,12 @@ export interface ConnectionFlags {
   readonly rateLimit: Option.Option<string>
   readonly rateLimitRedis: Option.Option<Redacted.Redacted<string>>
   readonly maxRetries: Option.Option<number>
+  /** `--timeout`: the deadline of one request's whole answer. */
+  readonly timeout: Option.Option<string>
+  /** `--connect-timeout`: the deadline of one request's connection. */
+  readonly connectTimeout: Option.Option<string>
+  /** `--wait`: the longest Retry-After waited for. */
+  readonly wait: Option.Option<string>
 }
 
 /**
@@ -47,7 +55,10 @@ export const emptyFlags: ConnectionFlags = {
   baseUrl: Option.none(),
   rateLimit: Option.none(),
   rateLimitRedis: Option.none(),
-  maxRetries: Option.none()
+  maxRetries: Option.none(),
+  timeout: Option.none(),
+  connectTimeout: Option.none(),
+  wait: Option.none()
 }
 
 /**
@@ -97,11 +108,34 @@ export const options: Options.Options<ConnectionFlags> = Options.all({
       "Retries of a failed read (429, 5xx, network) before giving up. Default: TASKHISTORY_MAX_RETRIES, else 8."
     ),
     Options.optional
+  ),
+  timeout: Options.text("timeout").pipe(
+    Options.withPseudoName("DURATION"),
+    Options.withDescription(
+      "Deadline of one request's whole answer (headers within 30s of sending, at most this). Default: 60s."
+    ),
+    Options.optional
+  ),
+  connectTimeout: Options.text("connect-timeout").pipe(
+    Options.withPseudoName("DURATION"),
+    Options.withDescription(
+      "Deadline of one request's connection. An unreachable server fails (exit 6) within about 15s. Default: 10s."
+    ),
+    Options.optional
+  ),
+  wait: Options.text("wait").pipe(
+    Options.withPseudoName("DURATION"),
+    Options.withDescription(
+      "Longest wait a 429's Retry-After may ask for; a longer one (or one that cannot be read) fails with exit 5. Default: 10m."
+    ),
+    Options.optional
   )
 })
 
 /**
- * Reads the API key file: the whole file, minus one trailing newline.
+ * Reads the API key file: at most {@link InputFile.keyFileLimit} bytes (a larger file, or
+ * `/dev/zero`, is exit 2 without reading it), minus one trailing newline. The key is registered
+ * as a secret at once, so nothing printed shows it.
  *
  * @since 0.1.0
  */
@@ -109,18 +143,18 @@ export const readKeyFile = (
   path: string
 ): Effect.Effect<Redacted.Redacted<string>, InvalidInput, FileSystem.FileSystem> =>
   Effect.gen(function* () {
-    const fs = yield* FileSystem.FileSystem
-    const text = yield* fs.readFileString(path).pipe(
+    const text = yield* InputFile.readText("--api-key-file", path, InputFile.keyFileLimit).pipe(
       Effect.mapError(
         (error) =>
           new InvalidInput({
             field: "--api-key-file",
             value: path,
-            expected: `a readable file holding the API key (${error._tag === "SystemError" && error.reason === "NotFound" ? "no such file" : error.message})`
+            expected: error.expected.replace(/^a readable file/, "a readable file holding the API key")
           })
       )
     )
     const key = text.replace(/\r?\n$/, "")
+    Secrets.register(key)
     if (key.trim() === "") {
       return yield* new InvalidInput({
         field: "--api-key-file",
@@ -128,7 +162,6 @@ export const readKeyFile = (
         expected: "a file holding the API key, not an empty file"
       })
     }
-    Secrets.register(key)
     return Redacted.make(key)
   })
 
@@ -171,13 +204,27 @@ const explain =
   (flags: ConnectionFlags) =>
   (error: InvalidInput): InvalidInput => {
     const as = (field: string, expected = error.expected) =>
-      new InvalidInput({ field, value: error.value, expected })
+      new InvalidInput({ field, value: error.value, expected, problem: error.problem })
     switch (error.field) {
       case "API key":
+        // A key that cannot be sent (a newline inside, ...): named by where it came from.
+        if (error.problem !== undefined) {
+          return as(
+            Option.isSome(flags.apiKeyFile)
+              ? `the key in --api-key-file ${flags.apiKeyFile.value}`
+              : TaskHistoryConfig.variables.apiKey
+          )
+        }
         // Without --api-key-file the key can only be missing (a blank variable is not set).
         return Option.isNone(flags.apiKeyFile)
           ? as(error.field, `a key: set ${TaskHistoryConfig.variables.apiKey} or pass --api-key-file PATH`)
           : error
+      case "Redis URL":
+        return as(
+          Option.isSome(flags.rateLimitRedis)
+            ? "--rate-limit-redis"
+            : TaskHistoryConfig.variables.rateLimitRedis
+        )
       case "project id":
         return Option.isNone(flags.projectId) && error.value === ""
           ? as(
@@ -220,6 +267,36 @@ const maxRetries = (flags: ConnectionFlags): Effect.Effect<Option.Option<number>
     return Option.some(n)
   })
 
+const durationFlag = (flag: string, value: Option.Option<string>) =>
+  Option.match(value, {
+    onNone: () => Effect.succeed(undefined),
+    onSome: (text) =>
+      Either.match(TaskHistoryConfig.parseDuration(text, flag), {
+        onLeft: Effect.fail,
+        onRight: Effect.succeed
+      })
+  })
+
+/** `--timeout`, `--connect-timeout`, `--wait` as settings of the core. */
+const limitsOf = (flags: ConnectionFlags) =>
+  Effect.gen(function* () {
+    const timeout = yield* durationFlag("--timeout", flags.timeout)
+    const connect = yield* durationFlag("--connect-timeout", flags.connectTimeout)
+    const wait = yield* durationFlag("--wait", flags.wait)
+    return {
+      settings: {
+        ...(timeout === undefined
+          ? {}
+          : {
+              requestTimeout: timeout,
+              headersTimeout: Duration.min(timeout, TaskHistoryConfig.defaultLimits.headersTimeout)
+            }),
+        ...(connect === undefined ? {} : { connectTimeout: connect })
+      },
+      retry: wait === undefined ? {} : { maxRetryAfter: wait }
+    }
+  })
+
 /**
  * The validated configuration service from the flags and the environment: reads the key file
  * of `--api-key-file`, hands {@link config} to `TaskHistoryConfig.layerConfig`, and applies
@@ -239,12 +316,20 @@ export const configLayer = (
         Effect.gen(function* () {
           const settings = yield* TaskHistoryConfig.TaskHistoryConfig
           Secrets.register(Redacted.value(settings.apiKey))
+          // Only the password of the Redis URL: a message still names the server that failed.
           if (Option.isSome(settings.rateLimitRedis))
-            Secrets.register(Redacted.value(settings.rateLimitRedis.value))
+            Secrets.registerUrl(Redacted.value(settings.rateLimitRedis.value))
           const retries = yield* maxRetries(flags)
-          return Option.isSome(retries)
-            ? { ...settings, retry: { ...settings.retry, maxRetries: retries.value } }
-            : settings
+          const limits = yield* limitsOf(flags)
+          return {
+            ...settings,
+            ...limits.settings,
+            retry: {
+              ...settings.retry,
+              ...limits.retry,
+              ...(Option.isSome(retries) ? { maxRetries: retries.value } : {})
+            }
+          }
         })
       ).pipe(
         Layer.provide(
@@ -318,5 +403,19 @@ export const layer = (
   TaskHistoryClient.layer.pipe(
     Layer.provideMerge(rateLimiterLayer),
     Layer.provideMerge(configLayer(flags)),
-    Layer.provide(httpClientLayer)
+    Layer.provide(Layer.merge(httpClientLayer, retryReporterLayer))
   )
+
+/**
+ * How the binaries tell of a retry: one line on stderr (`retrying in 2s (attempt 2 of 9): ...`)
+ * when it is a terminal or with `--verbose`, else a debug log.
+ *
+ * @since 0.1.0
+ */
+export const retryReporterLayer: Layer.Layer<TaskHistoryConfig.RetryReporter> = Layer.succeed(
+  TaskHistoryConfig.RetryReporter,
+  (event) => {
+    const line = TaskHistoryConfig.describeRetry(event)
+    return process.stderr.isTTY === true || Output.isVerbose() ? Console.error(line) : Effect.logDebug(line)
+  }
+)

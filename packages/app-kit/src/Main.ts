@@ -193,6 +193,7 @@ export const run = <Name extends string, E, A>(
     if (apiKey !== undefined) Secrets.register(Redacted.value(apiKey))
     const flags = args.slice(0, args.includes("--") ? args.indexOf("--") : undefined)
     const verbose = flags.includes("--verbose") || flags.includes("-v")
+    Output.setVerbose(verbose)
     const secretFlag = findSecretFlag(args)
     if (secretFlag !== undefined) {
       return yield* Console.error(secretFlagMessage(secretFlag)).pipe(Effect.as(2))
@@ -233,7 +234,19 @@ export const runMain = <Name extends string, E, A>(
   NodeRuntime.runMain(run(command, options).pipe(Effect.provide(NodeContext.layer)), {
     disableErrorReporting: true,
     teardown: (exit, onExit) => {
-      onExit(Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : 130)
+      exitWhenDrained(Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : 130, onExit)
     }
   })
 }
+
+/**
+ * Calls `exit(code)` once everything written to stdout and stderr has gone out (at most 10 s, in
+ * case nobody reads them): a runtime's teardown, so that no line is lost to `process.exit`
+ * whatever the exit path. `runMain` does it; a binary with its own teardown calls it.
+ *
+ * @example
+ * NodeRuntime.runMain(program, { teardown: (exit, onExit) => Main.exitWhenDrained(code(exit), onExit) })
+ *
+ * @since 0.1.0
+ */
+export const exitWhenDrained: (code: number, exit: (code: number) => void) => void = Output.exitWhenDrained

@@ -10,3 +10,7 @@ export * as FilterOptions from "./FilterOptions.js"
  * @since 0.1.0
  */
 export * as Main from "./Main.js"
+/**
+ * @since 0.1.0
+ */
+export * as InputFile from "./InputFile.js"

@@ -46,13 +46,21 @@ describe("ConnectionOptions.configLayer", () => {
   it.effect("flags win over the environment, and the key file is read minus one newline", () =>
     Effect.gen(function* () {
       const config = yield* settings({
+        ...ConnectionOptions.emptyFlags,
         apiKeyFile: Option.some(keyFile),
         projectId: Option.some("flag-project"),
         baseUrl: Option.some("http://localhost:1"),
         rateLimit: Option.some("10/1s"),
         rateLimitRedis: Option.none(),
-        maxRetries: Option.some(0)
+        maxRetries: Option.some(0),
+        timeout: Option.some("5s"),
+        connectTimeout: Option.some("2s"),
+        wait: Option.some("1h")
       }).pipe(withEnv(env))
+      expect(Duration.toMillis(config.requestTimeout)).toBe(5000)
+      expect(Duration.toMillis(config.headersTimeout)).toBe(5000)
+      expect(Duration.toMillis(config.connectTimeout)).toBe(2000)
+      expect(Duration.toMillis(config.retry.maxRetryAfter)).toBe(3_600_000)
       expect(Redacted.value(config.apiKey)).toBe("file-key-123456")
       expect(config.projectId).toBe("flag-project")
       expect(config.baseUrl).toBe("http://localhost:1")
