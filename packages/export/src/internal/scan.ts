@@ -23,6 +23,12 @@ import { idOf, startOf } from "./rawRecord.js"
 const INSTANT_ATTEMPTS = 5
 /** Upper bound on pages of one instant, so a server that never ends a result cannot loop us. */
 const INSTANT_MAX_PAGES = 10_000
+/**
+ * Consecutive pages that bring nothing new (no id not handed over yet, within the dates asked
+ * for) before the read stops with `NoProgress`: a server that ignores `offset` or the date
+ * filters would otherwise have the scanner spend the key's whole budget.
+ */
+export const MAX_WASTED_PAGES = 3
 
 /** Where a scanner is: every execution of its window that started before `lower` (ms) is read. */
 export interface ScanCursor {
@@ -70,6 +76,18 @@ interface Instant {
   readonly passIds: Set<string>
 }
 
+/** Pages in a row that brought nothing new, and what the scan spent against what it expected. */
+interface Spending {
+  /** Consecutive wasted pages. */
+  wasted: number
+  /** Requests this scan made. */
+  requests: number
+  /** Requests the range needs, from the `total` of its first page (undefined before it). */
+  expected: number | undefined
+  /** Whether the warning about spending more than expected was logged. */
+  warned: boolean
+}
+
 type ScanMode = { readonly _tag: "Keyset" } | Instant | { readonly _tag: "Done" }
 
 interface ScanState {
@@ -102,6 +120,59 @@ const fresh = (page: ExecutionPage, dates: ReadonlyArray<number>, seen: Readonly
 
 const startsOf = (page: ExecutionPage) => page.records.map((r) => Date.parse(r.dateStarted))
 
+/** Whether a page brought an id not handed over yet that started in [from, to]. */
+const bringsNew = (
+  page: ExecutionPage,
+  dates: ReadonlyArray<number>,
+  from: number,
+  to: number,
+  known: (id: string) => boolean
+): boolean => {
+  for (let k = 0; k < page.records.length; k++) {
+    const at = dates[k]!
+    if (at >= from && at <= to && !known(page.records[k]!.id)) return true
+  }
+  for (const i of page.invalid) {
+    const id = idOf(i.raw)
+    const at = startOf(i.raw)
+    if (id === undefined || at === undefined) return true
+    if (at >= from && at <= to && !known(id)) return true
+  }
+  return false
+}
+
+/**
+ * Counts a page: fails with `NoProgress` after {@link MAX_WASTED_PAGES} wasted pages in a row,
+ * and says in the log (once) when the scan spends much more than the range's `total` needs.
+ */
+const spend = (
+  spending: Spending,
+  page: ExecutionPage,
+  useful: boolean,
+  where: string
+): Effect.Effect<void, ExportError> =>
+  Effect.suspend(() => {
+    spending.requests++
+    if (spending.expected === undefined && page.total !== undefined) {
+      spending.expected = Math.max(1, Math.ceil(page.total / PAGE_SIZE)) + 1
+    }
+    spending.wasted = useful ? 0 : spending.wasted + 1
+    if (spending.wasted >= MAX_WASTED_PAGES) {
+      return new ExportError({
+        reason: "NoProgress",
+        detail: `${spending.wasted} pages in a row ${where} held only executions already read, or none started in the dates asked for (does the server ignore offset or the date filters?)`
+      })
+    }
+    const budget = spending.expected === undefined ? undefined : 2 * spending.expected + 10
+    if (budget !== undefined && !spending.warned && spending.requests > budget) {
+      spending.warned = true
+      return Effect.logWarning(
+        `this read has made ${spending.requests} requests where the server's total needs about ${spending.expected}: executions are read again because the server's answers disagree (${where}); it stops after ${MAX_WASTED_PAGES} pages that bring nothing new`
+      )
+    }
+    return Effect.void
+  })
+
 const withIds = (ids: ReadonlySet<string>, records: ReadonlyArray<WorkflowExecution>) =>
   new Set([...ids, ...records.map((r) => r.id)])
 
@@ -130,8 +201,9 @@ const keysetStep = (
   client: TaskHistoryClientShape,
   query: ExecutionQuery.Selection,
   state: ScanState,
-  endMs: number
-): Effect.Effect<Next, RequestError> =>
+  endMs: number,
+  spending: Spending
+): Effect.Effect<Next, RequestError | ExportError> =>
   Effect.gen(function* () {
     const { cursor } = state
     if (cursor.lower >= endMs) {
@@ -145,6 +217,13 @@ const keysetStep = (
     )
     const dates = startsOf(page)
     const rest = fresh(page, dates, state.recent)
+    yield* spend(
+      spending,
+      page,
+      page.records.length + page.invalid.length === 0 ||
+        bringsNew(page, dates, after, endMs, (id) => state.recent.has(id)),
+      `after ${iso(after)}`
+    )
     const observed = cursor
     const size = page.records.length + page.invalid.length
     const left = page.total === undefined ? undefined : Math.max(0, page.total - size)
@@ -197,7 +276,8 @@ const instantStep = (
   query: ExecutionQuery.Selection,
   state: ScanState,
   mode: Instant,
-  endMs: number
+  endMs: number,
+  spending: Spending
 ): Effect.Effect<Next, RequestError | ExportError> =>
   Effect.gen(function* () {
     const { cursor } = state
@@ -205,6 +285,13 @@ const instantStep = (
     const page = yield* client.listPage(
       { ...query, afterDate: iso(lowBound), beforeDate: iso(Math.min(mode.at + 1, endMs)), sortBy: "ASC" },
       mode.offset
+    )
+    // Useful: an id of this instant not seen in this pass (a new pass reads the instant again).
+    yield* spend(
+      spending,
+      page,
+      bringsNew(page, startsOf(page), lowBound, mode.at + 1, (id) => mode.passIds.has(id)),
+      `at ${iso(mode.at)}, offset ${mode.offset}`
     )
     const firstTotal = mode.offset === 0 ? page.total : mode.firstTotal
     for (const r of page.records) mode.passIds.add(r.id)
@@ -263,12 +350,13 @@ export const scan = (
   bound: Bound
 ): Pull => {
   let current: ScanState = { cursor: start, mode: { _tag: "Keyset" }, recent: new Set() }
+  const spending: Spending = { wasted: 0, requests: 0, expected: undefined, warned: false }
   const step = (state: ScanState): Effect.Effect<Next, RequestError | ExportError> =>
     state.mode._tag === "Done"
       ? Effect.succeed(Option.none())
       : state.mode._tag === "Keyset"
-        ? keysetStep(client, query, state, bound.end)
-        : instantStep(client, query, state, state.mode, bound.end)
+        ? keysetStep(client, query, state, bound.end, spending)
+        : instantStep(client, query, state, state.mode, bound.end, spending)
   return Effect.suspend(() =>
     Effect.map(step(current), (next) => {
       if (Option.isNone(next)) return undefined
