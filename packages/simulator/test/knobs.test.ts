@@ -1,3 +1,4 @@
+import { get as httpGet } from "node:http"
 import { describe, expect, it } from "@effect/vitest"
 import { decodeExecution } from "@taskhistory/core/WorkflowExecution"
 import { Simulator, startSimulator } from "@taskhistory/simulator"
@@ -79,6 +80,96 @@ describe("rate limit", () => {
   )
 })
 
+describe("hostile-server modes (fault)", () => {
+  /** Headers and the first bytes of an answer, without waiting for its end. */
+  const head = (url: string, headers: Record<string, string>) =>
+    Effect.async<{ status: number; headers: Record<string, string | string[] | undefined>; first: string }>(
+      (resume) => {
+        const req = httpGet(url, { headers }, (res) => {
+          res.once("data", (chunk: Buffer) => {
+            resume(
+              Effect.succeed({
+                status: res.statusCode ?? 0,
+                headers: res.headers,
+                first: chunk.toString("utf8")
+              })
+            )
+            res.destroy()
+          })
+        })
+        req.on("error", () => undefined)
+        return Effect.sync(() => req.destroy())
+      }
+    )
+
+  it.scopedLive("bodies that never end, are announced huge, stall, or headers that never come", () =>
+    Effect.gen(function* () {
+      const sim = yield* Simulator.start({ records: 150, now: NOW, fault: "endless-body" })
+      const endless = yield* head(executionsUrl(sim), auth(sim))
+      expect(endless.status).toBe(200)
+      expect(endless.headers["content-length"]).toBeUndefined()
+      yield* sim.configure({ fault: "huge-page" })
+      const huge = yield* head(executionsUrl(sim), auth(sim))
+      expect(huge.headers["content-length"]).toBe(String(600 * 1024 * 1024))
+      yield* sim.configure({ fault: "stalled-body" })
+      const stalled = yield* head(executionsUrl(sim), auth(sim))
+      expect(stalled.first).toContain("stalled")
+      yield* sim.configure({ fault: "slow-headers" })
+      const silent = yield* Effect.either(Effect.timeout(head(executionsUrl(sim), auth(sim)), "300 millis"))
+      expect(Either.isLeft(silent)).toBe(true)
+      expect((yield* sim.stats).faults.hostile).toBe(4)
+      yield* sim.configure({ fault: null })
+      expect((yield* apiGet(sim, "")).status).toBe(200)
+    })
+  )
+
+  it.scoped("paging that goes nowhere: ignore-offset, looping-nextlink, ignore-dates", () =>
+    Effect.gen(function* () {
+      const sim = yield* Simulator.start({ records: 350, now: NOW, fault: ["ignore-offset"] })
+      const first = asPage(yield* apiGet(sim, ""))
+      const again = asPage(yield* apiGet(sim, "", { offset: "200" }))
+      expect(again.records.map((r) => r.id)).toEqual(first.records.map((r) => r.id))
+      expect(again.nextLink).toBe(first.nextLink)
+      yield* sim.configure({ fault: "looping-nextlink" })
+      const second = asPage(yield* apiGet(sim, "", { offset: "100" }))
+      expect(new URL(second.nextLink ?? "").searchParams.get("offset")).toBe("0")
+      yield* sim.configure({ fault: "ignore-dates" })
+      const all = asPage(yield* apiGet(sim, "", { afterDate: "2099-01-01T00:00:00Z" }))
+      expect(all.total).toBe(350)
+    })
+  )
+
+  it.scoped("429s with a Retry-After that is garbage or huge; bodies that echo the key or hold escapes", () =>
+    Effect.gen(function* () {
+      const sim = yield* Simulator.start({ records: 5, now: NOW, fault: "retry-after-garbage" })
+      const garbage = yield* apiGet(sim, "")
+      expect([garbage.status, garbage.header("retry-after")]).toEqual([429, "soon-ish"])
+      yield* sim.configure({ fault: "retry-after-huge" })
+      expect((yield* apiGet(sim, "")).header("retry-after")).toBe("999999")
+      yield* sim.configure({ fault: "echo-key" })
+      const echo = yield* apiGet(sim, "")
+      expect(echo.status).toBe(400)
+      expect(echo.text).toContain(sim.apiKey)
+      yield* sim.configure({ fault: "escape-errors" })
+      const escapes = yield* apiGet(sim, "")
+      expect(escapes.status).toBe(503)
+      expect(escapes.text).toContain("\u001b]0;")
+    })
+  )
+
+  it.scoped("records with terminal escapes and formulas, and ids '..' and '.'", () =>
+    Effect.gen(function* () {
+      const sim = yield* Simulator.start({ records: 20, now: NOW, fault: ["hostile-records", "dot-ids"] })
+      const page = asPage(yield* apiGet(sim, ""))
+      expect(page.records.slice(0, 2).map((r) => r.id)).toEqual(["..", "."])
+      expect(String(page.records[0]?.workflowId)).toMatch(/^=HYPERLINK/)
+      expect(String(page.records[0]?.userId)).toContain("\u001b]0;")
+      const bad = yield* Effect.either(sim.configure({ fault: "no-such-mode" as never }))
+      expect(Either.isLeft(bad)).toBe(true)
+    })
+  )
+})
+
 describe("faults", () => {
   it.scoped("5xx, HTML pages, resets and failNext", () =>
     Effect.gen(function* () {
@@ -99,7 +190,15 @@ describe("faults", () => {
       expect((yield* apiGet(sim, "")).status).toBe(503)
       expect((yield* apiGet(sim, "")).status).toBe(200)
       const stats = yield* sim.stats
-      expect(stats.faults).toEqual({ errors: 1, resets: 1, slow: 0, html: 1, failNext: 2, replay: 0 })
+      expect(stats.faults).toEqual({
+        hostile: 0,
+        errors: 1,
+        resets: 1,
+        slow: 0,
+        html: 1,
+        failNext: 2,
+        replay: 0
+      })
     })
   )
 

