@@ -33,6 +33,13 @@ export type {
    */
   ChurnOptions,
   /**
+   * A hostile-server mode (`fault` knob, `--fault MODE`): a body that never ends, headers that
+   * never come, an ignored offset, a looping nextLink, a Retry-After that is garbage, ...
+   *
+   * @since 0.1.0
+   */
+  FaultMode,
+  /**
    * Fault probabilities and "fail the next K requests".
    *
    * @since 0.1.0
