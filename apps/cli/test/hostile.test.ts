@@ -5,8 +5,8 @@
  * simulator's `fault` modes on 127.0.0.1.
  */
 import { execFile } from "node:child_process"
-import { createServer } from "node:net"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -34,7 +34,12 @@ afterAll(async () => {
 })
 
 const simulator = async (fault: FaultMode | ReadonlyArray<FaultMode> | undefined, records = 600) => {
-  const sim = await startSimulator({ records, seed: 3, apiKey: KEY, ...(fault === undefined ? {} : { fault }) })
+  const sim = await startSimulator({
+    records,
+    seed: 3,
+    apiKey: KEY,
+    ...(fault === undefined ? {} : { fault })
+  })
   sims.push(sim)
   return sim
 }
@@ -119,7 +124,9 @@ describe("hostile servers (simulator fault modes)", () => {
       const sim = await simulator(fault)
       const r = await run([...list, "--timeout", "1s", "--max-retries", "1"], envOf(sim))
       expect(r.code).toBe(6)
-      expect(errorLine(r)).toContain(fault === "slow-headers" ? "no answer (status and headers) within 1s" : "no complete answer within 1s")
+      expect(errorLine(r)).toContain(
+        fault === "slow-headers" ? "no answer (status and headers) within 1s" : "no complete answer within 1s"
+      )
       expect(r.ms).toBeLessThan(60_000)
       expectClean(r)
       expect(sim.stats().requests).toBe(2)
@@ -185,7 +192,12 @@ describe("unreachable servers", () => {
 
   it("connection refused: exit 6 within about 15 s, naming the origin", async () => {
     const port = await freePort()
-    const r = await run(list, { ...baseEnv(), PARAGON_BASE_URL: `http://127.0.0.1:${port}`, PARAGON_PROJECT_ID: "p", PARAGON_API_KEY: KEY })
+    const r = await run(list, {
+      ...baseEnv(),
+      PARAGON_BASE_URL: `http://127.0.0.1:${port}`,
+      PARAGON_PROJECT_ID: "p",
+      PARAGON_API_KEY: KEY
+    })
     expect(r.code).toBe(6)
     expect(errorLine(r)).toContain(`connection refused to http://127.0.0.1:${port}`)
     // about 15 s by default; generous for a loaded machine

@@ -38,7 +38,12 @@ const timed = async (args: ReadonlyArray<string>, env: Record<string, string>) =
 
 const expectClean = (result: Result) => {
   for (const text of [result.stdout, result.stderr]) {
-    for (const form of [KEY, JSON.stringify(KEY).slice(1, -1), encodeURIComponent(KEY), Buffer.from(`Bearer ${KEY}`).toString("base64")]) {
+    for (const form of [
+      KEY,
+      JSON.stringify(KEY).slice(1, -1),
+      encodeURIComponent(KEY),
+      Buffer.from(`Bearer ${KEY}`).toString("base64")
+    ]) {
       expect(text).not.toContain(form)
     }
   }
@@ -88,7 +93,10 @@ describe("taskhistory-exporter run --once against hostile servers", () => {
 
   it("headers that never come: exit 6 at --timeout", async () => {
     const sim = await simulator("slow-headers")
-    const r = await timed(["run", "--once", "--sink", sink(), "--timeout", "1s", "--max-retries", "0"], simEnv(sim))
+    const r = await timed(
+      ["run", "--once", "--sink", sink(), "--timeout", "1s", "--max-retries", "0"],
+      simEnv(sim)
+    )
     expect(r.code).toBe(6)
     expect(errorLine(r)).toContain("no answer (status and headers) within 1s")
     expect(r.ms).toBeLessThan(60_000)

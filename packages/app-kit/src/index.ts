@@ -9,8 +9,8 @@ export * as FilterOptions from "./FilterOptions.js"
 /**
  * @since 0.1.0
  */
-export * as Main from "./Main.js"
+export * as InputFile from "./InputFile.js"
 /**
  * @since 0.1.0
  */
-export * as InputFile from "./InputFile.js"
+export * as Main from "./Main.js"

@@ -14,8 +14,8 @@ import { Cause, ConfigProvider, Data, Effect, Option } from "effect"
 import * as ConnectionOptions from "../src/ConnectionOptions.js"
 import * as InputFile from "../src/InputFile.js"
 import * as Output from "../src/internal/output.js"
-import * as Main from "../src/Main.js"
 import * as Secrets from "../src/internal/secrets.js"
+import * as Main from "../src/Main.js"
 
 const dir = mkdtempSync(join(tmpdir(), "app-kit-hardening-"))
 process.on("exit", () => rmSync(dir, { recursive: true, force: true }))

@@ -23,7 +23,10 @@ afterAll(async () => {
   await Promise.all(sims.map((s) => s.close()))
 })
 
-const connect = async (fault: FaultMode, options: Partial<ConstructorParameters<typeof TaskHistory>[0]> = {}) => {
+const connect = async (
+  fault: FaultMode,
+  options: Partial<ConstructorParameters<typeof TaskHistory>[0]> = {}
+) => {
   const sim = await startSimulator({ records: 600, seed: 4, apiKey: KEY, fault })
   sims.push(sim)
   const th = new TaskHistory({ apiKey: sim.apiKey, projectId: sim.projectId, baseUrl: sim.url, ...options })

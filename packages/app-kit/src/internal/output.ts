@@ -171,4 +171,3 @@ export const setVerbose = (verbose: boolean): void => {
 
 /** Whether `--verbose` was given. @internal */
 export const isVerbose = (): boolean => verboseRun
-
