@@ -85,11 +85,14 @@ describe("stderr", () => {
       }
     }
     const root = new Error("Connection terminated unexpectedly")
-    const detail = Output.verboseDetail(
-      Cause.fail(new Wrapper({ cause: new ServerError({ status: 503, cause: root } as never) }))
+    const failure = Main.describeFailure(
+      Cause.fail(new Wrapper({ cause: new ServerError({ status: 503, cause: root } as never) })),
+      true
     )
-    expect(detail).toContain("Wrapper: the batch failed")
-    expect(detail).toContain("caused by: ServerError: server error (503)")
+    const detail = failure.lines.join("\n")
+    expect(detail).toContain("the batch failed")
+    expect(detail).toContain("caused by:")
+    expect(detail).toContain("server error (503)")
   })
 })
 

@@ -21,7 +21,6 @@ import {
   InvalidRecordError,
   type InvalidResponse,
   isRetryable,
-  NoProgress,
   type RequestError
 } from "../TaskHistoryError.js"
 import {
