@@ -176,9 +176,14 @@ describe("aborting stops requests at once", () => {
     )
     expect(error).toMatchObject({ name: "AbortError" })
     const atAbort = sim.stats().requests
-    await new Promise((r) => setTimeout(r, 200))
-    expect(sim.stats().requests).toBe(atAbort)
-    expect(atAbort).toBeLessThan(10)
+    // Requests sent just before the abort may still reach the server (it counts arrivals; on a
+    // loaded machine that takes a while): at most the pages fetched ahead, then nothing more.
+    await new Promise((r) => setTimeout(r, 300))
+    const settled = sim.stats().requests
+    expect(settled - atAbort).toBeLessThanOrEqual(4)
+    await new Promise((r) => setTimeout(r, 300))
+    expect(sim.stats().requests).toBe(settled)
+    expect(settled).toBeLessThan(14)
     await th.close()
     await sim.close()
   }, 20_000)
