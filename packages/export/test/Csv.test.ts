@@ -51,4 +51,14 @@ describe("Csv (RFC 4180)", () => {
     expect(Csv.parse('ab"c\r\n')).toBe("stray quote at offset 2")
     expect(Csv.parse('"a"b\r\n')).toBe("unexpected character after quote at offset 3")
   })
+
+  it("neutralises formula cells on request: text starting with = + - @ tab CR gets a ', numbers never", () => {
+    const cells = ['=HYPERLINK("http://x","y")', "+1", "-2+3", "@SUM(1)", "\tx", "\rx", "a=b", "", -5, null]
+    expect(Csv.formatRow(cells, { formulas: "escape" })).toBe(
+      `"'=HYPERLINK(""http://x"",""y"")",'+1,'-2+3,'@SUM(1),'\tx,"'\rx",a=b,,-5,`
+    )
+    expect(Csv.formatRow(cells)).toBe(Csv.formatRow(cells, { formulas: "keep" }))
+    expect(Csv.formatRow(cells)).toContain('"=HYPERLINK(')
+    expect(Csv.neutralize(-5)).toBe(-5)
+  })
 })

@@ -15,7 +15,7 @@ import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Chunk, Effect, Option, Stream } from "effect"
 import { costNotice, provideConnection } from "../internal/connection.js"
 import * as Format from "../internal/format.js"
-import { examples, formatOption, usageError } from "../internal/options.js"
+import { examples, formatOption, rawCsv, usageError } from "../internal/options.js"
 import * as Progress from "../internal/progress.js"
 import * as Out from "../internal/stdout.js"
 
@@ -38,16 +38,17 @@ export const list = Command.make(
       "table",
       "table (for people), json (one array), ndjson (one execution per line, as the API sent it), csv (header row)."
     ),
+    rawCsv,
     common: Main.commonOptions
   },
-  ({ all, common, connection, format, limit, query }) =>
+  ({ all, common, connection, format, limit, query, rawCsv }) =>
     Effect.gen(function* () {
       if (all && Option.isSome(limit)) return yield* usageError("--limit and --all cannot be used together")
       if (Option.isSome(limit) && limit.value < 1) {
         return yield* usageError(`invalid --limit ${limit.value}: expected a positive integer`)
       }
       const client = yield* TaskHistoryClient
-      const printer = Format.printer(format)
+      const printer = Format.printer(format, { rawCsv })
       const progress = Progress.make(common.quiet || (!all && Option.isNone(limit)))
       let stream: Stream.Stream<WorkflowExecution, TaskHistoryError>
       if (all) {

@@ -10,7 +10,8 @@ import type { ExecutionQuery } from "@taskhistory/core/ExecutionQuery"
 import { TaskHistoryClient } from "@taskhistory/core/TaskHistoryClient"
 import type * as TaskHistoryConfig from "@taskhistory/core/TaskHistoryConfig"
 import type { TaskHistoryError } from "@taskhistory/core/TaskHistoryError"
-import { exitCode } from "@taskhistory/core/TaskHistoryError"
+import { escapeControls, exitCode } from "@taskhistory/core/TaskHistoryError"
+import { idProblem } from "@taskhistory/core/WorkflowExecution"
 import { Effect, Either, Option, Stream } from "effect"
 import { costNotice } from "../internal/connection.js"
 import * as Progress from "../internal/progress.js"
@@ -56,22 +57,40 @@ export const bulkReplay = (
     // Collect the ids first: replays add new executions to the list while we page.
     const ids: Array<string> = []
     const seen = new Set<string>()
+    // Ids from the server go through the same check as ids typed by a user: one that cannot be
+    // one path segment ("", ".", "..") would send the replay elsewhere. Reported, never sent.
+    const refused: Array<{ readonly id: string; readonly problem: string }> = []
     let skipped = 0
     yield* Stream.runForEach(client.executions(options.query, { firstPage: plan.firstPage }), (e) =>
       Effect.sync(() => {
         if (seen.has(e.id)) return
         seen.add(e.id)
-        if (ReplayLog.isSettled(state.get(e.id))) skipped++
+        const problem = idProblem(e.id)
+        if (problem !== undefined) refused.push({ id: e.id, problem })
+        else if (ReplayLog.isSettled(state.get(e.id))) skipped++
         else ids.push(e.id)
       })
     )
+    for (const { id, problem } of refused) {
+      yield* Out.notice(
+        `skipped execution id ${escapeControls(JSON.stringify(id))} from the server: it ${problem} and cannot name one execution; not sent`
+      )
+    }
+    const refusal =
+      refused.length === 0
+        ? undefined
+        : new Main.CliError({
+            exitCode: 6,
+            text: `the server listed ${refused.length} execution id(s) that cannot be sent ("", "." or ".."): they were skipped (see the lines starting with "skipped")`
+          })
     if (options.dryRun) {
-      for (const id of ids) yield* Out.line(id)
+      for (const id of ids) yield* Out.line(escapeControls(id))
       if (!options.quiet) {
         yield* Out.notice(
-          `dry run: ${ids.length} execution(s) would be replayed${skipped > 0 ? `, ${skipped} skipped (already in the log)` : ""}; nothing was sent`
+          `dry run: ${ids.length} execution(s) would be replayed${skipped > 0 ? `, ${skipped} skipped (already in the log)` : ""}${refused.length > 0 ? `, ${refused.length} refused (ids that cannot be sent)` : ""}; nothing was sent`
         )
       }
+      if (refusal !== undefined) return yield* Effect.fail(refusal)
       return 0
     }
     const writer = Option.isSome(options.log) ? yield* ReplayLog.open(options.log.value) : ReplayLog.noLog
@@ -92,20 +111,20 @@ export const bulkReplay = (
       if (Either.isRight(result)) {
         summary.replayed++
         yield* writer.append({ id, event: "replayed", newId: result.right.id })
-        yield* Out.line(`replayed\t${id}\t${result.right.id}`)
+        yield* Out.line(`replayed\t${escapeControls(id)}\t${escapeControls(result.right.id)}`)
         continue
       }
       const error = result.left
       if (error._tag === "ReplayOutcomeUnknown") {
         summary.unknown++
         yield* writer.append({ id, event: "unknown", error: error.message })
-        yield* Out.line(`unknown\t${id}`)
+        yield* Out.line(`unknown\t${escapeControls(id)}`)
         continue
       }
       summary.failed++
       summary.firstFailureCode ??= exitCode(error)
       yield* writer.append({ id, event: "failed", error: error.message })
-      yield* Out.line(`failed\t${id}\t${error._tag}`)
+      yield* Out.line(`failed\t${escapeControls(id)}\t${error._tag}`)
       // Every further replay would fail the same way: stop (what was not sent is resumable).
       if (
         error._tag === "Unauthorized" ||
@@ -119,7 +138,7 @@ export const bulkReplay = (
     progress.done()
     const notSent = ids.length - summary.replayed - summary.failed - summary.unknown
     yield* Out.notice(
-      `replayed ${summary.replayed}, failed ${summary.failed}, unknown outcome ${summary.unknown}${summary.skipped > 0 ? `, skipped ${summary.skipped} (already in the log)` : ""}${notSent > 0 ? `, not sent ${notSent}` : ""}`
+      `replayed ${summary.replayed}, failed ${summary.failed}, unknown outcome ${summary.unknown}${summary.skipped > 0 ? `, skipped ${summary.skipped} (already in the log)` : ""}${refused.length > 0 ? `, refused ${refused.length} (ids that cannot be sent)` : ""}${notSent > 0 ? `, not sent ${notSent}` : ""}`
     )
     if (aborted !== undefined) return yield* Effect.fail(aborted)
     if (summary.unknown > 0) {
@@ -134,5 +153,6 @@ export const bulkReplay = (
         text: `${summary.failed} replay(s) failed (see the lines starting with "failed")`
       })
     }
+    if (refusal !== undefined) return yield* Effect.fail(refusal)
     return 0
   }).pipe(Effect.scoped)

@@ -17,7 +17,7 @@ import { ExportReader, type Freshness } from "@taskhistory/export/ExportReader"
 import { Effect, Option, Stream } from "effect"
 import { costNotice, provideConnection } from "../internal/connection.js"
 import type * as Format from "../internal/format.js"
-import { choiceOption, examples, formatOption, usageError } from "../internal/options.js"
+import { choiceOption, examples, formatOption, rawCsv, usageError } from "../internal/options.js"
 import * as Progress from "../internal/progress.js"
 import * as Source from "../internal/source.js"
 import * as Out from "../internal/stdout.js"
@@ -29,7 +29,8 @@ const usageFormats: ReadonlyArray<Format.Format> = ["table", "json", "csv"]
 const print = (
   report: Usage.UsageReport,
   format: Format.Format,
-  source?: { readonly name: string; readonly freshness: Freshness }
+  source?: { readonly name: string; readonly freshness: Freshness },
+  rawCsv = false
 ) =>
   Effect.gen(function* () {
     switch (format) {
@@ -43,7 +44,7 @@ const print = (
         )
         break
       case "csv":
-        yield* Out.write(UsageFormat.csv(report))
+        yield* Out.write(UsageFormat.csv(report, rawCsv))
         if (source !== undefined) yield* Out.notice(Source.describeFreshness(source.name, source.freshness))
         break
       default:
@@ -55,7 +56,7 @@ const print = (
 /** The report from the API. */
 const fromApi = (
   by: Usage.GroupBy,
-  common: { readonly quiet: boolean },
+  common: { readonly quiet: boolean; readonly rawCsv: boolean },
   format: Format.Format,
   integrations: Option.Option<string>,
   query: ExecutionQuery
@@ -106,11 +107,17 @@ const fromApi = (
       )
     }
     progress.done()
-    yield* print(report, format)
+    yield* print(report, format, undefined, common.rawCsv)
   })
 
 /** The report from an exporter's sink: zero API requests. */
-const fromExport = (by: Usage.GroupBy, query: ExecutionQuery, format: Format.Format, integrations: boolean) =>
+const fromExport = (
+  by: Usage.GroupBy,
+  query: ExecutionQuery,
+  format: Format.Format,
+  integrations: boolean,
+  rawCsv: boolean
+) =>
   Effect.gen(function* () {
     if (by === "integration" || integrations) {
       return yield* usageError(
@@ -120,7 +127,7 @@ const fromExport = (by: Usage.GroupBy, query: ExecutionQuery, format: Format.For
     const reader = yield* ExportReader
     const freshness = yield* reader.freshness
     const report = yield* Usage.fromStream(reader.executions(query), by)
-    yield* print(report, format, { name: reader.name, freshness })
+    yield* print(report, format, { name: reader.name, freshness }, rawCsv)
   })
 
 /** @internal */
@@ -144,17 +151,20 @@ export const usage = Command.make(
     ),
     format: formatOption(usageFormats, "table", "table, json or csv (csv has no TOTAL row)."),
     source: Source.sourceOption,
+    rawCsv,
     common: Main.commonOptions
   },
-  ({ by, common, connection, format, integrations, query, source: sourceText }) =>
+  ({ by, common, connection, format, integrations, query, rawCsv, source: sourceText }) =>
     Effect.gen(function* () {
       const source = yield* Source.parse(sourceText)
       if (source._tag === "Sink") {
-        return yield* fromExport(by, query, format, Option.isSome(integrations)).pipe(
+        return yield* fromExport(by, query, format, Option.isSome(integrations), rawCsv).pipe(
           Source.provideReader(source.spec)
         )
       }
-      return yield* fromApi(by, common, format, integrations, query).pipe(provideConnection(connection))
+      return yield* fromApi(by, { ...common, rawCsv }, format, integrations, query).pipe(
+        provideConnection(connection)
+      )
     })
 ).pipe(
   Command.withDescription(

@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import { escapeControls } from "@taskhistory/core/TaskHistoryError"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import * as Columns from "@taskhistory/export/Columns"
 import * as Csv from "@taskhistory/export/Csv"
@@ -37,8 +38,18 @@ export const csvColumns = [
 
 const csvValues = Columns.projection(csvColumns)
 
-/** One CSV line (RFC 4180 quoting, LF line end: the output goes to pipes). @internal */
-export const csvRow = (cells: ReadonlyArray<Csv.Value>): string => Csv.formatRow(cells)
+/**
+ * One CSV line (RFC 4180 quoting, LF line end: the output goes to pipes); text cells that a
+ * spreadsheet would run as a formula neutralised unless `raw`. @internal
+ */
+export const csvRow = (cells: ReadonlyArray<Csv.Value>, raw = false): string =>
+  Csv.formatRow(cells, { formulas: raw ? "keep" : "escape" })
+
+/**
+ * A table cell: what a server sent, control characters written as visible escapes (`\x1b`),
+ * always (a table piped to a file is read on a terminal later). @internal
+ */
+export const cell = (text: string): string => escapeControls(text)
 
 const ndjson = (): Printer => ({
   chunk: (records) => {
@@ -64,8 +75,9 @@ const json = (): Printer => {
   }
 }
 
-const csv = (): Printer => {
+const csv = (raw: boolean): Printer => {
   let header = true
+  const options: Csv.FormatOptions = { formulas: raw ? "keep" : "escape" }
   const start = () => {
     if (!header) return ""
     header = false
@@ -74,7 +86,7 @@ const csv = (): Printer => {
   return {
     chunk: (records) => {
       let out = start()
-      for (const r of records) out += Csv.formatLine(csvValues(r), "\n")
+      for (const r of records) out += Csv.formatLine(csvValues(r), "\n", options)
       return out
     },
     end: () => start()
@@ -103,10 +115,12 @@ export const align = (
   rows
     .map((row) =>
       row
-        .map((cell, i) => {
+        .map((text, i) => {
+          // escaped again here too (idempotent): no cell reaches the terminal raw
+          const c = cell(text)
           const w = widths[i] ?? 0
-          if (i === row.length - 1 && !right[i]) return cell
-          return right[i] ? cell.padStart(w) : cell.padEnd(w)
+          if (i === row.length - 1 && !right[i]) return c
+          return right[i] ? c.padStart(w) : c.padEnd(w)
         })
         .join("  ")
         .trimEnd()
@@ -118,13 +132,13 @@ const tableHeader = ["ID", "STATUS", "WORKFLOW", "USER", "TASKS", "DURATION", "S
 const tableRight = [false, false, false, false, true, true, false]
 
 const tableCells = (r: WorkflowExecution): ReadonlyArray<string> => [
-  r.id,
-  r.status,
-  r.workflowId ?? "-",
-  r.userId ?? "-",
+  cell(r.id),
+  cell(r.status),
+  cell(r.workflowId ?? "-"),
+  cell(r.userId ?? "-"),
   r.taskCount === undefined ? "-" : String(r.taskCount),
   humanMs(r.runDuration),
-  r.dateStarted
+  cell(r.dateStarted)
 ]
 
 const table = (): Printer => {
@@ -147,14 +161,14 @@ const table = (): Printer => {
 }
 
 /** @internal */
-export const printer = (format: Format): Printer => {
+export const printer = (format: Format, options: { readonly rawCsv?: boolean } = {}): Printer => {
   switch (format) {
     case "ndjson":
       return ndjson()
     case "json":
       return json()
     case "csv":
-      return csv()
+      return csv(options.rawCsv === true)
     case "table":
       return table()
   }

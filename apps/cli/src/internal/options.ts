@@ -58,6 +58,17 @@ export const formatOption = <F extends Format.Format>(
   what: string
 ): Options.Options<F> => choiceOption("format", choices, fallback, what)
 
+/**
+ * `--raw-csv`: with `--format csv`, cells exactly as served. By default a text cell a
+ * spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR first) gets a `'` in front.
+ * @internal
+ */
+export const rawCsv: Options.Options<boolean> = Options.boolean("raw-csv").pipe(
+  Options.withDescription(
+    "With --format csv: cells exactly as served. By default a text cell starting with =, +, -, @ (a spreadsheet formula) gets a ' in front."
+  )
+)
+
 /** The `<executionId>` argument. @internal */
 export const executionId: Args.Args<string> = Args.text({ name: "executionId" }).pipe(
   Args.withDescription("The execution's id.")

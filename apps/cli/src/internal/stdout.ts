@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { Effect } from "effect"
+import { Console, Effect } from "effect"
 
 /** @internal */
 export const write = (text: string): Effect.Effect<void> =>
@@ -18,6 +18,9 @@ export const write = (text: string): Effect.Effect<void> =>
 /** @internal */
 export const line = (text: string): Effect.Effect<void> => write(`${text}\n`)
 
-/** Notices, warnings and summaries: stderr, never stdout. @internal */
-export const notice = (text: string): Effect.Effect<void> =>
-  Effect.sync(() => process.stderr.write(`${text}\n`))
+/**
+ * Notices, warnings and summaries: stderr, never stdout, through the runner's Console, so that
+ * they are scrubbed of secrets, their control characters escaped, and drained before exit.
+ * @internal
+ */
+export const notice = (text: string): Effect.Effect<void> => Console.error(text)

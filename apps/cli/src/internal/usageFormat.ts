@@ -13,7 +13,7 @@ const pct = (rate: number) => `${(rate * 100).toFixed(1)}%`
 export const table = (report: Usage.UsageReport): string => {
   const header = [report.by.toUpperCase(), "EXECUTIONS", "TASKS", "FAILURES", "FAILURE RATE", "P50", "P95"]
   const cells = (r: Usage.UsageRow) => [
-    r.group,
+    Format.cell(r.group),
     String(r.executions),
     String(r.tasks),
     String(r.failures),
@@ -27,7 +27,7 @@ export const table = (report: Usage.UsageReport): string => {
 }
 
 /** @internal */
-export const csv = (report: Usage.UsageReport): string => {
+export const csv = (report: Usage.UsageReport, raw = false): string => {
   const header = [
     report.by,
     "executions",
@@ -38,14 +38,9 @@ export const csv = (report: Usage.UsageReport): string => {
     "p95_run_duration_ms"
   ]
   const row = (r: Usage.UsageRow) =>
-    Format.csvRow([
-      r.group,
-      r.executions,
-      r.tasks,
-      r.failures,
-      r.failureRate,
-      r.p50RunDuration,
-      r.p95RunDuration
-    ])
+    Format.csvRow(
+      [r.group, r.executions, r.tasks, r.failures, r.failureRate, r.p50RunDuration, r.p95RunDuration],
+      raw
+    )
   return [Format.csvRow(header), ...report.groups.map(row)].map((l) => `${l}\n`).join("")
 }

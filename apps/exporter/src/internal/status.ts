@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import { escapeControls } from "@taskhistory/core/TaskHistoryError"
 import * as Exporter from "@taskhistory/export/Exporter"
 import type { ExportState, SinkStatus } from "@taskhistory/export/Sink"
 
@@ -73,7 +74,8 @@ export const table = (status: SinkStatus, nowMs: number): string => {
   ]
   if (status.states.length === 0) lines.push("", "nothing exported yet: run `taskhistory-exporter run`")
   for (const state of status.states) lines.push("", ...streamLines(state, nowMs))
-  return `${lines.join("\n")}\n`
+  // stream keys hold filter values: no control character reaches the terminal
+  return `${escapeControls(lines.join("\n"), true)}\n`
 }
 
 /**
