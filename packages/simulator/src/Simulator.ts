@@ -100,6 +100,17 @@ export type SimulatorArrival = Arrival
 export type ServedExecution = Readonly<Record<string, unknown>>
 
 /**
+ * A step execution as served: its summary (an element of an execution's `stepExecutions`) and
+ * its detail (`GET .../step-executions/{id}`: input, output, `isLargeInput`, `isLargeOutput`).
+ *
+ * @since 0.1.0
+ */
+export interface ServedStep {
+  readonly summary: Readonly<Record<string, unknown>>
+  readonly detail: Readonly<Record<string, unknown>>
+}
+
+/**
  * An execution to add with `insert`. Unset fields are drawn like the seeded ones; the start date
  * defaults to the last minute.
  *
@@ -147,6 +158,11 @@ export interface SimulatorHandle {
   readonly reveal: (n?: number) => Effect.Effect<ReadonlyArray<ServedExecution>>
   /** Changes an execution's status (e.g. an EXECUTING one finishes); false when unknown. */
   readonly setStatus: (id: string, status: KnownStatus) => Effect.Effect<boolean>
+  /**
+   * The step executions of a visible execution as served (each summary of `stepExecutions` with
+   * the step's input and output), without a request; undefined for an unknown id.
+   */
+  readonly steps: (id: string) => Effect.Effect<ReadonlyArray<ServedStep> | undefined>
   /** Regenerates the dataset, restores the initial knobs and clears the counters. */
   readonly reset: Effect.Effect<void>
 }
@@ -204,6 +220,7 @@ const makeHandle = (server: SimulatorServer): SimulatorHandle => ({
     Effect.sync(() => (typeof input === "number" ? server.expireOldest(input) : server.expireIds(input))),
   reveal: (n) => Effect.sync(() => server.reveal(n)),
   setStatus: (id, status) => Effect.sync(() => server.setStatus(id, status)),
+  steps: (id) => Effect.sync(() => server.stepsOf(id)),
   reset: Effect.sync(() => server.reset())
 })
 
@@ -259,6 +276,8 @@ export interface RunningSimulator {
   readonly reveal: (n?: number) => ReadonlyArray<ServedExecution>
   /** Changes an execution's status; false when unknown. */
   readonly setStatus: (id: string, status: KnownStatus) => boolean
+  /** The step executions of a visible execution as served (see `SimulatorHandle.steps`). */
+  readonly steps: (id: string) => ReadonlyArray<ServedStep> | undefined
   readonly reset: () => void
   readonly close: () => Promise<void>
 }
@@ -297,6 +316,7 @@ export const startSimulator = async (options: SimulatorOptions = {}): Promise<Ru
     expire: (input) => (typeof input === "number" ? server.expireOldest(input) : server.expireIds(input)),
     reveal: (n) => server.reveal(n),
     setStatus: (id, status) => server.setStatus(id, status),
+    steps: (id) => server.stepsOf(id),
     reset: () => server.reset(),
     close: () => server.close()
   }

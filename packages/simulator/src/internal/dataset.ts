@@ -40,16 +40,33 @@ export const INTEGRATIONS = [
   "asana"
 ] as const
 
-const STEP_NAMES = [
-  "Trigger",
-  "Fetch records",
-  "Transform",
-  "Request",
-  "Conditional",
-  "Fan out",
-  "Upsert",
-  "Notify"
+/** A workflow step's name and type (the first step of every workflow is its trigger). */
+const STEP_KINDS = [
+  ["Trigger", "TRIGGER"],
+  ["Fetch records", "REQUEST"],
+  ["Transform", "FUNCTION"],
+  ["Request", "REQUEST"],
+  ["Conditional", "CONDITIONAL"],
+  ["Fan out", "FAN_OUT"],
+  ["Upsert", "ACTION"],
+  ["Notify", "ACTION"]
 ] as const
+
+/** Error messages of failed steps, with their codes: each workflow fails with a few of them. */
+export const STEP_ERRORS: ReadonlyArray<readonly [message: string, code: string]> = [
+  ["Request failed with status 400: invalid field 'email'", "BAD_REQUEST"],
+  ["Request failed with status 401: token expired", "UNAUTHORIZED"],
+  ["Request failed with status 403: insufficient permissions", "FORBIDDEN"],
+  ["Request failed with status 404: record not found", "NOT_FOUND"],
+  ["Request failed with status 409: duplicate record", "CONFLICT"],
+  ["Request failed with status 429: rate limit exceeded", "RATE_LIMITED"],
+  ["Request failed with status 500: internal server error", "UPSTREAM_ERROR"],
+  ["Request timed out after 30000ms", "TIMEOUT"],
+  ["Cannot read properties of undefined (reading 'id')", "FUNCTION_ERROR"],
+  ["Required field 'Name' is missing", "VALIDATION_ERROR"],
+  ["Connection reset by peer", "NETWORK_ERROR"],
+  ["The integration's credentials were revoked: reconnect the account", "CREDENTIALS_REVOKED"]
+]
 
 const SEG = {
   id: utf8('{"id":"'),
@@ -612,11 +629,12 @@ export class Dataset {
     w.byte(125)
   }
 
-  /** Step executions of an execution: deterministic from its serial. */
+  /** Step executions of an execution: deterministic from its serial and its status. */
   steps(s: number): Array<RawRecord> {
     const count = 1 + (hash3(this.seed, s, 31) % 5)
     const status = this.status[s]!
     const start = this.start[s]!
+    const wf = this.workflow[s]!
     const total = status === S_SUCCEEDED || status === S_FAILED ? this.duration[s]! : 0
     const steps: Array<RawRecord> = []
     for (let k = 0; k < count; k++) {
@@ -628,9 +646,13 @@ export class Dataset {
             ? "SUCCEEDED"
             : STATUSES[status]
       const stepStart = start + Math.floor((total * k) / count)
+      // The workflow's k-th step: the same step id, name and type in every execution of it.
+      const kind = k === 0 ? 0 : 1 + (hash3(this.seed, wf, 40 + k) % (STEP_KINDS.length - 1))
       steps.push({
         id: this.stepId(s, k),
-        name: STEP_NAMES[hash3(this.seed, s, 40 + k) % STEP_NAMES.length],
+        stepId: this.uuid(0x5e1d, wf, k),
+        name: STEP_KINDS[kind]![0],
+        type: STEP_KINDS[kind]![1],
         status: stepStatus,
         dateStarted: new Date(stepStart).toISOString(),
         dateEnded:
@@ -646,6 +668,29 @@ export class Dataset {
     return this.uuid(0x57e9, s, k)
   }
 
+  /**
+   * The error of a failed execution: one of a handful of messages that recur for its workflow
+   * (2 to 5 per workflow, the first the most frequent), as the index in {@link STEP_ERRORS}.
+   */
+  errorOf(s: number): number {
+    const wf = this.workflow[s]!
+    const own = 2 + (hash3(this.seed, wf, 90) % 4)
+    // Skewed: the workflow's first message about half the time.
+    const u = unit3(this.seed, s, 91)
+    const pick = Math.min(own - 1, Math.floor(own * u * u))
+    return hash3(this.seed, wf, 100 + pick) % STEP_ERRORS.length
+  }
+
+  /**
+   * How a failed step's output is shaped: `object` (`{ error: { message, code } }`), `string`
+   * (`"Error: ..."`), `nested` (`{ response: { body: { errors: [{ message }] } } }`, a shape the
+   * exporter does not know), or `large` (stored elsewhere: a URL, `isLargeOutput`).
+   */
+  errorShape(s: number): "object" | "string" | "nested" | "large" {
+    const r = hash3(this.seed, s, 92) % 20
+    return r < 13 ? "object" : r < 17 ? "string" : r < 19 ? "nested" : "large"
+  }
+
   /** One step's input and output, or undefined when `stepId` is not a step of `s`. */
   step(s: number, stepId: string): RawRecord | undefined {
     const steps = this.steps(s)
@@ -653,17 +698,42 @@ export class Dataset {
     if (k < 0) return undefined
     const large = hash3(this.seed, s, 50 + k) % 10 === 0
     const recordId = hex8(hash3(this.seed, s, 60 + k))
+    const storage = `https://storage.local/step-executions/${stepId}`
+    const input = large
+      ? `${storage}/input.json`
+      : { recordId, integration: INTEGRATIONS[this.workflowIntegration[this.workflow[s]!]!] }
+    if (steps[k]!.status === "FAILED") {
+      const [message, code] = STEP_ERRORS[this.errorOf(s)]!
+      const shape = this.errorShape(s)
+      return {
+        id: stepId,
+        input,
+        output:
+          shape === "object"
+            ? { error: { message, code } }
+            : shape === "string"
+              ? `Error: ${message}`
+              : shape === "nested"
+                ? { response: { status: 400, body: { errors: [{ message }] } } }
+                : `${storage}/output.json`,
+        isLargeInput: large,
+        isLargeOutput: shape === "large"
+      }
+    }
+    const largeOutput = hash3(this.seed, s, 80 + k) % 25 === 0
+    const items = hash3(this.seed, s, 70 + k) % 50
     return {
       id: stepId,
-      input: large
-        ? `https://storage.local/step-executions/${stepId}/input.json`
-        : { recordId, integration: INTEGRATIONS[this.workflowIntegration[this.workflow[s]!]!] },
-      output:
-        steps[k]!.status === "FAILED"
-          ? { error: { message: "Request failed with status 400", code: "BAD_REQUEST" } }
-          : { ok: true, recordId, items: hash3(this.seed, s, 70 + k) % 50 },
+      input,
+      output: largeOutput
+        ? `${storage}/output.json`
+        : steps[k]!.type === "FAN_OUT"
+          ? Array.from({ length: Math.min(3, items) }, (_, i) => ({
+              recordId: hex8(hash3(this.seed, s, 200 + i))
+            }))
+          : { ok: true, recordId, items },
       isLargeInput: large,
-      isLargeOutput: false
+      isLargeOutput: largeOutput
     }
   }
 

@@ -379,6 +379,20 @@ export class SimulatorServer {
     return shown.map((s) => this.dataset.record(s))
   }
 
+  /**
+   * The step executions of a visible execution as the API serves them: each summary (as in
+   * `stepExecutions`) with the step's input and output; undefined for an unknown id. Sends nothing
+   * and counts nothing.
+   */
+  stepsOf(id: string): Array<{ readonly summary: RawRecord; readonly detail: RawRecord }> | undefined {
+    const s = this.visibleSerial(id)
+    if (s === undefined) return undefined
+    return this.dataset.steps(s).map((summary) => ({
+      summary,
+      detail: this.dataset.step(s, summary.id as string)!
+    }))
+  }
+
   setStatus(id: string, status: StatusName): boolean {
     const s = this.dataset.serialOf(id)
     if (s === undefined || !this.dataset.isVisible(s)) return false
