@@ -4,7 +4,8 @@
  *
  * @since 0.1.0
  */
-import { existsSync } from "node:fs"
+import { existsSync, statSync } from "node:fs"
+import { dirname, resolve } from "node:path"
 import { Command, Options } from "@effect/cli"
 import * as ConnectionOptions from "@taskhistory/app-kit/ConnectionOptions"
 import * as FilterOptions from "@taskhistory/app-kit/FilterOptions"
@@ -16,7 +17,7 @@ import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
 import * as Exporter from "@taskhistory/export/Exporter"
 import { Sink, type SinkError } from "@taskhistory/export/Sink"
 import * as SinkSpec from "@taskhistory/export/SinkSpec"
-import { Clock, Console, Duration, Effect, Either, Layer, Option, Predicate } from "effect"
+import { Clock, Config, Console, Duration, Effect, Either, Layer, Option, Predicate } from "effect"
 import * as ExporterMetrics from "./ExporterMetrics.js"
 import * as Connection from "./internal/connection.js"
 import * as Failure from "./internal/failure.js"
@@ -68,6 +69,9 @@ const verboseOption = Options.boolean("verbose").pipe(
   Options.withDescription("Debug logs (each request, each batch) on stderr.")
 )
 
+/** The shortest `--every` unless `--min-every` (or `TASKHISTORY_MIN_EVERY`) says otherwise. */
+const DEFAULT_MIN_EVERY = "10s"
+
 const runOptions = {
   connection: ConnectionOptions.options,
   once: Options.boolean("once").pipe(
@@ -88,6 +92,14 @@ const runOptions = {
       "Run now and then every DURATION (e.g. 15m, 1h). Runs never overlap: a start that falls while a run is going is skipped (logged)."
     ),
     Options.optional
+  ),
+  minEvery: Options.text("min-every").pipe(
+    Options.withPseudoName("DURATION"),
+    Options.withDescription(
+      `The shortest --every accepted (a shorter one is exit 2, so that a typo cannot run exports back to back). Default: ${DEFAULT_MIN_EVERY}; lower it for tests (also TASKHISTORY_MIN_EVERY).`
+    ),
+    Options.withFallbackConfig(Config.string("TASKHISTORY_MIN_EVERY")),
+    Options.withDefault(DEFAULT_MIN_EVERY)
   ),
   timezone: Options.text("timezone").pipe(
     Options.withPseudoName("ZONE"),
@@ -173,15 +185,46 @@ const parseSink = (spec: string) =>
  */
 export const runSettings = (flags: RunFlags) =>
   Effect.gen(function* () {
+    const minEvery = yield* fromEither(TaskHistoryConfig.parseDuration(flags.minEvery, "--min-every"))
     const schedule = yield* fromEither(
       RunSchedule.fromFlags({
         once: flags.once,
         schedule: Option.getOrUndefined(flags.schedule),
         every: Option.getOrUndefined(flags.every),
-        timezone: Option.getOrUndefined(flags.timezone)
+        timezone: Option.getOrUndefined(flags.timezone),
+        minEvery
       })
     )
     const sink = yield* parseSink(flags.sink)
+    if (sink._tag === "Sqlite" && sink.path === ":memory:") {
+      if (schedule._tag !== "Once") {
+        return yield* new InvalidInput({
+          field: "--sink",
+          value: flags.sink,
+          expected: `a sink that keeps what is exported: sqlite::memory: is lost when the process ends, so a ${schedule._tag === "Every" ? "--every" : "--schedule"} run would read everything again each time (use sqlite:PATH)`
+        })
+      }
+      yield* Effect.logWarning(
+        "sqlite::memory: keeps nothing: the export is discarded when the run ends (use sqlite:PATH to keep it)"
+      )
+    } else if (sink._tag === "Sqlite") {
+      // A typo in the path is refused rather than creating directories nobody asked for.
+      const dir = dirname(resolve(sink.path))
+      const isDir = yield* Effect.sync(() => {
+        try {
+          return statSync(dir).isDirectory()
+        } catch {
+          return undefined
+        }
+      })
+      if (isDir !== true) {
+        return yield* new InvalidInput({
+          field: "--sink",
+          value: flags.sink,
+          expected: `a database path in an existing directory (${dir} ${isDir === false ? "is not a directory" : "does not exist"}: create it first)`
+        })
+      }
+    }
     const filters = yield* fromEither(FilterOptions.validate(flags.filters))
     let since: string | undefined
     if (Option.isSome(flags.since)) {
@@ -191,6 +234,14 @@ export const runSettings = (flags: RunFlags) =>
           field: "--since",
           value: flags.since.value,
           expected: "an ISO 8601 date such as 2026-01-01 or 2026-01-01T00:00:00Z"
+        })
+      }
+      const now = yield* Clock.currentTimeMillis
+      if (Date.parse(since) > now) {
+        return yield* new InvalidInput({
+          field: "--since",
+          value: flags.since.value,
+          expected: `a date in the past (it is ${new Date(now).toISOString()} now; a start in the future would store a high-water mark of now and skip nothing it means to)`
         })
       }
     }

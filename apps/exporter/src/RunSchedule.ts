@@ -45,6 +45,8 @@ export interface ScheduleFlags {
   readonly every?: string | undefined
   /** Time zone of the cron expression (an IANA name). Default UTC. */
   readonly timezone?: string | undefined
+  /** The shortest `every` accepted (shorter is refused). Default: no minimum. */
+  readonly minEvery?: Duration.Duration | undefined
 }
 
 /**
@@ -72,7 +74,8 @@ export const parseCron = (expression: string, timezone = "UTC"): Either.Either<R
 
 /**
  * Chooses the schedule from the flags: `--once` (the default), `--schedule CRON` or
- * `--every DURATION`; at most one of them.
+ * `--every DURATION` (a unit required, at most the longest timer, at least `minEvery` when
+ * given); at most one of them.
  *
  * @since 0.1.0
  */
@@ -112,7 +115,19 @@ export const fromFlags = (flags: ScheduleFlags): Either.Either<RunSchedule, Inva
     return parseCron(flags.schedule, flags.timezone ?? "UTC")
   }
   if (flags.every !== undefined) {
-    return Either.map(parseDuration(flags.every, "--every"), (interval) => RunSchedule.Every({ interval }))
+    const every = flags.every
+    const min = flags.minEvery
+    return Either.flatMap(parseDuration(every, "--every"), (interval) =>
+      min !== undefined && Duration.lessThan(interval, min)
+        ? Either.left(
+            new InvalidInput({
+              field: "--every",
+              value: every,
+              expected: `a duration of at least ${Duration.format(min)} (runs closer than that would spend the API budget back to back; --min-every lowers the minimum)`
+            })
+          )
+        : Either.right(RunSchedule.Every({ interval }))
+    )
   }
   return Either.right(RunSchedule.Once())
 }

@@ -10,6 +10,7 @@ const flags = {
   once: false,
   schedule: Option.none<string>(),
   every: Option.none<string>(),
+  minEvery: "10s",
   timezone: Option.none<string>(),
   sink: Cli.defaultSink,
   filters: {
@@ -31,7 +32,7 @@ const flags = {
 }
 
 describe("Cli.runSettings", () => {
-  it.effect("turns the flags into the engine's options and a schedule", () =>
+  it.live("turns the flags into the engine's options and a schedule", () =>
     Effect.gen(function* () {
       const settings = yield* Cli.runSettings({
         ...flags,
@@ -52,7 +53,7 @@ describe("Cli.runSettings", () => {
     })
   )
 
-  it.effect("names the bad value of each flag", () =>
+  it.live("names the bad value of each flag", () =>
     Effect.gen(function* () {
       const bad = (patch: Partial<typeof flags>) => Effect.flip(Cli.runSettings({ ...flags, ...patch }))
       expect((yield* bad({ since: Option.some("yesterday") })).message).toContain('"yesterday"')
@@ -60,6 +61,26 @@ describe("Cli.runSettings", () => {
       expect((yield* bad({ sink: "ftp://x" })).message).toContain('--sink "ftp://x"')
       expect((yield* bad({ metricsPort: Option.some(70_000) })).message).toContain("70000")
       expect((yield* bad({ batchSize: Option.some(0) })).message).toContain("--batch-size")
+      expect((yield* bad({ sink: "sqlite:" })).message).toContain('--sink "sqlite:"')
+      expect((yield* bad({ sink: "sqlite:/nonexistent-dir-th/x.db" })).message).toMatch(
+        /--sink "sqlite:\/nonexistent-dir-th\/x.db".*\/nonexistent-dir-th does not exist/
+      )
+      expect((yield* bad({ sink: "sqlite::memory:", every: Option.some("1h") })).message).toContain(
+        '--sink "sqlite::memory:"'
+      )
+      expect((yield* bad({ since: Option.some("2999-01-01") })).message).toContain(
+        '--since "2999-01-01": expected a date in the past'
+      )
+      expect((yield* bad({ since: Option.some("2026-01-01T00:00:00+99:99") })).message).toContain(
+        '"2026-01-01T00:00:00+99:99"'
+      )
+      expect((yield* bad({ every: Option.some("1ms") })).message).toContain(
+        '--every "1ms": expected a duration of at least 10s'
+      )
+      expect((yield* bad({ every: Option.some("5s"), minEvery: "6s" })).message).toContain("at least 6s")
+      expect((yield* bad({ every: Option.some("99999999999d") })).message).toContain("at most")
+      expect((yield* bad({ every: Option.some("1") })).message).toContain("a bare number")
+      expect((yield* bad({ minEvery: "fast" })).message).toContain('--min-every "fast"')
       expect((yield* bad({ filters: { ...flags.filters, status: Option.some("done") } })).message).toContain(
         '--status "done"'
       )

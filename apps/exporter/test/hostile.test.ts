@@ -3,7 +3,7 @@
  * (`run --once`): the right exit code within a generous time bound, one clear line on stderr,
  * a handful of requests rather than the key's budget, no form of the key in any output.
  */
-import { writeFileSync } from "node:fs"
+import { existsSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { join } from "node:path"
 import { afterAll, afterEach, describe, expect, it } from "@effect/vitest"
@@ -146,5 +146,44 @@ describe("taskhistory-exporter: bad inputs fail early, with a line", () => {
       expect(r.stderr).not.toContain("abc-123")
     }
     expect(sim.stats().requests).toBe(0)
+  })
+
+  it("validation gaps: exit 2 naming the value, before any request or file", async () => {
+    const sim = await simulator(undefined, { records: 10 })
+    const missing = join(tmp.path, "no-such-dir", "x.db")
+    const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string, Record<string, string>?]> = [
+      [["--sink", "sqlite:"], 'invalid --sink "sqlite:"'],
+      [["--sink", `sqlite:${missing}`], `${join(tmp.path, "no-such-dir")} does not exist`],
+      [["--sink", "sqlite::memory:", "--every", "1h"], 'invalid --sink "sqlite::memory:"'],
+      [["--sink", "sqlite::memory:", "--schedule", "0 * * * *"], "a --schedule run would read everything"],
+      [["--since", "2999-01-01"], 'invalid --since "2999-01-01": expected a date in the past'],
+      [["--since", "2026-01-01T00:00:00+99:99"], 'invalid --since "2026-01-01T00:00:00+99:99"'],
+      [
+        ["--every", "1ms"],
+        'invalid --every "1ms": expected a duration of at least 10s',
+        { TASKHISTORY_MIN_EVERY: "" }
+      ],
+      [["--every", "9s"], "at least 10s", { TASKHISTORY_MIN_EVERY: "" }],
+      [["--every", "99999999999d"], 'invalid --every "99999999999d": expected a duration of at most'],
+      [["--every", "1"], "a bare number has none"],
+      [["--every", "50ms", "--min-every", "100ms"], "at least 100ms"]
+    ]
+    for (const [args, text, env] of cases) {
+      const r = await timed(
+        ["run", ...(args.includes("--sink") ? [] : ["--sink", sink()]), ...args],
+        simEnv(sim, env)
+      )
+      expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(2)
+      expect(errorLine(r)).toContain(text)
+    }
+    expect(sim.stats().requests).toBe(0)
+    expect(existsSync(join(tmp.path, "no-such-dir"))).toBe(false)
+  })
+
+  it("sqlite::memory: --once exports with a warning that nothing is kept", async () => {
+    const sim = await simulator(undefined, { records: 10 })
+    const r = await timed(["run", "--once", "--sink", "sqlite::memory:"], simEnv(sim))
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/level=WARN .*sqlite::memory: keeps nothing/)
   })
 })

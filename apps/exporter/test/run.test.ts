@@ -195,21 +195,25 @@ describe("taskhistory-exporter exit codes", () => {
     expect(r.stderr).not.toContain(wrongKey)
   })
 
-  it("an unreachable API or a sink that cannot be opened exits 6", async () => {
+  it("an unreachable API or a sink that cannot be opened exits 6; a path under a file exits 2", async () => {
     const notADir = join(dir.path, "plain-file")
     writeFileSync(notADir, "")
-    const [api, sink] = await Promise.all([
+    const [api, sink, under] = await Promise.all([
       runBin(
         ["run", "--max-retries", "0", "--sink", `sqlite:${join(dir.path, "down.db")}`],
         simEnv(sim, { PARAGON_BASE_URL: "http://127.0.0.1:9" })
       ),
+      // The database path is a directory: SQLite cannot open it.
+      runBin(["run", "--sink", `sqlite:${dir.path}`], simEnv(sim)),
       runBin(["run", "--sink", `sqlite:${join(notADir, "x.db")}`], simEnv(sim))
     ])
     expect(api.code, api.stderr).toBe(6)
     expect(api.stderr).toMatch(/connection refused|network/)
     expect(sink.code, sink.stderr).toBe(6)
-    expect(sink.stderr).toContain(join(notADir, "x.db"))
+    expect(sink.stderr).toContain(`sqlite:${dir.path}`)
     expect(sink.stderr).not.toContain("bug")
+    expect(under.code, under.stderr).toBe(2)
+    expect(under.stderr).toContain(`${notADir} is not a directory`)
   })
 
   it("--verbose logs debug lines on stderr, never the API key", async () => {

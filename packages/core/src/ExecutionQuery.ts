@@ -228,7 +228,8 @@ const ISO_DATE =
 /**
  * Parses an ISO 8601 date or date-time into a UTC instant string. A value with no zone is taken
  * as UTC (the API's examples send `2023-02-16T00:00:00`). Returns `undefined` when the value is
- * not a real date (`2023-02-30` is refused, not rolled over).
+ * not a real date (`2023-02-30` is refused, not rolled over) or its zone offset is not a real one
+ * (beyond ±18:00, or minutes over 59: `+99:99`).
  *
  * @since 0.1.0
  */
@@ -250,7 +251,11 @@ export const normalizeDate = (input: string): string | undefined => {
   if (zone !== undefined && zone.toUpperCase() !== "Z") {
     const sign = zone.startsWith("-") ? -1 : 1
     const digits = zone.slice(1).replace(":", "")
-    offsetMinutes = sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4)))
+    const offsetHours = Number(digits.slice(0, 2))
+    const offsetMins = Number(digits.slice(2, 4))
+    // Real zone offsets lie within ±18:00 (`+99:99` would move the date by days).
+    if (offsetMins > 59 || offsetHours * 60 + offsetMins > 18 * 60) return undefined
+    offsetMinutes = sign * (offsetHours * 60 + offsetMins)
   }
   const epoch = Date.UTC(year, month - 1, day, hour, minute, second, ms) - offsetMinutes * 60_000
   return new Date(epoch).toISOString()

@@ -29,6 +29,9 @@ describe("ExecutionQuery.make", () => {
       afterDate: "2023-02-16T00:00:00.000Z",
       beforeDate: "2023-02-16T10:30:00.000Z"
     })
+    expect(right(ExecutionQuery.make({ afterDate: "2023-02-16T00:00:00+14:00" })).afterDate).toBe(
+      "2023-02-15T10:00:00.000Z"
+    )
     expect(right(ExecutionQuery.make({ afterDate: "2023-02-16T00:00:00" })).afterDate).toBe(
       "2023-02-16T00:00:00.000Z"
     )
@@ -44,6 +47,9 @@ describe("ExecutionQuery.make", () => {
       [{ afterDate: "2023-02-30" }, "afterDate", "2023-02-30"],
       [{ beforeDate: "yesterday" }, "beforeDate", "yesterday"],
       [{ integration: " " }, "integration", " "],
+      [{ afterDate: "2026-01-01T00:00:00+99:99" }, "afterDate", "2026-01-01T00:00:00+99:99"],
+      [{ afterDate: "2026-01-01T00:00:00-19:00" }, "afterDate", "2026-01-01T00:00:00-19:00"],
+      [{ afterDate: "2026-01-01T00:00:00+0160" }, "afterDate", "2026-01-01T00:00:00+0160"],
       [{ afterDate: "2023-03-01", beforeDate: "2023-02-01" }, "beforeDate", "2023-02-01T00:00:00.000Z"]
     ]
     for (const [input, field, value] of cases) {

@@ -38,8 +38,8 @@ const expected =
   "sqlite:PATH, postgres://USER:PASSWORD@HOST:PORT/DB (optionally ?schema=NAME), ndjson:DIR, csv:DIR or parquet:DIR"
 
 /**
- * Parses a sink specification. `sqlite:` alone means `sqlite:./taskhistory.db`. The error
- * names the value (with any password hidden).
+ * Parses a sink specification. `sqlite:` without a path is refused (a forgotten path would
+ * otherwise write somewhere unexpected). The error names the value (with any password hidden).
  *
  * @example
  * ```ts
@@ -73,7 +73,9 @@ export const parse = (spec: string): Either.Either<SinkSpec, InvalidInput> => {
   const rest = match[2]!.trim()
   switch (kind) {
     case "sqlite":
-      return Either.right({ _tag: "Sqlite", path: rest === "" ? DEFAULT_PATH : rest })
+      return rest === ""
+        ? bad("sqlite:PATH with a file path, e.g. sqlite:./taskhistory.db (or sqlite::memory:)")
+        : Either.right({ _tag: "Sqlite", path: rest })
     case "ndjson":
     case "csv":
     case "parquet":

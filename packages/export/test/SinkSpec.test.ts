@@ -10,9 +10,10 @@ const err = (text: string) =>
   Either.match(SinkSpec.parse(text), { onLeft: (e) => e, onRight: () => undefined })
 
 describe("SinkSpec", () => {
-  it("parses sqlite paths, with the default for an empty one", () => {
+  it("parses sqlite paths, refusing an empty one", () => {
     expect(ok("sqlite:./data/th.db")).toEqual({ _tag: "Sqlite", path: "./data/th.db" })
-    expect(ok("sqlite:")).toEqual({ _tag: "Sqlite", path: "./taskhistory.db" })
+    expect(err("sqlite:")?.message).toContain("sqlite:PATH with a file path")
+    expect(err("sqlite:  ")?.message).toContain('"sqlite:"')
     expect(ok(SinkSpec.defaultSpec)).toEqual({ _tag: "Sqlite", path: "./taskhistory.db" })
     expect(ok("SQLITE:/tmp/x.db")).toEqual({ _tag: "Sqlite", path: "/tmp/x.db" })
   })

@@ -35,6 +35,22 @@ export const killAll = () => {
   live.clear()
 }
 
+/**
+ * The child's environment: `env` over a minimal one. Tests run schedules of a second or so, below
+ * the binary's 10 s minimum of `--every`, so `TASKHISTORY_MIN_EVERY` is 1ms unless `env` sets it;
+ * a variable given as `""` is left out.
+ */
+const childEnv = (env: Record<string, string>): Record<string, string> => {
+  const all: Record<string, string> = {
+    PATH: process.env.PATH ?? "",
+    HOME: process.env.HOME ?? "",
+    NO_COLOR: "1",
+    TASKHISTORY_MIN_EVERY: "1ms",
+    ...env
+  }
+  return Object.fromEntries(Object.entries(all).filter(([, value]) => value !== ""))
+}
+
 /** Starts the binary; `done` resolves when it exits (or is killed after `timeoutMs`). */
 export const spawnBin = (
   args: ReadonlyArray<string>,
@@ -43,7 +59,7 @@ export const spawnBin = (
 ): Running => {
   const child = spawn(process.execPath, [binPath, ...args], {
     cwd: options.cwd ?? process.cwd(),
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NO_COLOR: "1", ...env },
+    env: childEnv(env),
     stdio: ["ignore", "pipe", "pipe"]
   })
   live.add(child)
