@@ -133,6 +133,26 @@ const runOptions = {
     Options.withDescription("Records per sink transaction. Default: the engine's."),
     Options.optional
   ),
+  steps: Options.choice("steps", ["none", "failed", "all"]).pipe(
+    Options.withDescription(
+      "Also export step executions into table step_executions: failed (the steps of failed executions, with each failed step's output and error message), all (the steps of every execution) or none. An execution's steps are read once per status it is exported with. SQLite and Postgres sinks. Default: none."
+    ),
+    Options.withDefault("none" as const)
+  ),
+  stepsBudget: Options.float("steps-budget").pipe(
+    Options.withPseudoName("FRACTION"),
+    Options.withDescription(
+      "The share of the rate limit step requests may take while executions are still being listed (above 0, at most 1); after the list reads, the step backlog is read at the full rate. Default: 0.5."
+    ),
+    Options.withDefault(0.5)
+  ),
+  stepsMaxRequests: Options.integer("steps-max-requests").pipe(
+    Options.withPseudoName("N"),
+    Options.withDescription(
+      "At most N step requests per run; the executions left wait in the sink's step backlog and are read by the next runs, oldest first. Default: no cap."
+    ),
+    Options.optional
+  ),
   report: Options.text("report").pipe(
     Options.withPseudoName("FILE.html"),
     Options.withDescription(
@@ -274,9 +294,33 @@ export const runSettings = (flags: RunFlags) =>
         })
       }
     }
+    if (!(flags.stepsBudget > 0 && flags.stepsBudget <= 1)) {
+      return yield* new InvalidInput({
+        field: "--steps-budget",
+        value: String(flags.stepsBudget),
+        expected: "a fraction of the rate limit above 0 and at most 1, e.g. 0.5"
+      })
+    }
+    if (Option.isSome(flags.stepsMaxRequests) && flags.stepsMaxRequests.value < 1) {
+      return yield* new InvalidInput({
+        field: "--steps-max-requests",
+        value: String(flags.stepsMaxRequests.value),
+        expected: "a positive integer"
+      })
+    }
+    if (flags.steps !== "none" && !(sink._tag === "Sqlite" || sink._tag === "Postgres")) {
+      return yield* new InvalidInput({
+        field: "--steps",
+        value: flags.steps,
+        expected: `a SQLite or Postgres sink (${SinkSpec.describe(sink)} does not store step executions yet)`
+      })
+    }
     const options: Exporter.RunOptions = {
       filters,
       onInvalid: flags.onInvalid,
+      steps: flags.steps,
+      stepsBudget: flags.stepsBudget,
+      ...(Option.isSome(flags.stepsMaxRequests) ? { stepsMaxRequests: flags.stepsMaxRequests.value } : {}),
       ...(since !== undefined ? { since } : {}),
       ...(lookback !== undefined ? { lookback } : {}),
       ...(Option.isSome(flags.batchSize) ? { batchSize: flags.batchSize.value } : {})
@@ -286,7 +330,7 @@ export const runSettings = (flags: RunFlags) =>
 
 const summary = (report: Exporter.RunReport) =>
   Effect.logInfo(
-    `run complete: ${report.seen} seen, ${report.inserted} inserted, ${report.updated} updated, ${report.unchanged} unchanged, ${report.rejected} rejected, ${report.finished} finished, ${report.requests} requests, ${report.rateLimited} rate limited, ${Duration.format(Duration.millis(report.durationMs))}, read through ${report.readThrough}, ${report.inFlight} in flight${report.inFlightSince === undefined ? "" : ` since ${report.inFlightSince}`}, high-water mark ${report.highWaterMark}`
+    `run complete: ${report.seen} seen, ${report.inserted} inserted, ${report.updated} updated, ${report.unchanged} unchanged, ${report.rejected} rejected, ${report.finished} finished, ${report.requests} requests, ${report.rateLimited} rate limited, ${Duration.format(Duration.millis(report.durationMs))}, read through ${report.readThrough}, ${report.inFlight} in flight${report.inFlightSince === undefined ? "" : ` since ${report.inFlightSince}`}, high-water mark ${report.highWaterMark}${report.steps === undefined ? "" : `; steps of ${report.steps.executions} execution(s): ${report.steps.rows} rows, ${report.steps.requests} requests, ${report.steps.backlog} left in the backlog`}`
   ).pipe(
     Effect.annotateLogs({
       seen: report.seen,
@@ -302,7 +346,15 @@ const summary = (report: Exporter.RunReport) =>
       inFlight: report.inFlight,
       ...(report.inFlightSince === undefined ? {} : { inFlightSince: report.inFlightSince }),
       highWaterMark: report.highWaterMark,
-      streamKey: report.streamKey
+      streamKey: report.streamKey,
+      ...(report.steps === undefined
+        ? {}
+        : {
+            stepExecutions: report.steps.executions,
+            stepRows: report.steps.rows,
+            stepRequests: report.steps.requests,
+            stepBacklog: report.steps.backlog
+          })
     })
   )
 

@@ -233,6 +233,19 @@ export const make = (options: MetricsOptions = {}): Effect.Effect<ExporterMetric
       registers
     })
 
+    const stepBacklog = new Gauge({
+      name: "taskhistory_export_step_backlog",
+      help: "Executions whose step executions are still to be read (--steps), after the last successful run; later runs read them, oldest first.",
+      labelNames: baseNames,
+      registers
+    })
+    const stepRows = new Counter({
+      name: "taskhistory_export_step_rows_total",
+      help: "Step execution rows written by successful runs (--steps).",
+      labelNames: baseNames,
+      registers
+    })
+
     // What the lag is computed from at each scrape: the start of the range the last successful
     // run read completely (in-flight executions do not hold it back).
     let readThroughMs: number | undefined
@@ -288,6 +301,10 @@ export const make = (options: MetricsOptions = {}): Effect.Effect<ExporterMetric
           for (const outcome of ["inserted", "updated", "unchanged", "rejected"] as const)
             records.inc({ ...base, outcome }, report[outcome])
           lastSuccess.set(base, nowSeconds())
+          if (report.steps !== undefined) {
+            stepBacklog.set(base, report.steps.backlog)
+            stepRows.inc(base, report.steps.rows)
+          }
           setFreshness(report)
           healthy.set(base, 1)
           health = { ok: true, text: "ok" }

@@ -23,6 +23,9 @@ const flags = {
   lookback: Option.none<string>(),
   onInvalid: "quarantine" as const,
   batchSize: Option.none<number>(),
+  steps: "none" as "none" | "failed" | "all",
+  stepsBudget: 0.5,
+  stepsMaxRequests: Option.none<number>(),
   report: Option.none<string>(),
   reportDays: 30,
   waitForLock: false,
@@ -81,6 +84,8 @@ describe("Cli.runSettings", () => {
       expect((yield* bad({ every: Option.some("99999999999d") })).message).toContain("at most")
       expect((yield* bad({ every: Option.some("1") })).message).toContain("a bare number")
       expect((yield* bad({ minEvery: "fast" })).message).toContain('--min-every "fast"')
+      expect((yield* bad({ steps: "failed", stepsBudget: 2 })).message).toContain("--steps-budget")
+      expect((yield* bad({ steps: "failed", sink: "csv:/tmp/x" })).message).toContain("--steps")
       expect((yield* bad({ filters: { ...flags.filters, status: Option.some("done") } })).message).toContain(
         '--status "done"'
       )

@@ -69,6 +69,49 @@ export interface RunOptions {
    * caught. `off`: no verification (the ledger is dropped).
    */
   readonly verify?: "auto" | "off" | undefined
+  /**
+   * Step executions: `none` (default), `failed` (the steps of executions that failed, with the
+   * output and error of each failed step) or `all` (the steps of every execution). An execution's
+   * steps are queued in the sink when it is written new or with another status than the stored
+   * one, and read beside the list reads (see `stepsBudget`); an execution whose status did not
+   * change is never read again. Needs a sink that stores steps (SQLite, Postgres).
+   *
+   * @since 0.3.0
+   */
+  readonly steps?: "none" | "failed" | "all" | undefined
+  /**
+   * The share of the rate limit (from `TaskHistoryConfig`) step requests may take while list
+   * reads are pending, above 0 and at most 1. Default 0.5. Once the list reads are done, the
+   * backlog is read at the full rate.
+   *
+   * @since 0.3.0
+   */
+  readonly stepsBudget?: number | undefined
+  /**
+   * Step requests per run at most; the executions left wait in the sink's backlog for the next
+   * runs, oldest first. Default: no cap (each run empties the backlog).
+   *
+   * @since 0.3.0
+   */
+  readonly stepsMaxRequests?: number | undefined
+}
+
+/**
+ * What the step work of a run did (`RunOptions.steps`).
+ *
+ * @since 0.3.0
+ */
+export interface StepsReport {
+  /** Executions whose steps were written. */
+  readonly executions: number
+  /** Step rows written. */
+  readonly rows: number
+  /** Requests sent for steps (counted in `RunReport.requests` too). */
+  readonly requests: number
+  /** Malformed step records quarantined in the rejects. */
+  readonly rejected: number
+  /** Executions still waiting in the sink's step backlog after the run. */
+  readonly backlog: number
 }
 
 /**
@@ -136,6 +179,12 @@ export interface RunReport extends Freshness {
   readonly checked: number
   /** Days read again because their total changed (late arrivals older than the look-back, expiry). */
   readonly reread: number
+  /**
+   * The step work of the run, when `steps` is not `none`.
+   *
+   * @since 0.3.0
+   */
+  readonly steps?: StepsReport | undefined
 }
 
 /**

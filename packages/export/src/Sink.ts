@@ -51,6 +51,84 @@ export interface Batch {
   readonly rejects: ReadonlyArray<Reject>
   /** The state to store with these rows; `undefined` leaves the stored state as it is. */
   readonly state: ExportState | undefined
+  /**
+   * Queue the steps of these executions (`failed`: those now `FAILED`; `all`: every one) when they
+   * are new or their status changed, in the same transaction (see {@link StepStore}). Default: none.
+   *
+   * @since 0.3.0
+   */
+  readonly steps?: StepScope | undefined
+}
+
+/**
+ * Which executions' step executions are exported: `failed` (executions that failed) or `all`.
+ *
+ * @since 0.3.0
+ */
+export type StepScope = "failed" | "all"
+
+/**
+ * An execution whose step executions are still to be fetched.
+ *
+ * @since 0.3.0
+ */
+export interface QueuedSteps {
+  readonly executionId: string
+  /** The status it had when queued: its steps are fetched for that status. */
+  readonly status: string
+  readonly dateStarted: string
+  readonly queuedAt: string
+}
+
+/**
+ * One row of `step_executions`: a step of an execution as received (`raw`), its typed fields when
+ * they have the expected type, and for a failed step its output and the error found in it.
+ *
+ * @since 0.3.0
+ */
+export interface StepRow {
+  readonly id: string
+  readonly executionId: string
+  readonly stepId: string | undefined
+  readonly type: string | undefined
+  readonly status: string | undefined
+  readonly dateStarted: string | undefined
+  readonly dateEnded: string | undefined
+  /** The error text of a failed step's output, when its shape is one we know. */
+  readonly errorMessage: string | undefined
+  /** A failed step's output as received, JSON text. */
+  readonly outputRaw: string | undefined
+  /** The step record as received (the element of `stepExecutions`), JSON text. */
+  readonly raw: string
+}
+
+/**
+ * One atomic write of step executions: the rows of the executions in `done`, which leave the
+ * backlog (unless their status changed since they were queued), and the malformed step records.
+ *
+ * @since 0.3.0
+ */
+export interface StepBatch {
+  readonly rows: ReadonlyArray<StepRow>
+  readonly done: ReadonlyArray<QueuedSteps>
+  readonly rejects: ReadonlyArray<Reject>
+  /** The stream the rejects belong to. */
+  readonly streamKey: string
+}
+
+/**
+ * Where a sink keeps step executions and the backlog of executions whose steps are still to be
+ * fetched (SQL sinks: tables `step_executions` and `step_backlog`).
+ *
+ * @since 0.3.0
+ */
+export interface StepStore {
+  /** The oldest queued executions (by start date), at most `limit`. */
+  readonly backlog: (limit: number) => Effect.Effect<ReadonlyArray<QueuedSteps>, SinkError>
+  /** How many executions are queued. */
+  readonly backlogSize: Effect.Effect<number, SinkError>
+  /** Writes step rows and removes their executions from the backlog, atomically. */
+  readonly writeSteps: (batch: StepBatch) => Effect.Effect<void, SinkError>
 }
 
 /**
@@ -107,6 +185,12 @@ export interface SinkStatus {
   readonly rows: number
   readonly rejects: number
   readonly states: ReadonlyArray<ExportState>
+  /**
+   * Rows of `step_executions` and executions in the step backlog, when the sink stores steps.
+   *
+   * @since 0.3.0
+   */
+  readonly steps?: { readonly rows: number; readonly backlog: number } | undefined
 }
 
 /**
@@ -178,6 +262,12 @@ export interface SinkShape {
   readonly writeBatch: (batch: Batch) => Effect.Effect<BatchResult, SinkError>
   /** Counts and states, for `status`. */
   readonly status: Effect.Effect<SinkStatus, SinkError>
+  /**
+   * Step executions and their backlog, when the sink stores them.
+   *
+   * @since 0.3.0
+   */
+  readonly steps?: StepStore | undefined
 }
 
 /**

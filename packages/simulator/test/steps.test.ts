@@ -22,16 +22,21 @@ describe("step executions", () => {
         expect(typeof last.summary.stepId).toBe("string")
         expect(typeof last.summary.type).toBe("string")
         const output = last.detail.output
-        const message =
-          typeof output === "string"
-            ? output.startsWith("Error: ")
-              ? (shapes.add("string"), output.slice(7))
-              : (shapes.add("large"), expect(last.detail.isLargeOutput).toBe(true), undefined)
-            : (output as { error?: { message: string } }).error !== undefined
-              ? (shapes.add("object"), (output as { error: { message: string } }).error.message)
-              : (shapes.add("nested"),
-                (output as { response: { body: { errors: Array<{ message: string }> } } }).response.body
-                  .errors[0]!.message)
+        let message: string | undefined
+        if (typeof output === "string" && output.startsWith("Error: ")) {
+          shapes.add("string")
+          message = output.slice(7)
+        } else if (typeof output === "string") {
+          shapes.add("large")
+          expect(last.detail.isLargeOutput).toBe(true)
+        } else if ((output as { error?: unknown }).error !== undefined) {
+          shapes.add("object")
+          message = (output as { error: { message: string } }).error.message
+        } else {
+          shapes.add("nested")
+          message = (output as { response: { body: { errors: Array<{ message: string }> } } }).response.body
+            .errors[0]!.message
+        }
         if (message === undefined) continue
         const wf = execution.workflowId as string
         const set = byWorkflow.get(wf) ?? new Set()

@@ -60,6 +60,10 @@ const streamLines = (state: ExportState, nowMs: number): Array<string> => {
   return lines
 }
 
+/** Whether the sink holds step executions or a step backlog (`run --steps`). */
+const hasSteps = (status: SinkStatus) =>
+  status.steps !== undefined && (status.steps.rows > 0 || status.steps.backlog > 0)
+
 /**
  * A table for people.
  *
@@ -70,6 +74,9 @@ export const table = (status: SinkStatus, nowMs: number): string => {
     `sink      ${status.sink}`,
     `rows      ${status.rows}`,
     `rejects   ${status.rejects}`,
+    ...(hasSteps(status)
+      ? [`steps     ${status.steps!.rows} rows, ${status.steps!.backlog} execution(s) in the step backlog`]
+      : []),
     `streams   ${status.states.length}`
   ]
   if (status.states.length === 0) lines.push("", "nothing exported yet: run `taskhistory-exporter run`")
@@ -87,6 +94,7 @@ export const document = (status: SinkStatus) => ({
   sink: status.sink,
   rows: status.rows,
   rejects: status.rejects,
+  ...(hasSteps(status) ? { steps: { rows: status.steps!.rows, backlog: status.steps!.backlog } } : {}),
   streams: status.states.map((s) => {
     const fresh = Exporter.freshness(s)
     return {

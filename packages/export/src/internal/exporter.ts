@@ -14,13 +14,21 @@
  * @internal
  */
 import { TaskHistoryClient, type TaskHistoryClientShape } from "@taskhistory/core/TaskHistoryClient"
+import * as TaskHistoryConfig from "@taskhistory/core/TaskHistoryConfig"
 import type { RequestError } from "@taskhistory/core/TaskHistoryError"
 import * as TaskHistoryMetrics from "@taskhistory/core/TaskHistoryMetrics"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
-import { Clock, Duration, Effect, Metric, Option } from "effect"
+import { Clock, Deferred, Duration, Effect, Metric, Option, Queue } from "effect"
 import type { Freshness, RunOptions, RunReport } from "../Exporter.js"
 import { recordFinished } from "../ExportMetrics.js"
-import { type BatchResult, type ExportState, Sink, type SinkError, type SinkShape } from "../Sink.js"
+import {
+  type BatchResult,
+  type ExportState,
+  Sink,
+  type SinkError,
+  type SinkShape,
+  type StepStore
+} from "../Sink.js"
 import * as Cursor from "./cursor.js"
 import { ExportError } from "./exportError.js"
 import * as L from "./ledger.js"
@@ -29,6 +37,7 @@ import { drain, type HandOver, readAhead, readWindows } from "./readers.js"
 import { toReject } from "./rejects.js"
 import { defaultLookback, retentionMs, type Settings, settingsOf } from "./runOptions.js"
 import { type Step, scan } from "./scan.js"
+import { makeGate, type StepSettings, work } from "./stepFetch.js"
 import * as Verify from "./verify.js"
 
 export { defaultLookback, streamKey } from "./runOptions.js"
@@ -48,6 +57,8 @@ interface Context {
   readonly startedAt: number
   /** The state stored before the run. */
   readonly previous: ExportState | undefined
+  /** Tells the step worker that a batch was written (its executions may be queued). */
+  readonly wrote: Effect.Effect<void>
 }
 
 type Totals = Pick<RunReport, "seen" | "inserted" | "updated" | "unchanged" | "rejected" | "finished">
@@ -106,7 +117,8 @@ const writeSteps = (ctx: Context, all: ReadonlyArray<Step>, state: ExportState, 
       })
     }
     const rejects = invalid.map((i) => toReject(i, now))
-    const result = yield* ctx.sink.writeBatch({ records, rejects, state })
+    const result = yield* ctx.sink.writeBatch({ records, rejects, state, steps: ctx.settings.steps?.scope })
+    yield* ctx.wrote
     // Counted once committed: the sink decided each transition inside its transaction.
     yield* recordFinished(result.finished)
     if (rejects.length > 0) {
@@ -443,6 +455,53 @@ export const freshness = (state: ExportState): Freshness | undefined => {
   return fresh === undefined ? undefined : freshnessOf(fresh, "")
 }
 
+/**
+ * Runs the list reads with the step worker beside them (`stepFetch.ts`): the worker's requests
+ * pass the gate (a share of the rate limit) until the list reads are done, then the backlog is
+ * read at the full rate. A failure of either ends both.
+ */
+const withSteps = <A, E>(
+  ctx: Context,
+  steps: StepSettings,
+  store: StepStore,
+  wake: Queue.Queue<void>,
+  lists: Effect.Effect<A, E>
+) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const config = yield* Effect.serviceOption(TaskHistoryConfig.TaskHistoryConfig)
+      const rateLimit = Option.match(config, {
+        onNone: () => TaskHistoryConfig.defaultRateLimit,
+        onSome: (c) => c.rateLimit
+      })
+      const cap = Math.max(1, Math.floor(steps.share * rateLimit.limit))
+      const gate = yield* makeGate(cap, rateLimit.window)
+      const listDone = yield* Deferred.make<void>()
+      const finishLists = Effect.zipRight(gate.open, Deferred.succeed(listDone, undefined))
+      const [read, totals] = yield* Effect.all(
+        [
+          Effect.ensuring(lists, finishLists),
+          work({
+            client: ctx.client,
+            store,
+            settings: steps,
+            streamKey: ctx.settings.key,
+            gate,
+            listDone,
+            wake
+          })
+        ],
+        { concurrency: 2 }
+      )
+      // Read once both are done: the list reads may queue more after the worker stopped (its cap).
+      const backlog = yield* store.backlogSize
+      if (backlog > 0) {
+        yield* Effect.logInfo(`${backlog} execution(s) wait in the step backlog for the next runs`)
+      }
+      return { ...read, steps: { ...totals, backlog } }
+    })
+  )
+
 const counterValue = (counter: Metric.Metric.Counter<number>) =>
   Effect.map(Metric.value(counter), (state) => state.count)
 
@@ -456,21 +515,47 @@ export const run = (
     const sink = yield* Sink
     const startedAt = yield* Clock.currentTimeMillis
     const previous = Option.getOrUndefined(yield* sink.loadState(settings.key))
-    const ctx: Context = { client, sink, settings, startedAt, previous }
+    const stepStore = sink.steps
+    if (settings.steps !== undefined && stepStore === undefined) {
+      return yield* new ExportError({
+        reason: "InvalidOptions",
+        detail: `steps ${settings.steps.scope}: the sink ${sink.name} does not store step executions (use a SQLite or Postgres sink)`
+      })
+    }
+    const wake = yield* Queue.sliding<void>(1)
+    const ctx: Context = {
+      client,
+      sink,
+      settings,
+      startedAt,
+      previous,
+      wrote: settings.steps === undefined ? Effect.void : Effect.asVoid(Queue.offer(wake, undefined))
+    }
     const requestsBefore = yield* TaskHistoryMetrics.requestsSent
     const limitedBefore = yield* counterValue(TaskHistoryMetrics.rateLimited)
 
     const saved = Cursor.decodeStored(previous?.cursor)
-    const begun = yield* begin(ctx, saved)
-    let progress =
-      begun.start === undefined
-        ? begun.progress
-        : yield* keysetPhase(ctx, { ...begun, start: begun.start }, saved.run === undefined ? [] : saved.edge)
-    for (let guard = 0; guard < 1_000; guard++) {
-      const { ledger, plan } = progress
-      if (plan === undefined || ledger === undefined) break
-      progress = yield* rereadDay(ctx, progress, ledger, plan)
-    }
+    const lists = Effect.gen(function* () {
+      const begun = yield* begin(ctx, saved)
+      let progress =
+        begun.start === undefined
+          ? begun.progress
+          : yield* keysetPhase(
+              ctx,
+              { ...begun, start: begun.start },
+              saved.run === undefined ? [] : saved.edge
+            )
+      for (let guard = 0; guard < 1_000; guard++) {
+        const { ledger, plan } = progress
+        if (plan === undefined || ledger === undefined) break
+        progress = yield* rereadDay(ctx, progress, ledger, plan)
+      }
+      return { begun, progress }
+    })
+    const { begun, progress, steps } =
+      settings.steps === undefined || stepStore === undefined
+        ? { ...(yield* lists), steps: undefined }
+        : yield* withSteps(ctx, settings.steps, stepStore, wake, lists)
 
     const report: RunReport = {
       ...progress.totals,
@@ -481,7 +566,8 @@ export const run = (
       ...freshnessOf(progress.fresh, progress.highWaterMark ?? begun.start?.end ?? iso(startedAt)),
       streamKey: settings.key,
       checked: progress.checked,
-      reread: progress.reread
+      reread: progress.reread,
+      ...(steps === undefined ? {} : { steps })
     }
     yield* Effect.logDebug("export run finished").pipe(Effect.annotateLogs({ ...report }))
     return report

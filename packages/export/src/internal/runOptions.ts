@@ -10,6 +10,7 @@ import { Duration, Effect } from "effect"
 import type { Filters, RunOptions } from "../Exporter.js"
 import { ExportError } from "./exportError.js"
 import * as L from "./ledger.js"
+import type { StepSettings } from "./stepFetch.js"
 
 /**
  * Windows read at once by default: 8 requests in flight hide the latency of a distant API (at
@@ -46,7 +47,15 @@ export interface Settings {
   readonly since: number | undefined
   readonly onInvalid: "quarantine" | "fail"
   readonly lookback: Duration.DurationInput | undefined
+  /** Step executions (`steps: "failed" | "all"`), or undefined for none. */
+  readonly steps: StepSettings | undefined
 }
+
+/** Executions whose steps are read at once. */
+export const STEP_CONCURRENCY = 4
+
+/** The default share of the rate limit step requests may take while list reads are pending. */
+export const DEFAULT_STEPS_BUDGET = 0.5
 
 const invalidOption = (detail: string) => new ExportError({ reason: "InvalidOptions", detail })
 
@@ -74,7 +83,25 @@ export const settingsOf = (options: RunOptions): Effect.Effect<Settings, ExportE
       }
       since = Date.parse(normalized)
     }
+    const stepScope = options.steps ?? "none"
+    if (stepScope !== "none" && stepScope !== "failed" && stepScope !== "all") {
+      return yield* invalidOption(`steps ${JSON.stringify(stepScope)}: expected "none", "failed" or "all"`)
+    }
+    const share = options.stepsBudget ?? DEFAULT_STEPS_BUDGET
+    if (typeof share !== "number" || !(share > 0 && share <= 1)) {
+      return yield* invalidOption(
+        `stepsBudget ${share}: expected a fraction of the rate limit, above 0 and at most 1`
+      )
+    }
+    const maxRequests = options.stepsMaxRequests
+    if (maxRequests !== undefined && (!Number.isSafeInteger(maxRequests) || maxRequests < 1)) {
+      return yield* invalidOption(`stepsMaxRequests ${maxRequests}: expected a positive integer`)
+    }
     return {
+      steps:
+        stepScope === "none"
+          ? undefined
+          : { scope: stepScope, share, maxRequests, concurrency: STEP_CONCURRENCY },
       query,
       key: streamKey(query),
       pagesPerBatch: Math.max(1, Math.ceil(batchSize / PAGE_SIZE)),

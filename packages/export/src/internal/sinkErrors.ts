@@ -26,6 +26,9 @@ export type Operation =
   | "read status"
   | "read executions"
   | "read freshness"
+  | "read backlog"
+  | "write steps"
+  | "read steps"
 
 /** The message of a thrown value. */
 export const describe = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))

@@ -8,7 +8,7 @@
  */
 import { Clock, Effect } from "effect"
 import * as Columns from "../Columns.js"
-import type { ExportState, Reject } from "../Sink.js"
+import type { ExportState, QueuedSteps, Reject, StepRow, StepScope } from "../Sink.js"
 import { rejectKey } from "./rejects.js"
 
 /** The default database file of the SQLite sink (and so of the exporter). */
@@ -23,6 +23,10 @@ export interface Tables {
   readonly executions: string
   readonly state: string
   readonly rejects: string
+  /** The step executions of the exported executions (`--steps`). */
+  readonly steps: string
+  /** Executions whose steps are still to be fetched (`--steps`), oldest first. */
+  readonly stepBacklog: string
   /** Prefix of index names (the schema's name and `_`, or nothing). */
   readonly prefix: string
 }
@@ -35,6 +39,8 @@ export const tables = (schema: string | undefined): Tables => {
     executions: q("workflow_executions"),
     state: q("export_state"),
     rejects: q("export_rejects"),
+    steps: q("step_executions"),
+    stepBacklog: q("step_backlog"),
     prefix: schema === undefined ? "" : `${schema}_`
   }
 }
@@ -89,6 +95,36 @@ export const migrations: ReadonlyArray<Migration> = [
           seen_at ${ts} NOT NULL,
           PRIMARY KEY (stream_key, reject_key)
         )`
+      ]
+    }
+  },
+  {
+    version: 2,
+    name: "create_step_executions",
+    statements: (dialect, t) => {
+      const ts = timestampType(dialect)
+      return [
+        `CREATE TABLE ${t.steps} (
+          id TEXT PRIMARY KEY,
+          execution_id TEXT NOT NULL,
+          step_id TEXT,
+          type TEXT,
+          status TEXT,
+          date_started ${ts},
+          date_ended ${ts},
+          error_message TEXT,
+          output_raw TEXT,
+          raw TEXT NOT NULL,
+          exported_at ${ts} NOT NULL
+        )`,
+        `CREATE INDEX ${quoteIdent(`${t.prefix}step_executions_execution_id`)} ON ${t.steps} (execution_id)`,
+        `CREATE TABLE ${t.stepBacklog} (
+          execution_id TEXT PRIMARY KEY,
+          status TEXT NOT NULL,
+          date_started ${ts} NOT NULL,
+          queued_at ${ts} NOT NULL
+        )`,
+        `CREATE INDEX ${quoteIdent(`${t.prefix}step_backlog_date_started`)} ON ${t.stepBacklog} (date_started, execution_id)`
       ]
     }
   }
@@ -327,3 +363,94 @@ export const decodeState = (row: StateRow): ExportState => ({
   lastRunAt: toIso(row.last_run_at),
   cursor: row.cursor === null || row.cursor === undefined ? undefined : parseJson(row.cursor)
 })
+
+// ---------------------------------------------------------------------------------------------
+// step executions
+
+/** The columns of `step_executions`, in the order of {@link stepParams}. */
+export const stepColumns: ReadonlyArray<string> = [
+  "id",
+  "execution_id",
+  "step_id",
+  "type",
+  "status",
+  "date_started",
+  "date_ended",
+  "error_message",
+  "output_raw",
+  "raw",
+  "exported_at"
+]
+
+/** The parameters of a step row. */
+export const stepParams = (row: StepRow, exportedAt: string): Array<unknown> => [
+  row.id,
+  row.executionId,
+  row.stepId ?? null,
+  row.type ?? null,
+  row.status ?? null,
+  row.dateStarted ?? null,
+  row.dateEnded ?? null,
+  row.errorMessage ?? null,
+  row.outputRaw ?? null,
+  row.raw,
+  exportedAt
+]
+
+/** Upserts one step row by id (parameters: {@link stepParams}). */
+export const stepUpsert = (dialect: Dialect, t: Tables): string =>
+  `INSERT INTO ${t.steps} (${stepColumns.join(", ")}) VALUES ${placeholders(dialect, 1, stepColumns.length)} ` +
+  `ON CONFLICT (id) DO UPDATE SET ${stepColumns
+    .slice(1)
+    .map((c) => `${c} = excluded.${c}`)
+    .join(", ")}`
+
+/**
+ * Queues an execution's steps (parameters: execution id, status, date started, queued at); a
+ * queued execution whose status changed again keeps its place and takes the new status.
+ */
+export const backlogUpsert = (dialect: Dialect, t: Tables): string =>
+  `INSERT INTO ${t.stepBacklog} (execution_id, status, date_started, queued_at) VALUES ${placeholders(dialect, 1, 4)} ` +
+  `ON CONFLICT (execution_id) DO UPDATE SET status = excluded.status`
+
+/**
+ * Removes a queued execution once its steps are written, unless its status changed meanwhile
+ * (parameters: execution id, the status its steps were fetched for).
+ */
+export const backlogDelete = (dialect: Dialect, t: Tables): string =>
+  `DELETE FROM ${t.stepBacklog} WHERE execution_id = ${ph(dialect, 1)} AND status = ${ph(dialect, 2)}`
+
+/** The oldest queued executions (parameter: how many). */
+export const backlogSelect = (dialect: Dialect, t: Tables): string =>
+  `SELECT execution_id, status, date_started, queued_at FROM ${t.stepBacklog} ORDER BY date_started, execution_id LIMIT ${ph(dialect, 1)}`
+
+/** A row of {@link backlogSelect}. */
+export interface BacklogRow {
+  readonly execution_id: string
+  readonly status: string
+  readonly date_started: unknown
+  readonly queued_at: unknown
+}
+
+/** The queued execution of a {@link BacklogRow}. */
+export const decodeBacklog = (row: BacklogRow): QueuedSteps => ({
+  executionId: row.execution_id,
+  status: row.status,
+  dateStarted: toIso(row.date_started) ?? "",
+  queuedAt: toIso(row.queued_at) ?? ""
+})
+
+/**
+ * The executions of a write whose steps are to be queued: in `scope` (`failed`: now `FAILED`;
+ * `all`: any status) and new or with a status other than the stored one (`before`: the stored
+ * status, `undefined` for a new row). An execution whose status did not change is never queued
+ * again.
+ */
+export const shouldQueue = (scope: StepScope | undefined, before: unknown, status: unknown): boolean =>
+  scope !== undefined && before !== status && (scope === "all" || status === "FAILED")
+
+/** The parameters of {@link backlogUpsert}. */
+export const backlogParams = (
+  record: { readonly id: string; readonly status: string; readonly dateStarted: string },
+  now: string
+): Array<unknown> => [record.id, record.status, record.dateStarted, now]

@@ -9,7 +9,7 @@ import type { SqlClient } from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Clock, Effect, Option } from "effect"
-import type { Batch, BatchResult, ExportState, Finished, SinkShape, SinkStatus } from "../Sink.js"
+import type { Batch, BatchResult, ExportState, Finished, SinkShape, SinkStatus, StepStore } from "../Sink.js"
 import { transition } from "./finished.js"
 import * as SinkErrors from "./sinkErrors.js"
 import * as Schema from "./sqlSchema.js"
@@ -71,20 +71,23 @@ type UpsertChunk = (
   chunk: ReadonlyArray<WorkflowExecution>,
   raws: ReadonlyArray<string>,
   now: string,
-  finished: Array<Finished>
+  finished: Array<Finished>,
+  queue: (record: WorkflowExecution, before: unknown) => void
 ) => Effect.Effect<readonly [number, number, number], SqlError>
 
 /**
  * Postgres: the upsert itself tells inserted from updated (unchanged rows return nothing), and
  * the status the row had before (a subquery of `RETURNING` reads the statement's snapshot).
  */
-const upsertPg: UpsertChunk = (sql, texts, chunk, raws, now, finished) =>
+const upsertPg: UpsertChunk = (sql, texts, chunk, raws, now, finished, queue) =>
   Effect.gen(function* () {
     const params: Array<unknown> = []
     const rowsById = new Map<string, Array<unknown>>()
+    const recordsById = new Map<string, WorkflowExecution>()
     chunk.forEach((r, j) => {
       const row = Schema.executionParams(r, raws[j]!, now)
       rowsById.set(r.id, row)
+      recordsById.set(r.id, r)
       params.push(...row)
     })
     const rows = yield* sql.unsafe<{ id: string; inserted: boolean; before: string | null }>(
@@ -97,12 +100,14 @@ const upsertPg: UpsertChunk = (sql, texts, chunk, raws, now, finished) =>
       const written = rowsById.get(row.id)
       const reached = written === undefined ? undefined : transition(row.before ?? undefined, written)
       if (reached !== undefined) finished.push(reached)
+      const record = recordsById.get(row.id)
+      if (record !== undefined) queue(record, row.inserted ? undefined : (row.before ?? undefined))
     }
     return [inserted, rows.length - inserted, chunk.length - rows.length] as const
   })
 
 /** SQLite: reads the stored `raw` of the chunk's ids first, then writes only what changed. */
-const upsertSqlite: UpsertChunk = (sql, texts, chunk, raws, now, finished) =>
+const upsertSqlite: UpsertChunk = (sql, texts, chunk, raws, now, finished, queue) =>
   Effect.gen(function* () {
     const existing = yield* sql.unsafe<{ id: string; raw: string; status: string }>(
       texts.select(chunk.length),
@@ -131,6 +136,7 @@ const upsertSqlite: UpsertChunk = (sql, texts, chunk, raws, now, finished) =>
       const row = Schema.executionParams(r, raw, now)
       const reached = transition(statuses.get(r.id), row)
       if (reached !== undefined) finished.push(reached)
+      queue(r, statuses.get(r.id))
       pending.push(...row)
     })
     const rows = pending.length / Schema.EXECUTION_WIDTH
@@ -152,7 +158,8 @@ const upsert = (
   texts: Texts,
   records: ReadonlyArray<WorkflowExecution>,
   now: string,
-  finished: Array<Finished>
+  finished: Array<Finished>,
+  queue: (record: WorkflowExecution, before: unknown) => void
 ) =>
   Effect.gen(function* () {
     // Last occurrence of an id wins (a batch may hold the same id twice).
@@ -171,7 +178,8 @@ const upsert = (
         chunk,
         raws,
         now,
-        finished
+        finished,
+        queue
       )
       inserted += counts[0]
       updated += counts[1]
@@ -215,15 +223,25 @@ export const make = (
     }
     const rejectText = Schema.rejectUpsert(dialect, t)
     const stateText = Schema.stateUpsert(dialect, t)
+    const queueText = Schema.backlogUpsert(dialect, t)
+    const stepText = Schema.stepUpsert(dialect, t)
+    const dequeueText = Schema.backlogDelete(dialect, t)
+    const backlogText = Schema.backlogSelect(dialect, t)
 
     const writeBatch = (batch: Batch): Effect.Effect<BatchResult, SinkErrors.SinkError> =>
       Effect.gen(function* () {
         const now = new Date(yield* Clock.currentTimeMillis).toISOString()
         const finished: Array<Finished> = []
+        const queued: Array<WorkflowExecution> = []
+        const scope = batch.steps
+        const queue = (record: WorkflowExecution, before: unknown) => {
+          if (Schema.shouldQueue(scope, before, record.status)) queued.push(record)
+        }
         const [inserted, updated, unchanged] =
           batch.records.length === 0
             ? ([0, 0, 0] as const)
-            : yield* upsert(sql, texts, batch.records, now, finished)
+            : yield* upsert(sql, texts, batch.records, now, finished, queue)
+        for (const record of queued) yield* sql.unsafe(queueText, Schema.backlogParams(record, now))
         const streamKey = batch.state?.streamKey ?? ""
         for (const reject of batch.rejects)
           yield* sql.unsafe(rejectText, Schema.rejectParams(streamKey, reject))
@@ -246,13 +264,36 @@ export const make = (
       const [rows] = yield* sql.unsafe<{ n: number | string }>(Schema.countRows(t.executions))
       const [rejects] = yield* sql.unsafe<{ n: number | string }>(Schema.countRows(t.rejects))
       const states = yield* sql.unsafe<Schema.StateRow>(Schema.selectStates(t))
+      const [stepRows] = yield* sql.unsafe<{ n: number | string }>(Schema.countRows(t.steps))
+      const [backlog] = yield* sql.unsafe<{ n: number | string }>(Schema.countRows(t.stepBacklog))
       return {
         sink: name,
         rows: Number(rows?.n ?? 0),
         rejects: Number(rejects?.n ?? 0),
-        states: states.map(Schema.decodeState)
+        states: states.map(Schema.decodeState),
+        steps: { rows: Number(stepRows?.n ?? 0), backlog: Number(backlog?.n ?? 0) }
       }
     }).pipe(Effect.mapError(fail("read status")))
 
-    return { name, loadState, writeBatch, status }
+    const steps: StepStore = {
+      backlog: (limit) =>
+        sql.unsafe<Schema.BacklogRow>(backlogText, [limit]).pipe(
+          Effect.map((rows) => rows.map(Schema.decodeBacklog)),
+          Effect.mapError(fail("read backlog"))
+        ),
+      backlogSize: sql.unsafe<{ n: number | string }>(Schema.countRows(t.stepBacklog)).pipe(
+        Effect.map((rows) => Number(rows[0]?.n ?? 0)),
+        Effect.mapError(fail("read backlog"))
+      ),
+      writeSteps: (batch) =>
+        Effect.gen(function* () {
+          const now = new Date(yield* Clock.currentTimeMillis).toISOString()
+          for (const row of batch.rows) yield* sql.unsafe(stepText, Schema.stepParams(row, now))
+          for (const reject of batch.rejects)
+            yield* sql.unsafe(rejectText, Schema.rejectParams(batch.streamKey, reject))
+          for (const done of batch.done) yield* sql.unsafe(dequeueText, [done.executionId, done.status])
+        }).pipe(sql.withTransaction, Effect.mapError(fail("write steps")), Effect.uninterruptible)
+    }
+
+    return { name, loadState, writeBatch, status, steps }
   })

@@ -15,7 +15,16 @@ import { mkdirSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Clock, Effect, Option, type Scope } from "effect"
-import type { Batch, BatchResult, ExportState, Finished, SinkShape, SinkStatus } from "../Sink.js"
+import type {
+  Batch,
+  BatchResult,
+  ExportState,
+  Finished,
+  SinkShape,
+  SinkStatus,
+  StepScope,
+  StepStore
+} from "../Sink.js"
 import { transition } from "./finished.js"
 import * as ProcessLock from "./processLock.js"
 import * as SinkErrors from "./sinkErrors.js"
@@ -162,7 +171,13 @@ export const make = (
       loadState: db.prepare(Schema.selectState("sqlite", t)),
       states: db.prepare(Schema.selectStates(t)),
       rows: db.prepare(Schema.countRows(t.executions)),
-      rejects: db.prepare(Schema.countRows(t.rejects))
+      rejects: db.prepare(Schema.countRows(t.rejects)),
+      queue: db.prepare(Schema.backlogUpsert("sqlite", t)),
+      step: db.prepare(Schema.stepUpsert("sqlite", t)),
+      dequeue: db.prepare(Schema.backlogDelete("sqlite", t)),
+      backlog: db.prepare(Schema.backlogSelect("sqlite", t)),
+      stepRows: db.prepare(Schema.countRows(t.steps)),
+      backlogRows: db.prepare(Schema.countRows(t.stepBacklog))
     }))
 
     /**
@@ -173,13 +188,16 @@ export const make = (
     const upsert = (
       record: WorkflowExecution,
       now: string,
-      finished: Array<Finished>
+      finished: Array<Finished>,
+      scope: StepScope | undefined
     ): "inserted" | "updated" | "unchanged" => {
       const raw = JSON.stringify(record)
       const row = Schema.executionParams(record, raw, now)
       if (statements.insert.run(row).changes > 0) {
         const reached = transition(undefined, row)
         if (reached !== undefined) finished.push(reached)
+        if (Schema.shouldQueue(scope, undefined, record.status))
+          statements.queue.run(Schema.backlogParams(record, now))
         return "inserted"
       }
       const stored = statements.lookup.get(record.id) as { status: string; raw: string } | undefined
@@ -187,6 +205,8 @@ export const make = (
       if (statements.update.run(Schema.updateParams(row)).changes === 0) return "unchanged"
       const reached = transition(stored?.status, row)
       if (reached !== undefined) finished.push(reached)
+      if (Schema.shouldQueue(scope, stored?.status, record.status))
+        statements.queue.run(Schema.backlogParams(record, now))
       return "updated"
     }
 
@@ -199,7 +219,7 @@ export const make = (
         let unchanged = batch.records.length - records.length
         const finished: Array<Finished> = []
         for (const record of records) {
-          const outcome = upsert(record, now, finished)
+          const outcome = upsert(record, now, finished, batch.steps)
           if (outcome === "inserted") inserted++
           else if (outcome === "updated") updated++
           else unchanged++
@@ -222,12 +242,36 @@ export const make = (
         return row === undefined ? Option.none() : Option.some(Schema.decodeState(row))
       })
 
+    const steps: StepStore = {
+      backlog: (limit) =>
+        attempt("read backlog", () =>
+          (statements.backlog.all(limit) as Array<Schema.BacklogRow>).map(Schema.decodeBacklog)
+        ),
+      backlogSize: attempt("read backlog", () => Number((statements.backlogRows.get() as { n: number }).n)),
+      writeSteps: (batch) =>
+        Effect.flatMap(Clock.currentTimeMillis, (ms) =>
+          attempt("write steps", () => {
+            const now = new Date(ms).toISOString()
+            transaction(db, () => {
+              for (const row of batch.rows) statements.step.run(Schema.stepParams(row, now))
+              for (const reject of batch.rejects)
+                statements.reject.run(Schema.rejectParams(batch.streamKey, reject))
+              for (const done of batch.done) statements.dequeue.run(done.executionId, done.status)
+            })
+          })
+        )
+    }
+
     const status: Effect.Effect<SinkStatus, SinkErrors.SinkError> = attempt("read status", () => ({
       sink: name,
       rows: Number((statements.rows.get() as { n: number }).n),
       rejects: Number((statements.rejects.get() as { n: number }).n),
-      states: (statements.states.all() as Array<Schema.StateRow>).map(Schema.decodeState)
+      states: (statements.states.all() as Array<Schema.StateRow>).map(Schema.decodeState),
+      steps: {
+        rows: Number((statements.stepRows.get() as { n: number }).n),
+        backlog: Number((statements.backlogRows.get() as { n: number }).n)
+      }
     }))
 
-    return { name, loadState, writeBatch, status }
+    return { name, loadState, writeBatch, status, steps }
   })
