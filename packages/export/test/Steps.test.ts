@@ -12,7 +12,10 @@ afterAll(tmp.cleanup)
 let n = 0
 
 const stepsOf = (path: string) =>
-  Effect.flatMap(SqlClient, (sql) => sql<Steps.StoredStep>`SELECT * FROM step_executions`).pipe(
+  Effect.flatMap(
+    SqlClient,
+    (sql) => sql<Steps.StoredStep & { exported_at: string }>`SELECT * FROM step_executions`
+  ).pipe(
     Effect.map((rows) => rows.map(({ exported_at: _, ...rest }) => rest as Steps.StoredStep)),
     Effect.provide(SqliteClient.layer({ filename: path })),
     Effect.orDie
@@ -32,7 +35,7 @@ const sqliteOverClient: Steps.StepFixture = {
     return {
       layer: () =>
         SqliteSink.layerSqlClient(`sqlite:${path}`).pipe(
-          Layer.provide(SqliteClient.layer({ filename: path }))
+          Layer.provide(Layer.orDie(SqliteClient.layer({ filename: path })))
         ),
       steps: stepsOf(path)
     }
