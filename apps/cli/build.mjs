@@ -111,7 +111,22 @@ import { createRequire } from "node:module"
 import { homedir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { setFlagsFromString } from "node:v8"
 import { Script } from "node:vm"
+
+// \`list --all\` allocates briefly-lived pages at a high rate: with V8's defaults the heap grows to
+// several times the live data. As in taskhistory-exporter (see its build.mjs): the old generation
+// grows by 50% of the live data between full collections, the young generation keeps its 1 MB
+// semi-spaces, and WebAssembly (undici's HTTP parser) stays on the baseline compiler. Flags given
+// on the command line or in NODE_OPTIONS win, each on its own.
+{
+  const given = process.execArgv.join(" ") + " " + (process.env.NODE_OPTIONS ?? "")
+  const flags = []
+  if (!given.includes("--heap-growing-percent")) flags.push("--heap-growing-percent=50")
+  if (!/--(max|min)-semi-space-size|--semi-space-growth-factor/.test(given)) flags.push("--semi-space-growth-factor=1")
+  if (!/liftoff|wasm-tier|wasm-dynamic-tiering/.test(given)) flags.push("--liftoff-only")
+  if (flags.length > 0) setFlagsFromString(flags.join(" "))
+}
 
 const file = fileURLToPath(new URL("./main.cjs", import.meta.url))
 const env = process.env

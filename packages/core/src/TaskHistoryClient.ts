@@ -29,7 +29,11 @@ import type {
  * @since 0.1.0
  */
 export interface StreamOptions {
-  /** Drop records already yielded (by `id`). Costs one string per distinct id in memory. Default true. */
+  /**
+   * Drop records already yielded (by `id`). Default true. Memory does not grow with the read: the
+   * pages come sorted by start date, so only the ids at the last start date yielded are held (a
+   * server whose pages are not sorted makes it hold every id from then on).
+   */
   readonly dedupe?: boolean | undefined
   /** Pages fetched at once when `total` is known (still yielded in order). Default from config. */
   readonly concurrency?: number | undefined

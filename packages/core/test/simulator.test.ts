@@ -42,4 +42,44 @@ describe("the client against the simulator", () => {
       }).pipe(Effect.scoped)
     )
   }
+
+  for (const sortBy of ["DESC", "ASC"] as const) {
+    it.live(`reads every execution once while executions are added, arrive late and expire (${sortBy})`, () =>
+      Effect.gen(function* () {
+        // Every request adds executions (started in the last minute), reveals one that started
+        // long ago, and expires the oldest: the offsets of pages read at once move under them.
+        const sim = yield* Simulator.start({
+          records: 2500,
+          now: NOW,
+          seed: 5,
+          churn: { insertPerRequest: 9, expirePerRequest: 4, lateArrivals: 40 }
+        })
+        const initial = yield* sim.dataset
+        const layer = TaskHistoryClient.layerConfig(
+          Config.succeed({
+            apiKey: sim.apiKey,
+            projectId: sim.projectId,
+            baseUrl: sim.url,
+            rateLimit: "10000/1s",
+            pageConcurrency: 4
+          })
+        ).pipe(Layer.provide(httpClients.lean))
+        const all = Chunk.toReadonlyArray(
+          yield* Effect.flatMap(TaskHistoryClient.TaskHistoryClient, (client) =>
+            Stream.runCollect(client.executions({ sortBy }))
+          ).pipe(Effect.provide(layer))
+        )
+        const ids = all.map((r) => r.id)
+        expect(new Set(ids).size).toBe(ids.length)
+        // Every execution visible for the whole read is there.
+        const stayed = new Set((yield* sim.dataset).map((r) => r.id as string))
+        const got = new Set(ids)
+        expect(initial.filter((r) => stayed.has(r.id as string) && !got.has(r.id as string))).toEqual([])
+        // In the query's order.
+        const starts = all.map((r) => Date.parse(r.dateStarted))
+        expect(starts).toEqual([...starts].sort((a, b) => (sortBy === "ASC" ? a - b : b - a)))
+        expect((yield* sim.stats).requests).toBeGreaterThan(25)
+      }).pipe(Effect.scoped)
+    )
+  }
 })

@@ -34,6 +34,7 @@ import {
   WorkflowExecution,
   WorkflowExecutionDetail
 } from "../WorkflowExecution.js"
+import { OrderedDedupe, startKey } from "./dedupe.js"
 import {
   type Answer,
   decorate,
@@ -106,6 +107,68 @@ const plainPage = (json: Readonly<Record<string, unknown>>): typeof RawExecution
   const items =
     "data" in json ? json.data : "workflowExecutions" in json ? json.workflowExecutions : undefined
   return Array.isArray(items) ? (json as typeof RawExecutionPage.Type) : undefined
+}
+
+/**
+ * The query of the pages after `first` in a newest-first read: also bounded by the latest start of
+ * `first` (`beforeDate` one millisecond after it, so that it is in whether the bound is inclusive
+ * or not). Executions that start while the read goes on (the newest, at the head of the listing)
+ * then no longer shift the offsets of the pages still to read: with several pages read at once,
+ * such shifts, seen by requests served out of order, would open gaps between pages. An
+ * oldest-first read is left as it is (new executions come at its end).
+ */
+export const anchored = (query: ExecutionQuery, first: ExecutionPage): ExecutionQuery => {
+  if (query.sortBy === "ASC") return query
+  let top: string | undefined
+  for (const record of first.records) {
+    const key = startKey(record.dateStarted)
+    if (key !== undefined && (top === undefined || key > top)) top = key
+  }
+  if (top === undefined) return query
+  const bound = new Date(Date.parse(top) + 1).toISOString()
+  return query.beforeDate !== undefined && query.beforeDate <= bound ? query : { ...query, beforeDate: bound }
+}
+
+/** Pages read at most to fill one gap between two pages (see {@link gapBefore}). */
+const GAP_PAGES = 10
+
+/** A span of start dates (ms, both ends included) that a read may have skipped. */
+interface Gap {
+  readonly from: number
+  readonly to: number
+}
+
+const firstStart = (page: ExecutionPage, last: boolean): number | undefined => {
+  const n = page.records.length
+  for (let k = 0; k < n; k++) {
+    const key = startKey((page.records[last ? n - 1 - k : k] as WorkflowExecution).dateStarted)
+    if (key !== undefined) return Date.parse(key)
+  }
+  return undefined
+}
+
+/**
+ * Where the read may have skipped executions between `previous` and `page`, two pages read one
+ * after the other: when their `total`s differ, the listing changed between the two requests
+ * (executions added, or expired), and its offsets moved. Pages read at once are served in any
+ * order, and an oldest-first read loses its head to retention: either way the records between
+ * the last start of `previous` and the first start of `page` may fall between the two pages. They
+ * are read again by their dates (usually one small request; the de-duplication drops the ones
+ * already read).
+ */
+export const gapBefore = (
+  previous: ExecutionPage | undefined,
+  page: ExecutionPage,
+  descending: boolean
+): Gap | undefined => {
+  if (previous === undefined || previous.total === undefined || page.total === undefined) return undefined
+  if (previous.total === page.total || page.records.length === 0) return undefined
+  const last = firstStart(previous, true)
+  const first = firstStart(page, false)
+  if (last === undefined || first === undefined) return undefined
+  // A page that starts at or behind where the one before ended overlaps it: nothing in between.
+  if (descending ? first >= last : first <= last) return undefined
+  return descending ? { from: first, to: last } : { from: last, to: first }
 }
 
 /** Builds the client from its three requirements. */
@@ -219,6 +282,7 @@ export const make = Effect.gen(function* () {
     concurrency: number
   ): Stream.Stream<ExecutionPage, RequestError> =>
     Stream.suspend(() => {
+      query = anchored(query, first)
       const seen = new Set<number>([first.offset])
       const guard = new PageGuard(first.total)
       const firstNext = offsetOfLink(first.nextLink)
@@ -309,48 +373,89 @@ export const make = Effect.gen(function* () {
     Stream.suspend(() => {
       const dedupe = options.dedupe ?? true
       const onInvalid = options.onInvalid ?? "fail"
-      // One string per distinct id (tens of bytes each), for the life of the stream.
-      const seen = new Set<string>()
+      // The ids at the edge of the read's order only (see dedupe.ts), not every id read.
+      const seen = new OrderedDedupe(query.sortBy)
       // Set by the page holding the first invalid record (onInvalid "fail"): its valid records
       // before it are emitted, no page after it is read, then the stream fails.
       let failure: InvalidRecordError | undefined
+      // The last page with records, whose `total` the next page's is compared with.
+      let previous: ExecutionPage | undefined
       // One chunk per page (no inner stream per page): the records kept, in order.
       const kept = pages(query, { concurrency: options.concurrency, firstPage: options.firstPage }).pipe(
         Stream.takeUntil((page) => onInvalid === "fail" && page.invalid.length > 0),
         Stream.mapConcatChunkEffect((page) => {
           const firstInvalid = onInvalid === "fail" ? page.invalid[0] : undefined
           const batch = firstInvalid === undefined ? page.records : page.records.slice(0, firstInvalid.index)
-          // One hash lookup per record: a new id grows the set.
-          const out = dedupe
-            ? batch.filter((record) => {
-                const before = seen.size
-                return seen.add(record.id).size !== before
-              })
-            : batch
-          const chunk = Chunk.unsafeFromArray(out)
-          if (firstInvalid !== undefined) {
-            failure = new InvalidRecordError({
-              raw: firstInvalid.raw,
-              reason: firstInvalid.reason,
-              position: page.offset + firstInvalid.index
-            })
-            return Effect.succeed(chunk)
+          const gap = dedupe ? gapBefore(previous, page, query.sortBy !== "ASC") : undefined
+          if (page.records.length > 0) previous = page
+          if (gap !== undefined) {
+            return Effect.flatMap(between(query, gap), (missed) =>
+              emit(page, firstInvalid, seen.keep(missed.length === 0 ? batch : [...missed, ...batch]))
+            )
           }
-          return page.invalid.length > 0
-            ? Effect.as(
-                Effect.logWarning(`skipped ${page.invalid.length} invalid execution record(s)`).pipe(
-                  Effect.annotateLogs("offset", page.offset)
-                ),
-                chunk
-              )
-            : Effect.succeed(chunk)
+          return emit(page, firstInvalid, dedupe ? seen.keep(batch) : batch)
         })
       )
+      const emit = (
+        page: ExecutionPage,
+        firstInvalid: ExecutionPage["invalid"][number] | undefined,
+        out: ReadonlyArray<WorkflowExecution>
+      ) => {
+        const chunk = Chunk.unsafeFromArray(out)
+        if (firstInvalid !== undefined) {
+          failure = new InvalidRecordError({
+            raw: firstInvalid.raw,
+            reason: firstInvalid.reason,
+            position: page.offset + firstInvalid.index
+          })
+          return Effect.succeed(chunk)
+        }
+        return page.invalid.length > 0
+          ? Effect.as(
+              Effect.logWarning(`skipped ${page.invalid.length} invalid execution record(s)`).pipe(
+                Effect.annotateLogs("offset", page.offset)
+              ),
+              chunk
+            )
+          : Effect.succeed(chunk)
+      }
       const records = Stream.concat(
         kept,
         Stream.suspend(() => (failure === undefined ? Stream.empty : Stream.fail(failure)))
       )
       return options.limit === undefined ? records : Stream.take(records, Math.max(0, options.limit))
+    })
+
+  /**
+   * The executions that started in `gap` (both ends included), read with offsets from 0: at most
+   * {@link GAP_PAGES} pages, in the query's order.
+   */
+  const between = (query: ExecutionQuery, gap: Gap): Effect.Effect<Array<WorkflowExecution>, RequestError> =>
+    Effect.gen(function* () {
+      const afterDate = new Date(gap.from - 1).toISOString()
+      const beforeDate = new Date(gap.to + 1).toISOString()
+      const bounded: ExecutionQuery = {
+        ...query,
+        afterDate: query.afterDate !== undefined && query.afterDate > afterDate ? query.afterDate : afterDate,
+        beforeDate:
+          query.beforeDate !== undefined && query.beforeDate < beforeDate ? query.beforeDate : beforeDate
+      }
+      const out: Array<WorkflowExecution> = []
+      for (let offset = 0, n = 0; n < GAP_PAGES; n++, offset += PAGE_SIZE) {
+        const page = yield* listPage(bounded, offset)
+        // Only the span itself (a bound may be inclusive): what comes after it is the next page's.
+        for (const record of page.records) {
+          const key = startKey(record.dateStarted)
+          const at = key === undefined ? Number.NaN : Date.parse(key)
+          if (at >= gap.from && at <= gap.to) out.push(record)
+        }
+        if (
+          page.records.length + page.invalid.length < PAGE_SIZE ||
+          offsetOfLink(page.nextLink) === undefined
+        )
+          break
+      }
+      return out
     })
 
   const count: TaskHistoryClientShape["count"] = (query) =>
