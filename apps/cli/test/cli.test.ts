@@ -214,7 +214,7 @@ describe("count, get, step", () => {
     const [all, failed, get] = await Promise.all([
       run(["executions", "count"]),
       run(["executions", "count", "--status", "FAILED"]),
-      run(["executions", "get", target.id])
+      run(["executions", "get", target.id, "--format", "json"])
     ])
     expect(all.code).toBe(0)
     expect(all.stdout).toBe("250\n")
@@ -224,7 +224,7 @@ describe("count, get, step", () => {
     expect(detail).toMatchObject(target)
     expect(detail.stepExecutions.length).toBeGreaterThan(0)
     const stepId: string = detail.stepExecutions[0].id
-    const step = await run(["executions", "step", target.id, stepId])
+    const step = await run(["executions", "step", target.id, stepId, "--format", "json"])
     expect(step.code).toBe(0)
     expect(JSON.parse(step.stdout)).toMatchObject({ id: stepId })
     expect(JSON.parse(step.stdout)).toHaveProperty("output")
@@ -348,7 +348,7 @@ describe("exit codes", () => {
 describe("executions replay", () => {
   it("replays one execution; an ambiguous replay exits 7 and is not re-sent", async () => {
     const [first, second] = dataset(writes)
-    const one = await run(["executions", "replay", first!.id], envOf(writes))
+    const one = await run(["executions", "replay", first!.id, "--format", "json"], envOf(writes))
     expect(one.code).toBe(0)
     const created = JSON.parse(one.stdout)
     expect(created.id).not.toBe(first!.id)

@@ -4,6 +4,7 @@ import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Effect } from "effect"
+import * as DetailFormat from "../src/internal/detailFormat.js"
 import * as Format from "../src/internal/format.js"
 import * as ReplayLog from "../src/internal/replayLog.js"
 
@@ -80,4 +81,54 @@ describe("replay log", () => {
       rmSync(dir, { recursive: true, force: true })
     })
   )
+})
+
+describe("a failed step's error", () => {
+  it("is found in the output's error.message, error, message, errorMessage or errors[0], with its code", () => {
+    const step = (output: unknown, extra: Record<string, unknown> = {}) => ({ id: "s", output, ...extra })
+    expect(DetailFormat.errorMessageOf(step({ error: { message: "Bad request", code: "E400" } }))).toBe(
+      "Bad request (E400)"
+    )
+    expect(DetailFormat.errorMessageOf(step({ error: "timeout" }))).toBe("timeout")
+    expect(DetailFormat.errorMessageOf(step({ message: "nope", code: "X" }))).toBe("nope (X)")
+    expect(DetailFormat.errorMessageOf(step({ errorMessage: "a\n  b" }))).toBe("a b")
+    expect(DetailFormat.errorMessageOf(step({ errors: [{ message: "first" }, { message: "second" }] }))).toBe(
+      "first"
+    )
+    expect(DetailFormat.errorMessageOf(step({ ok: true }))).toBeUndefined()
+    expect(
+      DetailFormat.errorMessageOf(
+        step({ response: { status: 400, body: { errors: [{ message: "deep" }] } } })
+      )
+    ).toBe("deep")
+    expect(DetailFormat.errorMessageOf(step("Error: Connection reset by peer"))).toBe(
+      "Error: Connection reset by peer"
+    )
+    expect(DetailFormat.errorMessageOf(step("https://x/y.json", { isLargeOutput: true }))).toBeUndefined()
+    expect(DetailFormat.errorMessageOf(step({ error: { message: "x".repeat(2000) } }))?.length).toBe(500)
+  })
+
+  it("shows in the table of a failed execution; control characters are escaped", () => {
+    const detail = {
+      id: "e1",
+      status: "FAILED",
+      dateStarted: "2023-02-20T06:21:42.274Z",
+      stepExecutions: [
+        {
+          id: "s1",
+          status: "SUCCEEDED",
+          dateStarted: "2023-02-20T06:21:42.274Z",
+          dateEnded: "2023-02-20T06:21:43.274Z"
+        },
+        { id: "s2", name: "Call\u001b[31m", status: "FAILED", dateStarted: "2023-02-20T06:21:43.274Z" }
+      ]
+    }
+    expect(DetailFormat.failedStep(detail)?.id).toBe("s2")
+    const text = DetailFormat.executionTable(detail, { _tag: "Found", stepId: "s2", message: "boom" })
+    expect(text).toContain("failed step  s2\nerror        boom\n")
+    expect(text).toMatch(/^1 {2}s1 {4}-\s+SUCCEEDED .* 1\.0s$/m)
+    expect(text).not.toContain("\u001b")
+    expect(text).toContain("\\x1b")
+    expect(DetailFormat.executionTable({ ...detail, stepExecutions: [] })).toContain("no step executions")
+  })
 })

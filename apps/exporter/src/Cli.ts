@@ -8,9 +8,10 @@ import { existsSync, statSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { Command, Options } from "@effect/cli"
 import * as ConnectionOptions from "@taskhistory/app-kit/ConnectionOptions"
+import * as Dates from "@taskhistory/app-kit/Dates"
 import * as FilterOptions from "@taskhistory/app-kit/FilterOptions"
 import * as Main from "@taskhistory/app-kit/Main"
-import * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
+import type * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
 import * as RateLimiter from "@taskhistory/core/RateLimiter"
 import * as TaskHistoryConfig from "@taskhistory/core/TaskHistoryConfig"
 import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
@@ -109,9 +110,9 @@ const runOptions = {
   sink: sinkOption,
   filters: FilterOptions.selectionFlags,
   since: Options.text("since").pipe(
-    Options.withPseudoName("ISO"),
+    Options.withPseudoName("DATE"),
     Options.withDescription(
-      "On the first run (no stored state), start at this date instead of the 90-day retention horizon, e.g. 2026-01-01."
+      "On the first run (no stored state), start at this date instead of the 90-day retention horizon: ISO 8601 (2026-01-01) or a time before now (7d, 2w)."
     ),
     Options.optional
   ),
@@ -245,25 +246,17 @@ export const runSettings = (flags: RunFlags) =>
         })
       }
     }
-    const filters = yield* fromEither(FilterOptions.validate(flags.filters))
-    let since: string | undefined
-    if (Option.isSome(flags.since)) {
-      since = ExecutionQuery.normalizeDate(flags.since.value)
-      if (since === undefined) {
-        return yield* new InvalidInput({
-          field: "--since",
-          value: flags.since.value,
-          expected: "an ISO 8601 date such as 2026-01-01 or 2026-01-01T00:00:00Z"
-        })
-      }
-      const now = yield* Clock.currentTimeMillis
-      if (Date.parse(since) > now) {
-        return yield* new InvalidInput({
-          field: "--since",
-          value: flags.since.value,
-          expected: `a date in the past (it is ${new Date(now).toISOString()} now; a start in the future would store a high-water mark of now and skip nothing it means to)`
-        })
-      }
+    const now = yield* Clock.currentTimeMillis
+    const filters = yield* fromEither(FilterOptions.validate(flags.filters, now))
+    const sinceText = Option.getOrUndefined(flags.since)
+    const since =
+      sinceText === undefined ? undefined : yield* fromEither(Dates.parse(sinceText, "--since", now))
+    if (sinceText !== undefined && since !== undefined && Date.parse(since) > now) {
+      return yield* new InvalidInput({
+        field: "--since",
+        value: sinceText,
+        expected: `a date in the past (it is ${new Date(now).toISOString()} now; a start in the future would store a high-water mark of now and skip nothing it means to)`
+      })
     }
     const lookback = Option.isSome(flags.lookback)
       ? yield* fromEither(TaskHistoryConfig.parseDuration(flags.lookback.value, "--lookback"))

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs"
 import { describe, expect, it } from "@effect/vitest"
 import * as ConnectionOptions from "@taskhistory/app-kit/ConnectionOptions"
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect, Option, TestClock } from "effect"
 import * as Cli from "../src/Cli.js"
 import { version } from "../src/internal/version.js"
 
@@ -53,6 +53,21 @@ describe("Cli.runSettings", () => {
       expect(Duration.toMillis(Duration.decode(settings.options.lookback ?? 0))).toBe(7_200_000)
       expect(settings.options.batchSize).toBe(300)
       expect(settings.options.onInvalid).toBe("quarantine")
+    })
+  )
+
+  it.effect("takes --since relative to now (7d, 2w); durations without a unit are refused", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(Date.parse("2026-12-01T06:00:00.000Z"))
+      const week = yield* Cli.runSettings({ ...flags, since: Option.some("7d") })
+      expect(week.options.since).toBe("2026-11-24T06:00:00.000Z")
+      const twoWeeks = yield* Cli.runSettings({ ...flags, since: Option.some("2w") })
+      expect(twoWeeks.options.since).toBe("2026-11-17T06:00:00.000Z")
+      const bare = (patch: Partial<typeof flags>) => Effect.flip(Cli.runSettings({ ...flags, ...patch }))
+      expect((yield* bare({ every: Option.some("5") })).message).toContain('--every "5"')
+      expect((yield* bare({ every: Option.some("5") })).message).toContain("unit")
+      expect((yield* bare({ lookback: Option.some("90") })).message).toContain("unit")
+      expect((yield* bare({ since: Option.some("7") })).message).toContain("7d")
     })
   )
 

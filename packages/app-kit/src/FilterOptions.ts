@@ -13,7 +13,8 @@ import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
 import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
-import { Effect, Either, Option } from "effect"
+import { Clock, Effect, Either, Option } from "effect"
+import * as Dates from "./Dates.js"
 
 /**
  * The filter flags as typed, before validation, by filter name.
@@ -76,20 +77,33 @@ export const flags: Options.Options<FilterFlags> = flagsOf(ExecutionQuery.fieldN
 
 /**
  * Validates filter flags (all of them, or a subset such as {@link selectionFlags}) into a query;
- * the error names the flag (`--status`) and the value.
+ * the error names the flag (`--status`) and the value. Dates may be ISO 8601 or relative to
+ * `nowMs` (`30m`, `24h`, `7d`, `2w`: see `Dates`).
  *
  * @since 0.1.0
  */
 export const validate = <K extends ExecutionQuery.Field>(
   input: {
     readonly [P in K]: Option.Option<string>
-  }
+  },
+  nowMs: number
 ): Either.Either<Pick<ExecutionQuery.ExecutionQuery, K>, InvalidInput> => {
   const given: Partial<FilterFlags> = input
   const query: { -readonly [P in ExecutionQuery.Field]?: string } = {}
   for (const key of ExecutionQuery.fieldNames) {
     const value = given[key]
-    if (value !== undefined && Option.isSome(value)) query[key] = value.value
+    if (value === undefined || Option.isNone(value)) continue
+    if (ExecutionQuery.fields[key].kind === "date") {
+      const date = Dates.resolve(value.value, nowMs)
+      if (date === undefined) {
+        return Either.left(
+          new InvalidInput({ field: flagOf(key), value: value.value, expected: Dates.expected })
+        )
+      }
+      query[key] = date
+    } else {
+      query[key] = value.value
+    }
   }
   return Either.mapLeft(
     ExecutionQuery.make(query),
@@ -97,18 +111,25 @@ export const validate = <K extends ExecutionQuery.Field>(
       new InvalidInput({
         field: ExecutionQuery.isField(e.field) ? flagOf(e.field) : e.field,
         value: e.value,
-        expected: e.expected
+        // the core's messages name the API's parameters; the user typed the flags
+        expected: e.expected.replace(/\b(afterDate|beforeDate)\b/g, (name) =>
+          ExecutionQuery.isField(name) ? flagOf(name) : name
+        )
       })
   )
 }
 
 /**
- * Validates filter flags into a query; the error is the message naming the flag and the value.
+ * Validates filter flags into a query (relative dates against `nowMs`); the error is the message
+ * naming the flag and the value.
  *
  * @since 0.1.0
  */
-export const make = (input: FilterFlags): Either.Either<ExecutionQuery.ExecutionQuery, string> =>
-  Either.mapLeft(validate(input), (e) => e.message)
+export const make = (
+  input: FilterFlags,
+  nowMs: number
+): Either.Either<ExecutionQuery.ExecutionQuery, string> =>
+  Either.mapLeft(validate(input, nowMs), (e) => e.message)
 
 /**
  * The filter options, validated into an `ExecutionQuery` at parse time.
@@ -119,8 +140,31 @@ export const make = (input: FilterFlags): Either.Either<ExecutionQuery.Execution
  * @since 0.1.0
  */
 export const options: Options.Options<ExecutionQuery.ExecutionQuery> = Options.mapEffect(flags, (input) =>
-  Either.match(make(input), {
-    onLeft: (message) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(message))),
-    onRight: Effect.succeed
-  })
+  Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Either.match(make(input, now), {
+      onLeft: (message) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(message))),
+      onRight: Effect.succeed
+    })
+  )
 )
+
+/**
+ * The filters without `--sort`, validated at parse time: for commands whose output does not
+ * depend on the order of the read (`count`, `usage`, `report`), where `--sort` would be
+ * accepted and mean nothing (it is refused as an unknown flag instead).
+ *
+ * @since 0.2.0
+ */
+export const unorderedOptions: Options.Options<Omit<ExecutionQuery.ExecutionQuery, "sortBy">> =
+  Options.mapEffect(
+    flagsOf(
+      ExecutionQuery.fieldNames.filter((f): f is Exclude<ExecutionQuery.Field, "sortBy"> => f !== "sortBy")
+    ),
+    (input) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Either.match(validate(input, now), {
+          onLeft: (e) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(e.message))),
+          onRight: Effect.succeed
+        })
+      )
+  )

@@ -3,6 +3,10 @@
  */
 export * as ConnectionOptions from "./ConnectionOptions.js"
 /**
+ * @since 0.2.0
+ */
+export * as Dates from "./Dates.js"
+/**
  * @since 0.1.0
  */
 export * as FilterOptions from "./FilterOptions.js"

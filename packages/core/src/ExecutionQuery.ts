@@ -104,17 +104,17 @@ export const fields = {
   afterDate: {
     kind: "date",
     flag: "after",
-    placeholder: "ISO",
+    placeholder: "DATE",
     selects: false,
     description:
-      "Only executions started after this date, e.g. 2023-02-16 or 2023-02-16T00:00:00Z (no zone: UTC)."
+      "Only executions started after this date: ISO 8601 (2023-02-16, 2023-02-16T00:00:00Z; no zone: UTC) or a time before now (30m, 24h, 7d, 2w)."
   },
   beforeDate: {
     kind: "date",
     flag: "before",
-    placeholder: "ISO",
+    placeholder: "DATE",
     selects: false,
-    description: "Only executions started before this date."
+    description: "Only executions started before this date (ISO 8601, or relative such as 24h)."
   },
   sortBy: {
     kind: "sort",

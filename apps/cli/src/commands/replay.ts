@@ -11,9 +11,10 @@ import * as ConnectionOptions from "@taskhistory/app-kit/ConnectionOptions"
 import * as FilterOptions from "@taskhistory/app-kit/FilterOptions"
 import * as Main from "@taskhistory/app-kit/Main"
 import { TaskHistoryClient } from "@taskhistory/core/TaskHistoryClient"
-import { Effect, Either, Option } from "effect"
+import { Clock, Effect, Either, Option } from "effect"
 import { provideConnection } from "../internal/connection.js"
-import { examples, usageError } from "../internal/options.js"
+import * as Format from "../internal/format.js"
+import { examples, formatOption, rawCsv, usageError } from "../internal/options.js"
 import * as Out from "../internal/stdout.js"
 import { bulkReplay } from "./replayBulk.js"
 
@@ -41,11 +42,18 @@ export const replay = Command.make(
       ),
       Options.optional
     ),
+    format: formatOption(
+      Format.formats,
+      "table",
+      "One id: the new execution as table, json (as served), ndjson or csv (the list's columns). Bulk: one row per id (outcome, execution, new execution or error) as table, ndjson or csv, or json (one document with the rows and the summary)."
+    ),
+    rawCsv,
     common: Main.commonOptions
   },
-  ({ common, connection, dryRun, executionId, filters, log, yes }) =>
+  ({ common, connection, dryRun, executionId, filters, format, log, rawCsv, yes }) =>
     Effect.gen(function* () {
-      const query = yield* Either.match(FilterOptions.make(filters), {
+      const now = yield* Clock.currentTimeMillis
+      const query = yield* Either.match(FilterOptions.make(filters, now), {
         onLeft: (text) => Effect.fail(usageError(text)),
         onRight: Effect.succeed
       })
@@ -58,7 +66,9 @@ export const replay = Command.make(
         }
         const client = yield* TaskHistoryClient
         const result = yield* client.replay(executionId.value)
-        yield* Out.line(JSON.stringify(result, null, 2))
+        if (format === "json") return yield* Out.line(JSON.stringify(result, null, 2))
+        const printer = Format.printer(format, { rawCsv })
+        yield* Out.write(printer.chunk([result]) + printer.end())
         return
       }
       if (dryRun && yes) return yield* usageError("--dry-run and --yes cannot be used together")
@@ -67,7 +77,7 @@ export const replay = Command.make(
           "bulk replay sends nothing without --yes: run it with --dry-run to see what would be replayed, then with --yes"
         )
       }
-      yield* bulkReplay({ query, dryRun, log, quiet: common.quiet })
+      yield* bulkReplay({ query, dryRun, log, quiet: common.quiet, format, rawCsv })
     }).pipe(provideConnection(connection))
 ).pipe(
   Command.withDescription(
@@ -76,7 +86,8 @@ export const replay = Command.make(
       [
         "taskhistory executions replay 3f1c2a9e-0b7d-4c55-9e21-6a8f0d4b7c10",
         "taskhistory executions replay --status failed --after 2023-02-16 --dry-run",
-        "taskhistory executions replay --status failed --after 2023-02-16 --yes --log replay.log"
+        "taskhistory executions replay --status failed --after 2023-02-16 --yes --log replay.log",
+        "taskhistory executions replay --status failed --after 7d --yes --format ndjson | jq -r .newExecutionId"
       ],
       [
         "Bulk replay reads every match first, then replays each id once, within the rate limit, and prints one line per id (replayed, failed or unknown) and a summary on stderr. Replays have no idempotency key: one whose outcome is unknown (timeout, 5xx) is never re-sent, and the exit code is 7."

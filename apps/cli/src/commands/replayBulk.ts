@@ -14,6 +14,7 @@ import { escapeControls, exitCode } from "@taskhistory/core/TaskHistoryError"
 import { idProblem } from "@taskhistory/core/WorkflowExecution"
 import { Effect, Either, Option, Stream } from "effect"
 import { costNotice } from "../internal/connection.js"
+import * as Format from "../internal/format.js"
 import * as Progress from "../internal/progress.js"
 import * as ReplayLog from "../internal/replayLog.js"
 import * as Out from "../internal/stdout.js"
@@ -32,6 +33,74 @@ export interface BulkReplayOptions {
   readonly dryRun: boolean
   readonly log: Option.Option<string>
   readonly quiet: boolean
+  readonly format?: Format.Format
+  readonly rawCsv?: boolean
+}
+
+/** One id's outcome: a row of every format. @internal */
+export interface ReplayRow {
+  readonly outcome: "replayed" | "failed" | "unknown" | "dry-run"
+  readonly executionId: string
+  readonly newExecutionId?: string
+  /** The failure's kind (`Unauthorized`, `NotFound`, ...) and its message. */
+  readonly error?: string
+  readonly message?: string
+}
+
+const csvHeader = ["outcome", "executionId", "newExecutionId", "error", "message"]
+
+/**
+ * The rows as they come: `table` (tab-separated: outcome, id, new id or error kind; a dry run
+ * prints the ids alone), `ndjson`, `csv`; `json` holds them for one document at the end.
+ */
+const rowWriter = (format: Format.Format, rawCsv: boolean) => {
+  const held: Array<ReplayRow> = []
+  let header = format === "csv"
+  return {
+    held,
+    write: (row: ReplayRow): Effect.Effect<void> => {
+      switch (format) {
+        case "json":
+          return Effect.sync(() => {
+            held.push(row)
+          })
+        case "ndjson":
+          return Out.line(JSON.stringify(row))
+        case "csv": {
+          const head = header ? `${Format.csvRow(csvHeader)}\n` : ""
+          header = false
+          return Out.write(
+            `${head}${Format.csvRow(
+              [
+                row.outcome,
+                row.executionId,
+                row.newExecutionId ?? null,
+                row.error ?? null,
+                row.message ?? null
+              ],
+              rawCsv
+            )}\n`
+          )
+        }
+        case "table":
+          return Out.line(
+            row.outcome === "dry-run"
+              ? escapeControls(row.executionId)
+              : [row.outcome, row.executionId, row.outcome === "failed" ? row.error : row.newExecutionId]
+                  .filter((c) => c !== undefined)
+                  .map((c) => escapeControls(c))
+                  .join("\t")
+          )
+      }
+    },
+    /** The csv header when no row came; the json document. */
+    end: (summary: Record<string, number | boolean>): Effect.Effect<void> =>
+      format === "json"
+        ? Out.line(JSON.stringify({ results: held, summary }, null, 2))
+        : header
+          ? Out.write(`${Format.csvRow(csvHeader)}\n`)
+          : Effect.void
+  }
 }
 
 /**
@@ -83,8 +152,10 @@ export const bulkReplay = (
             exitCode: 6,
             text: `the server listed ${refused.length} execution id(s) that cannot be sent ("", "." or ".."): they were skipped (see the lines starting with "skipped")`
           })
+    const rows = rowWriter(options.format ?? "table", options.rawCsv === true)
     if (options.dryRun) {
-      for (const id of ids) yield* Out.line(escapeControls(id))
+      for (const id of ids) yield* rows.write({ outcome: "dry-run", executionId: id })
+      yield* rows.end({ dryRun: true, wouldReplay: ids.length, skipped, refused: refused.length })
       if (!options.quiet) {
         yield* Out.notice(
           `dry run: ${ids.length} execution(s) would be replayed${skipped > 0 ? `, ${skipped} skipped (already in the log)` : ""}${refused.length > 0 ? `, ${refused.length} refused (ids that cannot be sent)` : ""}; nothing was sent`
@@ -111,20 +182,20 @@ export const bulkReplay = (
       if (Either.isRight(result)) {
         summary.replayed++
         yield* writer.append({ id, event: "replayed", newId: result.right.id })
-        yield* Out.line(`replayed\t${escapeControls(id)}\t${escapeControls(result.right.id)}`)
+        yield* rows.write({ outcome: "replayed", executionId: id, newExecutionId: result.right.id })
         continue
       }
       const error = result.left
       if (error._tag === "ReplayOutcomeUnknown") {
         summary.unknown++
         yield* writer.append({ id, event: "unknown", error: error.message })
-        yield* Out.line(`unknown\t${escapeControls(id)}`)
+        yield* rows.write({ outcome: "unknown", executionId: id, error: error._tag, message: error.message })
         continue
       }
       summary.failed++
       summary.firstFailureCode ??= exitCode(error)
       yield* writer.append({ id, event: "failed", error: error.message })
-      yield* Out.line(`failed\t${escapeControls(id)}\t${error._tag}`)
+      yield* rows.write({ outcome: "failed", executionId: id, error: error._tag, message: error.message })
       // Every further replay would fail the same way: stop (what was not sent is resumable).
       if (
         error._tag === "Unauthorized" ||
@@ -137,6 +208,15 @@ export const bulkReplay = (
     }
     progress.done()
     const notSent = ids.length - summary.replayed - summary.failed - summary.unknown
+    yield* rows.end({
+      dryRun: false,
+      replayed: summary.replayed,
+      failed: summary.failed,
+      unknown: summary.unknown,
+      skipped: summary.skipped,
+      refused: refused.length,
+      notSent
+    })
     yield* Out.notice(
       `replayed ${summary.replayed}, failed ${summary.failed}, unknown outcome ${summary.unknown}${summary.skipped > 0 ? `, skipped ${summary.skipped} (already in the log)` : ""}${refused.length > 0 ? `, refused ${refused.length} (ids that cannot be sent)` : ""}${notSent > 0 ? `, not sent ${notSent}` : ""}`
     )

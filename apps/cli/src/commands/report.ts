@@ -4,7 +4,6 @@
  *
  * @internal
  */
-import { readFileSync } from "node:fs"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as ConnectionOptions from "@taskhistory/app-kit/ConnectionOptions"
@@ -17,32 +16,12 @@ import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { ExportReader } from "@taskhistory/export/ExportReader"
 import { Clock, Effect, Either, Option, type Stream } from "effect"
 import { provideConnection } from "../internal/connection.js"
+import * as Names from "../internal/names.js"
 import { examples, usageError } from "../internal/options.js"
 import * as Source from "../internal/source.js"
 import * as Out from "../internal/stdout.js"
 
 const DAY = 86_400_000
-
-/** Reads a `--names` file: JSON, or YAML (a superset of JSON). */
-const readNames = (path: string) =>
-  Effect.gen(function* () {
-    const text = yield* Effect.try({
-      try: () => readFileSync(path, "utf8"),
-      catch: (e) =>
-        new InvalidInput({
-          field: "--names",
-          value: path,
-          expected: `a readable file (${e instanceof Error ? e.message : String(e)})`
-        })
-    })
-    const YAML = yield* Effect.promise(() => import("yaml"))
-    const parsed = yield* Effect.try({
-      try: () => YAML.parse(text) as unknown,
-      catch: () => new InvalidInput({ field: "--names", value: path, expected: "a JSON or YAML file" })
-    })
-    const { Names } = yield* Effect.promise(() => import("@taskhistory/report"))
-    return yield* Names.decode(parsed, path)
-  })
 
 interface Args {
   readonly query: ExecutionQuery
@@ -73,7 +52,7 @@ const build = <E, R>(
     const { Report } = yield* Effect.promise(() => import("@taskhistory/report"))
     const now = yield* Clock.currentTimeMillis
     const period = yield* periodOf(args.query, now)
-    const names = Option.isSome(args.names) ? yield* readNames(args.names.value) : undefined
+    const names = Option.isSome(args.names) ? yield* Names.read(args.names.value) : undefined
     // One read covers the period and the previous one (the comparison); the report splits them.
     const query: ExecutionQuery = {
       ...args.query,
@@ -111,7 +90,7 @@ export const report = Command.make(
   "report",
   {
     connection: ConnectionOptions.options,
-    query: FilterOptions.options,
+    query: FilterOptions.unorderedOptions,
     source: Source.sourceOption,
     output: Options.text("output").pipe(
       Options.withAlias("o"),
@@ -125,13 +104,7 @@ export const report = Command.make(
       ),
       Options.withDefault(15)
     ),
-    names: Options.text("names").pipe(
-      Options.withPseudoName("FILE"),
-      Options.withDescription(
-        'Labels for ids, JSON or YAML: { "workflows": { id: label }, "users": { id: label } }.'
-      ),
-      Options.optional
-    ),
+    names: Names.option,
     title: Options.text("title").pipe(Options.withDescription("The report's title."), Options.optional),
     common: Main.commonOptions
   },

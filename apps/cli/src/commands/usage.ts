@@ -6,7 +6,9 @@
  * @internal
  */
 import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
 import * as ConnectionOptions from "@taskhistory/app-kit/ConnectionOptions"
 import * as FilterOptions from "@taskhistory/app-kit/FilterOptions"
 import * as Main from "@taskhistory/app-kit/Main"
@@ -17,6 +19,7 @@ import { ExportReader, type Freshness } from "@taskhistory/export/ExportReader"
 import { Effect, Option, Stream } from "effect"
 import { costNotice, provideConnection } from "../internal/connection.js"
 import type * as Format from "../internal/format.js"
+import * as Names from "../internal/names.js"
 import { choiceOption, examples, formatOption, rawCsv, usageError } from "../internal/options.js"
 import * as Progress from "../internal/progress.js"
 import * as Source from "../internal/source.js"
@@ -25,30 +28,55 @@ import * as UsageFormat from "../internal/usageFormat.js"
 
 const usageFormats: ReadonlyArray<Format.Format> = ["table", "json", "csv"]
 
-/** Prints a usage report; from an export, with how fresh the export is. */
+/** How the groups are shown: `--sort`, `--top`, `--names`, `--format`. */
+interface Shape {
+  readonly format: Format.Format
+  readonly rawCsv: boolean
+  readonly sort: Option.Option<UsageFormat.SortKey>
+  readonly top: Option.Option<number>
+  readonly names: Option.Option<string>
+}
+
+/** Prints a usage report, sorted, cut and labelled; from an export, with how fresh it is. */
 const print = (
-  report: Usage.UsageReport,
-  format: Format.Format,
-  source?: { readonly name: string; readonly freshness: Freshness },
-  rawCsv = false
+  full: Usage.UsageReport,
+  shape: Shape,
+  source?: { readonly name: string; readonly freshness: Freshness }
 ) =>
   Effect.gen(function* () {
-    switch (format) {
-      case "json":
-        yield* Out.line(
-          JSON.stringify(
-            source === undefined ? report : { ...report, source: { sink: source.name, ...source.freshness } },
-            null,
-            2
-          )
-        )
+    const names = Option.isSome(shape.names) ? yield* Names.read(shape.names.value) : undefined
+    const label = UsageFormat.labeller(full.by, names)
+    const sorted = Option.isSome(shape.sort) ? UsageFormat.sort(full.groups, shape.sort.value) : full.groups
+    const groups = Option.isSome(shape.top) ? sorted.slice(0, shape.top.value) : sorted
+    const omitted = sorted.length - groups.length
+    const report: Usage.UsageReport = { ...full, groups }
+    switch (shape.format) {
+      case "json": {
+        const document = {
+          by: report.by,
+          ...(Option.isSome(shape.sort) ? { sort: shape.sort.value } : {}),
+          groups:
+            label === undefined
+              ? groups
+              : groups.map((g) => {
+                  const name = label(g.group)
+                  return name === undefined ? g : { ...g, label: name }
+                }),
+          ...(Option.isSome(shape.top) ? { omittedGroups: omitted } : {}),
+          total: report.total,
+          ...(source === undefined ? {} : { source: { sink: source.name, ...source.freshness } })
+        }
+        yield* Out.line(JSON.stringify(document, null, 2))
         break
+      }
       case "csv":
-        yield* Out.write(UsageFormat.csv(report, rawCsv))
+        yield* Out.write(UsageFormat.csv(report, shape.rawCsv, { label }))
         if (source !== undefined) yield* Out.notice(Source.describeFreshness(source.name, source.freshness))
         break
       default:
-        yield* Out.write(report.groups.length === 0 ? "no executions match\n" : UsageFormat.table(report))
+        yield* Out.write(
+          full.groups.length === 0 ? "no executions match\n" : UsageFormat.table(report, { label, omitted })
+        )
         if (source !== undefined) yield* Out.line(Source.describeFreshness(source.name, source.freshness))
     }
   })
@@ -56,14 +84,14 @@ const print = (
 /** The report from the API. */
 const fromApi = (
   by: Usage.GroupBy,
-  common: { readonly quiet: boolean; readonly rawCsv: boolean },
-  format: Format.Format,
+  quiet: boolean,
+  shape: Shape,
   integrations: Option.Option<string>,
   query: ExecutionQuery
 ) =>
   Effect.gen(function* () {
     const client = yield* TaskHistoryClient
-    const progress = Progress.make(common.quiet)
+    const progress = Progress.make(quiet)
     let report: Usage.UsageReport
     if (by === "integration") {
       if (Option.isNone(integrations)) {
@@ -94,7 +122,7 @@ const fromApi = (
     } else {
       if (Option.isSome(integrations))
         return yield* usageError("--integrations only goes with --by integration")
-      const plan = yield* costNotice(query, common.quiet)
+      const plan = yield* costNotice(query, quiet)
       progress.setTotal(plan.total, plan.estimatedDuration)
       report = yield* Usage.fromStream(
         client.executions(query, { firstPage: plan.firstPage }).pipe(
@@ -107,17 +135,11 @@ const fromApi = (
       )
     }
     progress.done()
-    yield* print(report, format, undefined, common.rawCsv)
+    yield* print(report, shape)
   })
 
 /** The report from an exporter's sink: zero API requests. */
-const fromExport = (
-  by: Usage.GroupBy,
-  query: ExecutionQuery,
-  format: Format.Format,
-  integrations: boolean,
-  rawCsv: boolean
-) =>
+const fromExport = (by: Usage.GroupBy, query: ExecutionQuery, shape: Shape, integrations: boolean) =>
   Effect.gen(function* () {
     if (by === "integration" || integrations) {
       return yield* usageError(
@@ -127,7 +149,7 @@ const fromExport = (
     const reader = yield* ExportReader
     const freshness = yield* reader.freshness
     const report = yield* Usage.fromStream(reader.executions(query), by)
-    yield* print(report, format, { name: reader.name, freshness }, rawCsv)
+    yield* print(report, shape, { name: reader.name, freshness })
   })
 
 /** @internal */
@@ -135,7 +157,7 @@ export const usage = Command.make(
   "usage",
   {
     connection: ConnectionOptions.options,
-    query: FilterOptions.options,
+    query: FilterOptions.unorderedOptions,
     by: choiceOption<Usage.GroupBy>(
       "by",
       Usage.groupings,
@@ -149,22 +171,54 @@ export const usage = Command.make(
       ),
       Options.optional
     ),
+    sort: Options.text("sort").pipe(
+      Options.withPseudoName(UsageFormat.sortKeys.join("|")),
+      Options.withDescription(
+        "Order the groups by this figure, largest first (ties: most executions, then by key). Default: most executions first (--by day: by day)."
+      ),
+      Options.optional,
+      Options.mapEffect(
+        Option.match({
+          onNone: () => Effect.succeed(Option.none<UsageFormat.SortKey>()),
+          onSome: (value) => {
+            const found = UsageFormat.sortKeys.find((k) => k === value.toLowerCase())
+            return found === undefined
+              ? Effect.fail(
+                  ValidationError.invalidValue(
+                    HelpDoc.p(
+                      `invalid --sort ${JSON.stringify(value)}: expected one of ${UsageFormat.sortKeys.join(", ")}`
+                    )
+                  )
+                )
+              : Effect.succeed(Option.some(found))
+          }
+        })
+      )
+    ),
+    top: Options.integer("top").pipe(
+      Options.withPseudoName("N"),
+      Options.withDescription("Show the first N groups only (after --sort); TOTAL still counts every group."),
+      Options.optional
+    ),
+    names: Names.option,
     format: formatOption(usageFormats, "table", "table, json or csv (csv has no TOTAL row)."),
     source: Source.sourceOption,
     rawCsv,
     common: Main.commonOptions
   },
-  ({ by, common, connection, format, integrations, query, rawCsv, source: sourceText }) =>
+  ({ by, common, connection, format, integrations, names, query, rawCsv, sort, source: sourceText, top }) =>
     Effect.gen(function* () {
+      if (Option.isSome(top) && top.value < 1) {
+        return yield* usageError(`invalid --top ${top.value}: expected a whole number >= 1`)
+      }
+      const shape: Shape = { format, rawCsv, sort, top, names }
       const source = yield* Source.parse(sourceText)
       if (source._tag === "Sink") {
-        return yield* fromExport(by, query, format, Option.isSome(integrations), rawCsv).pipe(
+        return yield* fromExport(by, query, shape, Option.isSome(integrations)).pipe(
           Source.provideReader(source.spec)
         )
       }
-      return yield* fromApi(by, { ...common, rawCsv }, format, integrations, query).pipe(
-        provideConnection(connection)
-      )
+      return yield* fromApi(by, common.quiet, shape, integrations, query).pipe(provideConnection(connection))
     })
 ).pipe(
   Command.withDescription(
@@ -173,7 +227,8 @@ export const usage = Command.make(
       [
         "taskhistory usage --by workflow --after 2023-02-01",
         "taskhistory usage --by day --status failed --format csv",
-        "taskhistory usage --by integration --integrations salesforce,hubspot,slack"
+        "taskhistory usage --by integration --integrations salesforce,hubspot,slack",
+        "taskhistory usage --by workflow --after 7d --sort failures --top 10 --names names.yaml"
       ],
       [
         "--by integration runs one query per integration named in --integrations, since records do not say which integration they belong to."

@@ -45,7 +45,9 @@ const streamLines = (state: ExportState, nowMs: number): Array<string> => {
   if (fresh === undefined) {
     lines.push(`  read through       unknown until the next complete run (state written by an older version)`)
   } else {
-    lines.push(`  read through       ${ago(fresh.readThrough, nowMs)}`)
+    lines.push(
+      `  read through       ${ago(fresh.readThrough, nowMs)}: the last successful run read every execution started before this`
+    )
     lines.push(
       fresh.inFlight === 0 || fresh.inFlightSince === undefined
         ? "  in flight          none: every execution read had finished"
