@@ -7,7 +7,7 @@
  * DIR/date=YYYY-MM-DD/part.ndjson     (NDJSON: one execution per line, the record as received)
  * DIR/date=YYYY-MM-DD/part.csv        (CSV: header + one row per execution)
  * DIR/date=YYYY-MM-DD/part.parquet    (Parquet: typed columns + raw record)
- * DIR/date=YYYY-MM-DD/.part.ndjson    (Parquet only: the rows the Parquet file is rebuilt from)
+ * DIR/date=YYYY-MM-DD/.part.ndjson    (Parquet with deferParquet: rows not yet in part.parquet)
  * DIR/_state.json                     (export states, row counts per day, rejects count)
  * DIR/_rejects.ndjson                 (quarantined records, one JSON object per line)
  * DIR/_lock                           (the process writing DIR: pid, host, since when)
@@ -41,11 +41,13 @@ export interface FileSinkOptions {
    */
   readonly maxOpenDays?: number | undefined
   /**
-   * Parquet only. `false` (default): each batch rebuilds the Parquet file of every day it changed
-   * before the state moves forward, so `part.parquet` is always up to date. `true`: the hidden
-   * `.part.ndjson` (the source of truth) is still made durable before the state moves, but a day's
-   * `part.parquet` is rebuilt only when the day leaves memory, when the sink closes, or (after a
-   * crash) when the sink opens again: one rebuild per day instead of one per batch, for backfills.
+   * Parquet only. `false` (default): each batch rewrites the Parquet file of every day it changed
+   * before the state moves forward, so `part.parquet` is always up to date. `true`: a batch's rows
+   * for a day go to the day's journal (the hidden `.part.ndjson`, made durable before the state
+   * moves) while the journal stays no larger than the day's Parquet file; the batch that would
+   * make it larger rewrites the Parquet file. Journals are folded in when the day leaves memory,
+   * when the sink closes, or (after a crash) when the sink opens again: a few rewrites per day
+   * instead of one per batch, for backfills.
    */
   readonly deferParquet?: boolean | undefined
   /**
@@ -129,9 +131,10 @@ export const layerCsv = (options: FileSinkOptions): Layer.Layer<Sink, SinkError>
   Layer.scoped(Sink, internal.make(csv, toInternal(options)))
 
 /**
- * A `Sink` that writes `DIR/date=YYYY-MM-DD/part.parquet` (typed columns: strings, INT64 counts and
- * durations, TIMESTAMP(ms) dates, `raw` as a string), rebuilt whole from the hidden
- * `.part.ndjson` beside it whenever the day changes.
+ * A `Sink` that writes `DIR/date=YYYY-MM-DD/part.parquet` (typed columns: `STRING` text, `INT64`
+ * counts and durations, instants as `TIMESTAMP(isAdjustedToUTC = true, MILLIS)`, `raw` as a
+ * string), rewritten whole whenever the day changes. The file is the day: the sink reads it back
+ * (`raw`, `exported_at`) to merge later batches.
  *
  * @since 0.1.0
  */

@@ -5,6 +5,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { parquetReadObjects } from "hyparquet"
 import * as Csv from "../src/Csv.js"
 import * as FileSink from "../src/FileSink.js"
 import * as Scenario from "./scenarios.js"
@@ -14,7 +15,7 @@ afterAll(() => fs.rmSync(root, { recursive: true, force: true }))
 
 /** The records of a sink directory by id, read from the files a user would read. */
 const rowsOf = (format: FileSink.FileSinkFormat, dir: string) =>
-  Effect.sync(() => {
+  Effect.promise(async () => {
     const rows = new Map<string, Record<string, unknown>>()
     const add = (raw: Record<string, unknown>) => {
       const id = String(raw.id)
@@ -28,12 +29,14 @@ const rowsOf = (format: FileSink.FileSinkFormat, dir: string) =>
         const table = Csv.parse(fs.readFileSync(path.join(base, "part.csv"), "utf8"))
         if (typeof table === "string") throw new Error(table)
         for (const row of table.slice(1)) add(JSON.parse(row[9] ?? "null"))
+      } else if (format === "parquet") {
+        const bytes = fs.readFileSync(path.join(base, "part.parquet"))
+        const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
+        for (const row of await parquetReadObjects({ file, columns: ["raw"] }))
+          add(JSON.parse(String(row.raw)))
       } else {
-        const file = path.join(base, format === "ndjson" ? "part.ndjson" : ".part.ndjson")
-        for (const line of fs.readFileSync(file, "utf8").split("\n")) {
-          if (line.length === 0) continue
-          const parsed = JSON.parse(line)
-          add(format === "ndjson" ? parsed : parsed.raw)
+        for (const line of fs.readFileSync(path.join(base, "part.ndjson"), "utf8").split("\n")) {
+          if (line.length > 0) add(JSON.parse(line))
         }
       }
     }

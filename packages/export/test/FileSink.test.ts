@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
-import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
+import { fileURLToPath } from "node:url"
 import { assert, describe, expect, it } from "@effect/vitest"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Effect, Option, TestClock } from "effect"
+import { parquetReadObjects } from "hyparquet"
 import * as Csv from "../src/Csv.js"
 import * as FileSink from "../src/FileSink.js"
 import type { Batch, ExportState, Reject } from "../src/Sink.js"
@@ -54,6 +54,7 @@ interface ParquetFooter {
     readonly name: string
     readonly type: number | undefined
     readonly convertedType: number | undefined
+    readonly logicalType: ThriftStruct | undefined
   }>
 }
 
@@ -141,7 +142,8 @@ const readParquetFooter = (bytes: Uint8Array): ParquetFooter => {
   const columns = (schema as ReadonlyArray<ThriftStruct>).slice(1).map((el) => ({
     name: Buffer.from(el[4] as Uint8Array).toString("utf8"),
     type: el[1] as number | undefined,
-    convertedType: el[6] as number | undefined
+    convertedType: el[6] as number | undefined,
+    logicalType: el[10] as ThriftStruct | undefined
   }))
   return { numRows: Number(numRows), columns }
 }
@@ -152,8 +154,20 @@ const dayFiles = (dir: string) =>
     .filter((name) => name.startsWith("date="))
     .sort()
 
+/** The rows of a Parquet file, read with hyparquet (the reader hyparquet-writer depends on). */
+const parquetRowsOf = (bytes: Uint8Array): Promise<Array<Record<string, unknown>>> =>
+  parquetReadObjects({
+    file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
+  })
+
 /** Every visible record of a sink directory, per day, parsed from the format's own files. */
-const readAll = (format: FileSink.FileSinkFormat, dir: string): Map<string, Array<FileRecord>> => {
+const readAll = (format: FileSink.FileSinkFormat, dir: string) =>
+  Effect.promise(() => readAllAsync(format, dir))
+
+const readAllAsync = async (
+  format: FileSink.FileSinkFormat,
+  dir: string
+): Promise<Map<string, Array<FileRecord>>> => {
   const out = new Map<string, Array<FileRecord>>()
   for (const dayDir of dayFiles(dir)) {
     const day = dayDir.slice("date=".length)
@@ -178,12 +192,18 @@ const readAll = (format: FileSink.FileSinkFormat, dir: string): Map<string, Arra
         records.push({ raw, rawText: row[9]!, exportedAt: row[8] })
       }
     } else {
-      const footer = readParquetFooter(fs.readFileSync(path.join(base, "part.parquet")))
+      const bytes = fs.readFileSync(path.join(base, "part.parquet"))
+      const footer = readParquetFooter(bytes)
       expect(footer.columns.map((c) => c.name)).toEqual([...FileSink.columns])
-      const sidecar = fs.readFileSync(path.join(base, ".part.ndjson"), "utf8")
-      for (const line of sidecar.split("\n").filter((l) => l.length > 0)) {
-        const parsed = JSON.parse(line)
-        records.push({ raw: parsed.raw, rawText: JSON.stringify(parsed.raw), exportedAt: parsed.exported_at })
+      // No journal is left once the sink has closed or reopened: the Parquet file is the day.
+      expect(fs.existsSync(path.join(base, ".part.ndjson"))).toBe(false)
+      for (const row of await parquetRowsOf(bytes)) {
+        const rawText = String(row.raw)
+        records.push({
+          raw: JSON.parse(rawText),
+          rawText,
+          exportedAt: row.exported_at instanceof Date ? row.exported_at.toISOString() : undefined
+        })
       }
       expect(footer.numRows).toBe(records.length)
     }
@@ -193,8 +213,10 @@ const readAll = (format: FileSink.FileSinkFormat, dir: string): Map<string, Arra
 }
 
 /** Checks the invariants of a directory: one file per day, ids once, sorted, no temp files. */
-const checkConsistent = (format: FileSink.FileSinkFormat, dir: string) => {
-  const all = readAll(format, dir)
+const checkConsistent = (format: FileSink.FileSinkFormat, dir: string) =>
+  Effect.map(readAll(format, dir), (all) => checkRecords(dir, all))
+
+const checkRecords = (dir: string, all: Map<string, Array<FileRecord>>) => {
   const ids = new Set<string>()
   for (const [day, records] of all) {
     for (let i = 0; i < records.length; i++) {
@@ -256,7 +278,7 @@ describe.each(formats)("FileSink %s", (format) => {
       ]
       const result = yield* sink.writeBatch(batch(records))
       assert.deepStrictEqual(counts(result), { inserted: 4, updated: 0, unchanged: 0, rejected: 0 })
-      const all = checkConsistent(format, dir)
+      const all = yield* checkConsistent(format, dir)
       assert.deepStrictEqual([...all.keys()], ["2026-03-01", "2026-03-02"])
       assert.deepStrictEqual(
         all.get("2026-03-02")!.map((r) => r.raw.id),
@@ -300,7 +322,7 @@ describe.each(formats)("FileSink %s", (format) => {
           unchanged: 1,
           rejected: 0
         })
-        const all = checkConsistent(format, dir)
+        const all = yield* checkConsistent(format, dir)
         assert.deepStrictEqual(
           all.get("2026-03-01")!.map((r) => [r.raw.id, r.raw.status]),
           [
@@ -405,7 +427,7 @@ describe.each(formats)("FileSink %s", (format) => {
         ])
       )
       assert.deepStrictEqual(counts(result), { inserted: 1, updated: 1, unchanged: 0, rejected: 0 })
-      const all = checkConsistent(format, dir)
+      const all = yield* checkConsistent(format, dir)
       assert.deepStrictEqual(
         all.get("2026-03-01")!.map((r) => [r.raw.id, r.raw.status]),
         [
@@ -436,7 +458,7 @@ describe.each(formats)("FileSink %s", (format) => {
         unchanged: 30,
         rejected: 0
       })
-      const all = checkConsistent(format, dir)
+      const all = yield* checkConsistent(format, dir)
       assert.strictEqual(all.size, 10)
       assert.strictEqual(byId(all).size, 30)
       assert.strictEqual((yield* sink.status).rows, 30)
@@ -467,11 +489,8 @@ describe.each(formats)("FileSink %s", (format) => {
       fs.writeFileSync(path.join(dir, ".tmp-456-_state.json"), "{")
       fs.writeFileSync(path.join(dir, "_lock"), JSON.stringify({ pid: 2 ** 22 + 12345, token: "dead" }))
       if (format === "parquet") {
-        // and the Parquet file of the first day still in its old version
-        fs.writeFileSync(
-          path.join(dir, "date=2026-03-01", "part.parquet"),
-          fs.readFileSync(path.join(dir, "date=2026-03-02", "part.parquet"))
-        )
+        // and a half-written Parquet temp file
+        fs.writeFileSync(path.join(dir, "date=2026-03-01", ".tmp-789-part.parquet"), "PAR1")
       }
       const sink = yield* open(dir)
       assert.deepStrictEqual((yield* sink.loadState("s")).pipe(Option.map((s) => s.cursor)), Option.some(1))
@@ -483,7 +502,7 @@ describe.each(formats)("FileSink %s", (format) => {
         rejectLines(dir).map((l) => JSON.parse(l).id),
         ["r1"]
       )
-      const all = checkConsistent(format, dir)
+      const all = yield* checkConsistent(format, dir)
       assert.strictEqual(byId(all).get("a")?.raw.status, "FAILED")
       // re-sending the batch is idempotent
       assert.deepStrictEqual(counts(yield* sink.writeBatch(second)), {
@@ -493,7 +512,7 @@ describe.each(formats)("FileSink %s", (format) => {
         rejected: 1
       })
       assert.strictEqual((yield* sink.status).rejects, 2)
-      assert.strictEqual(byId(checkConsistent(format, dir)).size, 2)
+      assert.strictEqual(byId(yield* checkConsistent(format, dir)).size, 2)
     })
   )
 
@@ -529,7 +548,7 @@ describe.each(formats)("FileSink %s", (format) => {
         })
         assert.deepStrictEqual((yield* sink.loadState("s")).pipe(Option.map((s) => s.cursor)), Option.some(2))
         assert.strictEqual((yield* sink.status).rows, 2)
-        assert.strictEqual(byId(checkConsistent(format, dir)).get("a")?.raw.status, "FAILED")
+        assert.strictEqual(byId(yield* checkConsistent(format, dir)).get("a")?.raw.status, "FAILED")
       })
   )
 
@@ -617,7 +636,7 @@ for (const format of formats) {
     `FileSink ${format} (sink contract)`,
     fresh,
     () => FileSink.layer(format, { dir: last }),
-    (id) => Effect.sync(() => byId(readAll(format, last)).get(id)?.rawText)
+    (id) => Effect.map(readAll(format, last), (all) => byId(all).get(id)?.rawText)
   )
 }
 
@@ -626,53 +645,155 @@ describe("FileSink deferParquet", () => {
     const file = path.join(dir, `date=${day}`, "part.parquet")
     return fs.existsSync(file) ? readParquetFooter(fs.readFileSync(file)).numRows : undefined
   }
+  const journalOf = (dir: string, day: string) => path.join(dir, `date=${day}`, ".part.ndjson")
+  const journalLines = (dir: string, day: string) =>
+    fs.existsSync(journalOf(dir, day))
+      ? fs
+          .readFileSync(journalOf(dir, day), "utf8")
+          .split("\n")
+          .filter((l) => l.length > 0).length
+      : 0
+  const sizeOf = (file: string) => (fs.existsSync(file) ? fs.statSync(file).size : 0)
+  /** A record of ~300 bytes, so that a few fit in the journal beside a small Parquet file. */
+  const wide = (id: string, at: string) => exec(id, at, { userId: `user-${id}`, note: "x".repeat(200) })
 
-  it.scoped("rebuilds a day's Parquet file when the day leaves memory and when the sink closes", () =>
+  it.scoped(
+    "journals batches beside the Parquet file, rebuilt when the day leaves memory or the sink closes",
+    () =>
+      Effect.gen(function* () {
+        const dir = tempDir()
+        yield* Effect.scoped(
+          Effect.gen(function* () {
+            const sink = yield* FileSink.make("parquet", { dir, deferParquet: true, maxOpenDays: 1 })
+            // a new day is written whole: its Parquet file bounds the journal
+            yield* sink.writeBatch(
+              batch([1, 2, 3, 4, 5, 6].map((i) => wide(`a${i}`, `2026-03-01T0${i}:00:00Z`)))
+            )
+            assert.strictEqual(parquetRows(dir, "2026-03-01"), 6)
+            yield* sink.writeBatch(batch([wide("a7", "2026-03-01T07:00:00Z")]))
+            // deferred: the row waits in the journal, the Parquet file is not rebuilt
+            assert.strictEqual(parquetRows(dir, "2026-03-01"), 6)
+            assert.strictEqual(journalLines(dir, "2026-03-01"), 1)
+            assert.strictEqual((yield* sink.status).rows, 7)
+            yield* sink.writeBatch(batch([exec("b1", "2026-03-02T01:00:00Z")]))
+            // day 1 left memory (maxOpenDays 1): rebuilt, its journal gone
+            assert.strictEqual(parquetRows(dir, "2026-03-01"), 7)
+            assert.strictEqual(fs.existsSync(journalOf(dir, "2026-03-01")), false)
+            assert.strictEqual(parquetRows(dir, "2026-03-02"), 1)
+            yield* sink.writeBatch(batch([exec("b2", "2026-03-02T02:00:00Z")]))
+            assert.strictEqual(parquetRows(dir, "2026-03-02"), 1)
+            assert.strictEqual((yield* sink.status).rows, 9)
+          })
+        )
+        // closed: every journal is folded in
+        assert.strictEqual(parquetRows(dir, "2026-03-02"), 2)
+        assert.strictEqual(fs.existsSync(journalOf(dir, "2026-03-02")), false)
+        const sink = yield* FileSink.make("parquet", { dir })
+        assert.strictEqual((yield* sink.status).rows, 9)
+        yield* checkConsistent("parquet", dir)
+      })
+  )
+
+  it.scoped("the journal never outgrows the Parquet file beside it", () =>
     Effect.gen(function* () {
       const dir = tempDir()
-      yield* Effect.scoped(
-        Effect.gen(function* () {
-          const sink = yield* FileSink.make("parquet", { dir, deferParquet: true, maxOpenDays: 1 })
-          yield* sink.writeBatch(batch([exec("a1", "2026-03-01T01:00:00Z")]))
-          yield* sink.writeBatch(batch([exec("a2", "2026-03-01T02:00:00Z")]))
-          // deferred: the sidecar has both rows, the Parquet file is not built yet
-          assert.strictEqual(parquetRows(dir, "2026-03-01"), undefined)
-          yield* sink.writeBatch(batch([exec("b1", "2026-03-02T01:00:00Z")]))
-          // day 1 left memory (maxOpenDays 1): rebuilt
-          assert.strictEqual(parquetRows(dir, "2026-03-01"), 2)
-          assert.strictEqual(parquetRows(dir, "2026-03-02"), undefined)
-          assert.strictEqual((yield* sink.status).rows, 3)
-        })
-      )
-      // closed: every day is rebuilt
-      assert.strictEqual(parquetRows(dir, "2026-03-02"), 1)
-      const sink = yield* FileSink.make("parquet", { dir })
-      assert.strictEqual((yield* sink.status).rows, 3)
-      checkConsistent("parquet", dir)
+      const sink = yield* FileSink.make("parquet", { dir, deferParquet: true })
+      const start = Date.parse("2026-03-01T00:00:00Z")
+      let rebuilds = 0
+      let last = 0
+      for (let b = 0; b < 60; b++) {
+        const records = Array.from({ length: 20 }, (_, i) =>
+          wide(`e-${b}-${i}`, new Date(start + (b * 20 + i) * 1000).toISOString())
+        )
+        yield* sink.writeBatch(batch(records))
+        const parquet = sizeOf(path.join(dir, "date=2026-03-01", "part.parquet"))
+        assert.isAtMost(sizeOf(journalOf(dir, "2026-03-01")), parquet, `after batch ${b}`)
+        if (parquet !== last) rebuilds++
+        last = parquet
+      }
+      // rebuilt as the day grows geometrically, not once per batch
+      assert.isBelow(rebuilds, 30)
+      assert.strictEqual((yield* sink.status).rows, 1200)
     })
   )
 
-  it.scoped("a sink killed before it rebuilt a deferred day rebuilds it when it opens again", () =>
+  it.scoped("a sink killed before it rebuilt a deferred day folds its journal in when it opens again", () =>
     Effect.gen(function* () {
       const dir = tempDir()
       const copy = tempDir()
       yield* Effect.scoped(
         Effect.gen(function* () {
           const sink = yield* FileSink.make("parquet", { dir, deferParquet: true })
-          yield* sink.writeBatch(batch([exec("a1", "2026-03-01T01:00:00Z")]))
-          // day 1 changed twice; its Parquet file is still deferred
-          yield* sink.writeBatch(batch([exec("a2", "2026-03-01T02:00:00Z")], { state: state("s", "x") }))
+          yield* sink.writeBatch(
+            batch([1, 2, 3, 4, 5, 6].map((i) => wide(`a${i}`, `2026-03-01T0${i}:00:00Z`)))
+          )
+          // day 1 changed again (an update and a new row); its Parquet file is still deferred
+          yield* sink.writeBatch(
+            batch(
+              [
+                wide("a7", "2026-03-01T07:00:00Z"),
+                { ...wide("a1", "2026-03-01T01:00:00Z"), status: "FAILED" }
+              ],
+              {
+                state: state("s", "x")
+              }
+            )
+          )
+          assert.strictEqual(journalLines(dir, "2026-03-01"), 2)
           // the directory as a crash would leave it: copied while the sink is open
           fs.cpSync(dir, copy, { recursive: true })
         })
       )
       fs.rmSync(path.join(copy, "_lock"))
-      assert.strictEqual(parquetRows(copy, "2026-03-01"), undefined)
+      assert.strictEqual(parquetRows(copy, "2026-03-01"), 6)
       const sink = yield* FileSink.make("parquet", { dir: copy })
-      assert.strictEqual(parquetRows(copy, "2026-03-01"), 2)
-      assert.strictEqual((yield* sink.status).rows, 2)
-      checkConsistent("parquet", copy)
+      assert.strictEqual(parquetRows(copy, "2026-03-01"), 7)
+      assert.strictEqual((yield* sink.status).rows, 7)
+      const all = yield* checkConsistent("parquet", copy)
+      assert.strictEqual(byId(all).get("a1")?.raw.status, "FAILED")
     })
+  )
+
+  it.scoped(
+    "opens a directory of an earlier version (a sidecar .part.ndjson beside every day) as it is",
+    () =>
+      Effect.gen(function* () {
+        const dir = tempDir()
+        const records = [wide("a1", "2026-03-01T01:00:00Z"), wide("a2", "2026-03-01T02:00:00Z")]
+        yield* Effect.scoped(
+          Effect.flatMap(FileSink.make("parquet", { dir }), (sink) =>
+            sink.writeBatch(batch([records[0]!], { state: state("s", "x", 1) }))
+          )
+        )
+        // What the earlier layout held: the sidecar with every row of the day (one of them not yet in
+        // the Parquet file, a deferred rebuild), the manifest naming the sidecar as the source.
+        const ddir = path.join(dir, "date=2026-03-01")
+        const sidecar = records
+          .map((r) => `{"exported_at":"2026-03-01T03:00:00.000Z","raw":${JSON.stringify(r)}}\n`)
+          .join("")
+        fs.writeFileSync(path.join(ddir, ".part.ndjson"), sidecar)
+        const manifest = JSON.parse(fs.readFileSync(path.join(dir, "_state.json"), "utf8"))
+        const stat = (file: string) => {
+          const st = fs.statSync(file)
+          return { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs }
+        }
+        manifest.days["2026-03-01"] = {
+          rows: 2,
+          source: stat(path.join(ddir, ".part.ndjson")),
+          derived: stat(path.join(ddir, "part.parquet")),
+          stale: true
+        }
+        fs.writeFileSync(path.join(dir, "_state.json"), JSON.stringify(manifest))
+        const sink = yield* FileSink.make("parquet", { dir })
+        assert.strictEqual((yield* sink.status).rows, 2)
+        assert.deepStrictEqual((yield* sink.loadState("s")).pipe(Option.map((s) => s.cursor)), Option.some(1))
+        assert.strictEqual(parquetRows(dir, "2026-03-01"), 2)
+        const all = yield* checkConsistent("parquet", dir)
+        assert.deepStrictEqual(
+          [...byId(all).values()].map((r) => r.rawText),
+          records.map((r) => JSON.stringify(r))
+        )
+      })
   )
 })
 
@@ -724,19 +845,25 @@ describe("FileSink formats", () => {
       )
       const footer = readParquetFooter(fs.readFileSync(path.join(dir, "date=2026-03-01", "part.parquet")))
       assert.strictEqual(footer.numRows, 2)
-      // physical types: 1 INT32, 2 INT64, 6 BYTE_ARRAY; converted types: 0 UTF8, 9 TIMESTAMP_MILLIS
-      const types = Object.fromEntries(footer.columns.map((c) => [c.name, [c.type, c.convertedType]]))
+      // physical types: 2 INT64, 6 BYTE_ARRAY; converted types: 0 UTF8, 9 TIMESTAMP_MILLIS;
+      // logical types (a union): 1 STRING, 8 TIMESTAMP { 1: isAdjustedToUTC, 2: unit { 1: MILLIS } }
+      const logical = (t: Record<number, unknown> | undefined) =>
+        t === undefined ? undefined : t[1] !== undefined ? "STRING" : t[8] !== undefined ? t[8] : t
+      const types = Object.fromEntries(
+        footer.columns.map((c) => [c.name, [c.type, c.convertedType, logical(c.logicalType)]])
+      )
+      const utc = { 1: true, 2: { 1: {} } }
       assert.deepStrictEqual(types, {
-        id: [6, 0],
-        user_id: [6, 0],
-        workflow_id: [6, 0],
-        status: [6, 0],
-        task_count: [2, undefined],
-        run_duration_ms: [2, undefined],
-        date_started: [2, 9],
-        date_ended: [2, 9],
-        exported_at: [2, 9],
-        raw: [6, 0]
+        id: [6, 0, "STRING"],
+        user_id: [6, 0, "STRING"],
+        workflow_id: [6, 0, "STRING"],
+        status: [6, 0, "STRING"],
+        task_count: [2, undefined, undefined],
+        run_duration_ms: [2, undefined, undefined],
+        date_started: [2, 9, utc],
+        date_ended: [2, 9, utc],
+        exported_at: [2, 9, utc],
+        raw: [6, 0, "STRING"]
       })
     })
   )
@@ -758,20 +885,8 @@ describe("FileSink formats", () => {
       yield* Effect.scoped(
         Effect.flatMap(FileSink.make("parquet", { dir }), (sink) => sink.writeBatch(batch(records)))
       )
-      // hyparquet is not a dependency of ours: resolve it from hyparquet-writer's own directory.
-      const require = createRequire(
-        fs.realpathSync(path.join(packageDir, "node_modules/hyparquet-writer/package.json"))
-      )
-      const hyparquet = (yield* Effect.promise(
-        () => import(pathToFileURL(require.resolve("hyparquet")).href)
-      )) as {
-        readonly parquetReadObjects: (options: {
-          readonly file: ArrayBuffer
-        }) => Promise<Array<Record<string, unknown>>>
-      }
       const bytes = fs.readFileSync(path.join(dir, "date=2026-03-01", "part.parquet"))
-      const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)
-      const rows = yield* Effect.promise(() => hyparquet.parquetReadObjects({ file }))
+      const rows = yield* Effect.promise(() => parquetRowsOf(bytes))
       assert.deepStrictEqual(
         rows.map((r): Record<string, unknown> => ({ ...r, exported_at: undefined })),
         [
@@ -976,7 +1091,7 @@ describe.concurrent("FileSink crash safety", () => {
                 const sink = yield* FileSink.make(format, { dir })
                 const stored = yield* sink.loadState("crash")
                 const done = Option.match(stored, { onNone: () => 0, onSome: (s) => Number(s.cursor) })
-                const all = checkConsistent(format, dir)
+                const all = yield* checkConsistent(format, dir)
                 const found = byId(all)
                 const status = yield* sink.status
                 assert.strictEqual(status.rows, found.size, "status counts the rows of the files")

@@ -1,8 +1,13 @@
 /**
  * The days of a file sink: one directory `DIR/date=YYYY-MM-DD/` per UTC start day, holding the
- * format's source file (and for Parquet the file derived from it). A few days are kept in memory,
- * parsed and indexed by id, so a batch upserts into them without reading the disk; a changed day
- * is written back whole, or appended to when its new rows all sort after the old ones.
+ * format's day file (and, for a Parquet sink with `deferParquet`, the journal of the rows not yet
+ * in it). A few days are kept in memory, parsed and indexed by id, so a batch upserts into them
+ * without reading the disk; a changed day is written back whole, or appended to when its new rows
+ * all sort after the old ones (text formats), or journaled (deferred Parquet).
+ *
+ * The journal of a day is never larger than its Parquet file: a batch whose rows would make it so
+ * rebuilds the Parquet file instead (and removes the journal), so a day is rebuilt O(log n) times
+ * while it grows, and the sink's own files never outweigh the data.
  *
  * @internal
  */
@@ -11,7 +16,7 @@ import * as path from "node:path"
 import { Effect } from "effect"
 import type { BatchResult, Finished } from "../Sink.js"
 import { appendAtomic, type FileStat, fsyncDir, orMissing, writeAtomic } from "./atomicFile.js"
-import type { FileFormat } from "./fileFormat.js"
+import { type FileFormat, journal } from "./fileFormat.js"
 import type * as Manifest from "./fileManifest.js"
 import { assignRow, compareRows, type FileRow } from "./fileRow.js"
 import { statusOf, transition } from "./finished.js"
@@ -23,10 +28,12 @@ export interface Day {
   readonly rows: Map<string, FileRow>
   order: Array<FileRow>
   sorted: boolean
-  /** Whether `date=DAY/<source>` exists on disk. */
+  /** Whether `date=DAY/<file>` exists on disk. */
   exists: boolean
-  /** The derived file lags the source file (deferred rebuild). */
-  derivedStale: boolean
+  /** The size of the day file (the bound of the journal). */
+  fileBytes: number
+  /** The size of the journal on disk, 0 when there is none. */
+  journalBytes: number
 }
 
 /** What a file sink holds while it is open. */
@@ -65,30 +72,76 @@ const sortDay = (day: Day): ReadonlyArray<FileRow> => {
   return day.order
 }
 
-/** Reads a day's source file (an empty day when there is none). */
+const sameVersion = (a: FileStat | undefined, b: FileStat | undefined) =>
+  a === undefined
+    ? b === undefined
+    : b !== undefined && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs
+
+/** The files of one day as read at one moment: the day file's rows with the journal's applied. */
+export interface DayFiles {
+  /** By id, the journal's rows over the file's. */
+  readonly rows: Map<string, FileRow>
+  readonly fileBytes: number | undefined
+  readonly journalBytes: number | undefined
+}
+
+/**
+ * Reads the files of the day directory `ddir`. Safe beside a writer (a reader without the lock):
+ * every file is replaced by a rename, and the journal is read before the day file and checked
+ * unchanged after it, so a journal folded into the day file meanwhile is read again. Fails with
+ * the file and what is wrong with it when a file is not valid.
+ */
+export const readDayFiles = async (ddir: string, format: FileFormat): Promise<DayFiles | string> => {
+  const dataFile = path.join(ddir, format.file)
+  const journalFile = path.join(ddir, journal.file)
+  for (let attempt = 0; ; attempt++) {
+    const before = format.journaled ? await orMissing(fs.stat(journalFile)) : undefined
+    const journalText = before === undefined ? undefined : await orMissing(fs.readFile(journalFile, "utf8"))
+    const data = await orMissing(fs.readFile(dataFile))
+    const after = format.journaled ? await orMissing(fs.stat(journalFile)) : undefined
+    if (!sameVersion(before, after) && attempt < 20) continue
+    const rows = new Map<string, FileRow>()
+    if (data !== undefined) {
+      const decoded = await format.decode(data)
+      if (typeof decoded === "string") return `${dataFile}: ${decoded}`
+      for (const row of decoded) rows.set(row.id, row)
+    }
+    if (journalText !== undefined) {
+      const decoded = journal.decode(journalText)
+      if (typeof decoded === "string") return `${journalFile}: ${decoded}`
+      for (const row of decoded) {
+        const existing = rows.get(row.id)
+        if (existing === undefined) rows.set(row.id, row)
+        else assignRow(existing, row)
+      }
+    }
+    return {
+      rows,
+      fileBytes: data?.length,
+      journalBytes: journalText === undefined ? undefined : Buffer.byteLength(journalText)
+    }
+  }
+}
+
+/** Reads a day's files (an empty day when there are none). */
 export const readDay = (store: Store, day: string) =>
   Effect.gen(function* () {
-    const file = path.join(dayDir(store.dir, day), store.format.sourceFile)
-    const text = yield* io(store, "read day", () => orMissing(fs.readFile(file, "utf8")))
+    const files = yield* io(store, "read day", () => readDayFiles(dayDir(store.dir, day), store.format))
+    if (typeof files === "string") return yield* SinkErrors.make("Corrupt", store.name, "read day", files)
     const loaded: Day = {
       day,
-      rows: new Map(),
+      rows: files.rows,
       order: [],
-      sorted: true,
-      exists: text !== undefined,
-      derivedStale: store.manifest.days.get(day)?.stale === true
+      sorted: false,
+      exists: files.fileBytes !== undefined,
+      fileBytes: files.fileBytes ?? 0,
+      journalBytes: files.journalBytes ?? 0
     }
-    if (text === undefined) return loaded
-    const rows = store.format.decode(text)
-    if (typeof rows === "string")
-      return yield* SinkErrors.make("Corrupt", store.name, "read day", `${file}: ${rows}`)
-    for (const row of rows) loaded.rows.set(row.id, row)
-    loaded.sorted = false
     sortDay(loaded)
     return loaded
   })
 
-/** A day from memory (now the most recently used) or from its file. */
+/** A day from memory (now the most recently used) or from its files. */
 const getDay = (store: Store, day: string) =>
   Effect.gen(function* () {
     const cached = store.cache.get(day)
@@ -102,75 +155,96 @@ const getDay = (store: Store, day: string) =>
     return loaded
   })
 
-/** Makes the day's source file durable; `appended` (rows sorting after all others) allows a copy+append. */
-const writeSource = (store: Store, day: Day, appended: ReadonlyArray<FileRow> | undefined) =>
-  io(store, "write day", async () => {
-    const { dir, format } = store
-    const ddir = dayDir(dir, day.day)
-    if (!day.exists) {
-      await fs.mkdir(ddir, { recursive: true })
-      await fsyncDir(dir)
-    }
-    if (appended !== undefined && day.exists) {
-      await appendAtomic(ddir, format.sourceFile, appended.map(format.encode).join(""))
-    } else {
-      await writeAtomic(ddir, format.sourceFile, format.header + sortDay(day).map(format.encode).join(""))
-    }
+/** Creates the day's directory when the day is new. */
+const ensureDir = async (store: Store, day: Day) => {
+  if (day.exists) return
+  await fs.mkdir(dayDir(store.dir, day.day), { recursive: true })
+  await fsyncDir(store.dir)
+}
+
+/**
+ * Writes the whole day file from memory and makes it durable; then removes the journal, whose
+ * rows it now holds. Returns the entry of the day in the manifest.
+ */
+export const writeWhole = (store: Store, day: Day) =>
+  io(store, "write day", async (): Promise<Manifest.DayEntry> => {
+    const ddir = dayDir(store.dir, day.day)
+    await ensureDir(store, day)
+    const data = store.format.encode(sortDay(day))
+    await writeAtomic(ddir, store.format.file, data)
     await fsyncDir(ddir)
     day.exists = true
-    return stat(path.join(ddir, format.sourceFile))
-  })
-
-/** Rebuilds the day's derived file (Parquet) from its rows and makes it durable. */
-export const writeDerived = (store: Store, day: Day) =>
-  io(store, "write day", async () => {
-    const derived = store.format.derived
-    if (derived === undefined) return undefined
-    const ddir = dayDir(store.dir, day.day)
-    await writeAtomic(ddir, derived.file, derived.encode(sortDay(day)))
-    await fsyncDir(ddir)
-    day.derivedStale = false
-    return stat(path.join(ddir, derived.file))
-  })
-
-/** Writes a changed day: its source file, then its derived file unless that is deferred. */
-const writeDay = (store: Store, day: Day, appended: ReadonlyArray<FileRow> | undefined, defer: boolean) =>
-  Effect.gen(function* () {
-    const source = yield* writeSource(store, day, appended)
-    const entry: Manifest.DayEntry = { rows: day.rows.size, source }
-    if (store.format.derived === undefined) return entry
-    if (defer) {
-      day.derivedStale = true
-      const previous = store.manifest.days.get(day.day)?.derived
-      return previous === undefined
-        ? { ...entry, stale: true as const }
-        : { ...entry, derived: previous, stale: true as const }
+    day.fileBytes = typeof data === "string" ? Buffer.byteLength(data) : data.length
+    if (day.journalBytes > 0) {
+      await orMissing(fs.unlink(path.join(ddir, journal.file)))
+      await fsyncDir(ddir)
+      day.journalBytes = 0
     }
-    const derived = yield* writeDerived(store, day)
-    return derived === undefined ? entry : { ...entry, derived }
+    return { rows: day.rows.size, source: await stat(path.join(ddir, store.format.file)) }
   })
 
-/** Rebuilds the deferred derived file of a day still in memory. */
-export const flushDerived = (store: Store, day: Day) =>
-  Effect.gen(function* () {
-    const entry = store.manifest.days.get(day.day)
-    if (!day.derivedStale || entry === undefined) return
-    const derived = yield* writeDerived(store, day)
-    if (derived !== undefined)
-      store.manifest.days.set(day.day, { rows: entry.rows, source: entry.source, derived })
+/** Appends lines to the file `name` of the day (created when missing), durably and atomically. */
+const appendLines = (store: Store, day: Day, name: string, exists: boolean, text: string) =>
+  io(store, "write day", async () => {
+    const ddir = dayDir(store.dir, day.day)
+    if (exists) await appendAtomic(ddir, name, text)
+    else await writeAtomic(ddir, name, text)
+    await fsyncDir(ddir)
   })
 
 /**
- * Drops the least recently used days beyond `maxOpenDays` (a deferred Parquet file is rebuilt
- * first). Called after each day of a batch, so a batch over many days keeps memory bounded too:
- * every day but the one being written is already durable.
+ * Writes a changed day. `appended`: the new rows when they all sort after the old ones (a text
+ * file is then appended to); `changed`: every row the batch inserted or updated (a deferred
+ * Parquet day journals them while the journal stays within the Parquet file's size).
+ */
+const writeDay = (
+  store: Store,
+  day: Day,
+  appended: ReadonlyArray<FileRow> | undefined,
+  changed: ReadonlyArray<FileRow>,
+  defer: boolean
+) =>
+  Effect.gen(function* () {
+    const { format } = store
+    const entry = (): Effect.Effect<Manifest.DayEntry, SinkErrors.SinkError> =>
+      io(store, "write day", async () => ({
+        rows: day.rows.size,
+        source: await stat(path.join(dayDir(store.dir, day.day), format.file))
+      }))
+    if (format.line !== undefined && appended !== undefined && day.exists) {
+      yield* appendLines(store, day, format.file, true, appended.map(format.line).join(""))
+      return yield* entry()
+    }
+    if (format.journaled && defer && day.exists) {
+      const text = changed.map(journal.line).join("")
+      const bytes = Buffer.byteLength(text)
+      if (day.journalBytes + bytes <= day.fileBytes) {
+        yield* appendLines(store, day, journal.file, day.journalBytes > 0, text)
+        day.journalBytes += bytes
+        return yield* entry()
+      }
+    }
+    return yield* writeWhole(store, day)
+  })
+
+/** Folds the journal of a day still in memory into its Parquet file (deferred rebuild). */
+export const flushJournal = (store: Store, day: Day) =>
+  Effect.gen(function* () {
+    if (day.journalBytes === 0) return
+    store.manifest.days.set(day.day, yield* writeWhole(store, day))
+  })
+
+/**
+ * Drops the least recently used days beyond `maxOpenDays` (a journal is folded into its Parquet
+ * file first). Called after each day of a batch, so a batch over many days keeps memory bounded
+ * too: every day but the one being written is already durable.
  */
 const trimCache = (store: Store, maxOpenDays: number) =>
   Effect.gen(function* () {
     while (store.cache.size > maxOpenDays) {
       const oldest = store.cache.values().next().value
       if (oldest === undefined) return
-      yield* flushDerived(store, oldest)
+      yield* flushJournal(store, oldest)
       store.cache.delete(oldest.day)
     }
   })
@@ -197,10 +271,12 @@ export const upsertDay = (
     let changed = false
     let appendOnly = day.exists
     const inserted: Array<FileRow> = []
+    const changedRows: Array<FileRow> = []
     for (const row of incoming.values()) {
       const existing = day.rows.get(row.id)
       if (existing === undefined) {
         inserted.push(row)
+        changedRows.push(row)
         day.rows.set(row.id, row)
         counts.inserted++
         const reached = transition(undefined, row.values)
@@ -213,6 +289,7 @@ export const upsertDay = (
         if (reached !== undefined) counts.finished.push(reached)
         if (existing.startedMs !== row.startedMs) day.sorted = false
         assignRow(existing, row)
+        changedRows.push(existing)
         counts.updated++
         changed = true
         appendOnly = false
@@ -228,7 +305,13 @@ export const upsertDay = (
         }
         if (day.sorted) for (const row of inserted) day.order.push(row)
       }
-      const entry = yield* writeDay(store, day, appendOnly ? inserted : undefined, options.deferDerived)
+      const entry = yield* writeDay(
+        store,
+        day,
+        appendOnly ? inserted : undefined,
+        changedRows,
+        options.deferDerived
+      )
       store.manifest.days.set(dayName, entry)
     }
     yield* trimCache(store, options.maxOpenDays)

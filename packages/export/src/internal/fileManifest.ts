@@ -28,9 +28,13 @@ const StoredState = Schema.Struct({
 
 const DayEntry = Schema.Struct({
   rows: Schema.Number,
+  /** The version of the day file (`part.ndjson`, `part.csv`, `part.parquet`). */
   source: FileStat,
+  /**
+   * Written by earlier versions of the Parquet sink, whose `source` was the sidecar
+   * `.part.ndjson` and `derived` the Parquet file: such a day is read again and rewritten on open.
+   */
   derived: Schema.optional(FileStat),
-  /** The derived file (Parquet) is older than the source file: rebuild it. */
   stale: Schema.optional(Schema.Literal(true))
 })
 

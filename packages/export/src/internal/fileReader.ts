@@ -1,20 +1,20 @@
 /**
- * The export reader of the file sinks: the days listed in `_state.json`, each day's source file
- * (`part.ndjson`, `part.csv`, or Parquet's `.part.ndjson` sidecar, the rows `part.parquet` is
- * built from) decoded as the sink decodes it, one day at a time. No lock is taken: a running
- * exporter replaces files atomically, so each day is read whole in its old or its new version.
+ * The export reader of the file sinks: the days listed in `_state.json`, each day's file
+ * (`part.ndjson`, `part.csv` or `part.parquet`, with a deferred Parquet day's journal applied)
+ * decoded as the sink decodes it, one day at a time. No lock is taken: a running exporter
+ * replaces files atomically, so each day is read whole in its old or its new version.
  *
  * @internal
  */
-import * as fs from "node:fs/promises"
 import type { ExecutionQuery } from "@taskhistory/core/ExecutionQuery"
 import { decodeExecution, type WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Chunk, Effect, Stream } from "effect"
 import type { ExportReaderShape, Freshness } from "../ExportReader.js"
 import type { SinkError } from "../Sink.js"
-import { dayDir } from "./fileDays.js"
+import { dayDir, readDayFiles } from "./fileDays.js"
 import { type FileFormatName, formats } from "./fileFormat.js"
 import * as Manifest from "./fileManifest.js"
+import { compareRows } from "./fileRow.js"
 import { checkQuery } from "./readerQuery.js"
 import * as SinkErrors from "./sinkErrors.js"
 
@@ -77,15 +77,14 @@ export const make = (format: FileFormatName, dir: string): Effect.Effect<ExportR
           }
           const readDay = (day: string) =>
             Effect.gen(function* () {
-              const path = `${dayDir(dir, day)}/${file.sourceFile}`
-              const text = yield* Effect.tryPromise({
-                try: () => fs.readFile(path, "utf8"),
+              const files = yield* Effect.tryPromise({
+                try: () => readDayFiles(dayDir(dir, day), file),
                 catch: SinkErrors.fromCause("Io", name, "read executions")
               })
-              const rows = file.decode(text)
-              if (typeof rows === "string") {
-                return yield* SinkErrors.make("Corrupt", name, "read executions", `${path}: ${rows}`)
+              if (typeof files === "string") {
+                return yield* SinkErrors.make("Corrupt", name, "read executions", files)
               }
+              const rows = [...files.rows.values()].sort(compareRows)
               const out: Array<WorkflowExecution> = []
               for (const row of rows) {
                 const decoded = decodeExecution(JSON.parse(row.rawText))

@@ -1,8 +1,8 @@
 /**
  * Recovery of a file sink directory, on open and after a failed batch: removes the temp files a
  * crash left, recounts every day whose file is not the version the manifest names (written by a
- * batch whose state was lost) and rebuilds its Parquet file, forgets days that are gone, and cuts
- * the rejects back to the manifest. Memory starts again from what is durable.
+ * batch whose state was lost), folds every Parquet journal into its day file, forgets days that
+ * are gone, and cuts the rejects back to the manifest. Memory starts again from what is durable.
  *
  * @internal
  */
@@ -10,7 +10,8 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { Effect } from "effect"
 import { removeEmptyDir, removeTemps, sameStat, statOf } from "./atomicFile.js"
-import { DAY_DIR, dayDir, io, readDay, type Store, writeDerived } from "./fileDays.js"
+import { DAY_DIR, dayDir, io, readDay, type Store, writeWhole } from "./fileDays.js"
+import { journal } from "./fileFormat.js"
 import * as Manifest from "./fileManifest.js"
 import * as Rejects from "./fileRejects.js"
 
@@ -21,26 +22,25 @@ const reconcileDay = (store: Store, day: string) =>
     const ddir = dayDir(store.dir, day)
     const stats = yield* io(store, "recover", async () => {
       await removeTemps(ddir)
-      const source = await statOf(path.join(ddir, format.sourceFile))
-      const derived =
-        format.derived === undefined ? undefined : await statOf(path.join(ddir, format.derived.file))
-      return { source, derived }
+      const source = await statOf(path.join(ddir, format.file))
+      const pending = format.journaled ? await statOf(path.join(ddir, journal.file)) : undefined
+      return { source, pending }
     })
-    if (stats.source === undefined) {
+    if (stats.source === undefined && stats.pending === undefined) {
       // A day directory created by a batch that crashed before its first file was renamed.
       yield* io(store, "recover", () => removeEmptyDir(ddir))
       return { exists: false, changed: false }
     }
     const known = store.manifest.days.get(day)
-    const sourceOk = sameStat(known?.source, stats.source)
-    const derivedOk =
-      format.derived === undefined || (sameStat(known?.derived, stats.derived) && known?.stale !== true)
-    if (sourceOk && derivedOk) return { exists: true, changed: false }
+    if (stats.pending === undefined && sameStat(known?.source, stats.source) && known?.derived === undefined)
+      return { exists: true, changed: false }
     const loaded = yield* readDay(store, day)
-    const entry: Manifest.DayEntry = { rows: loaded.rows.size, source: stats.source }
-    // A changed source may have been renamed before its derived file: rebuild that too.
-    const derived = yield* writeDerived(store, loaded)
-    store.manifest.days.set(day, derived === undefined ? entry : { ...entry, derived })
+    // A journal (a deferred Parquet rebuild, or the sidecar of an older version) is folded in now.
+    const entry =
+      stats.pending === undefined
+        ? { rows: loaded.rows.size, source: stats.source! }
+        : yield* writeWhole(store, loaded)
+    store.manifest.days.set(day, entry)
     return { exists: true, changed: true }
   })
 

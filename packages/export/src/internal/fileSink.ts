@@ -17,7 +17,7 @@ import * as path from "node:path"
 import { decodeExecution } from "@taskhistory/core/WorkflowExecution"
 import { Clock, Effect, Option, type Scope } from "effect"
 import type { Batch, BatchResult, SinkShape, SinkStatus } from "../Sink.js"
-import { type Counts, flushDerived, io, type Store, upsertDay } from "./fileDays.js"
+import { type Counts, flushJournal, io, type Store, upsertDay } from "./fileDays.js"
 import type { FileFormat } from "./fileFormat.js"
 import * as Manifest from "./fileManifest.js"
 import { recover } from "./fileRecovery.js"
@@ -141,20 +141,21 @@ export const make = (
         )
       )
 
-    // On close, rebuild the derived files still deferred (if this fails, the next open does it).
+    // On close, fold the journals of deferred Parquet days into their files (if this fails, the
+    // next open does it).
     yield* Effect.addFinalizer(() =>
       semaphore
         .withPermits(1)(
           Effect.gen(function* () {
-            const stale = [...store.cache.values()].filter((day) => day.derivedStale)
-            if (stale.length === 0 || needsRecovery) return
-            for (const day of stale) yield* flushDerived(store, day)
+            const pending = [...store.cache.values()].filter((day) => day.journalBytes > 0)
+            if (pending.length === 0 || needsRecovery) return
+            for (const day of pending) yield* flushJournal(store, day)
             yield* writeManifest
           })
         )
         .pipe(
           Effect.catchAll((error) =>
-            Effect.logWarning(`${name}: could not rebuild deferred files on close`, error)
+            Effect.logWarning(`${name}: could not rebuild deferred Parquet files on close`, error)
           )
         )
     )
