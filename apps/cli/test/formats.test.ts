@@ -287,6 +287,21 @@ describe("relative dates", () => {
       expect(Date.parse(r.dateStarted)).toBeLessThanOrEqual(t1 - 7 * DAY)
     }
   })
+
+  it("report takes relative dates for its period", async () => {
+    const DAY = 86_400_000
+    const output = join(dir, "week.html")
+    const t0 = Date.now()
+    const report = await run(["report", "--after", "7d", "--before", "1d", "--output", output])
+    const t1 = Date.now()
+    expect(report.code, report.stderr).toBe(0)
+    const m = /from (\S+) to (\S+)/.exec(report.stderr)
+    expect(m).not.toBeNull()
+    const [start, end] = [Date.parse(m![1]!), Date.parse(m![2]!)]
+    expect(start).toBeGreaterThanOrEqual(t0 - 7 * DAY)
+    expect(start).toBeLessThanOrEqual(t1 - 7 * DAY)
+    expect(end - start).toBe(6 * DAY)
+  })
 })
 
 describe("usage --sort, --top, --names", () => {

@@ -11,6 +11,7 @@ import * as ConnectionOptions from "@taskhistory/app-kit/ConnectionOptions"
 import * as Dates from "@taskhistory/app-kit/Dates"
 import * as FilterOptions from "@taskhistory/app-kit/FilterOptions"
 import * as Main from "@taskhistory/app-kit/Main"
+import * as OutputFormat from "@taskhistory/app-kit/OutputFormat"
 import type * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
 import * as RateLimiter from "@taskhistory/core/RateLimiter"
 import * as TaskHistoryConfig from "@taskhistory/core/TaskHistoryConfig"
@@ -489,10 +490,7 @@ export const runCommand = Command.make("run", runOptions, runHandler).pipe(
 
 const statusOptions = {
   sink: sinkOption,
-  format: Options.choice("format", ["table", "json"]).pipe(
-    Options.withDescription("Output format. Default: table."),
-    Options.withDefault("table" as const)
-  ),
+  format: OutputFormat.option(["table", "json"], "table", "table (for people), or json (one document)."),
   verbose: verboseOption
 }
 

@@ -18,3 +18,7 @@ export * as InputFile from "./InputFile.js"
  * @since 0.1.0
  */
 export * as Main from "./Main.js"
+/**
+ * @since 0.2.0
+ */
+export * as OutputFormat from "./OutputFormat.js"

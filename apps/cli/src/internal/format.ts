@@ -5,16 +5,17 @@
  *
  * @internal
  */
+import * as OutputFormat from "@taskhistory/app-kit/OutputFormat"
 import { escapeControls } from "@taskhistory/core/TaskHistoryError"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import * as Columns from "@taskhistory/export/Columns"
 import * as Csv from "@taskhistory/export/Csv"
 
 /** @internal */
-export type Format = "table" | "json" | "ndjson" | "csv"
+export type Format = OutputFormat.Format
 
 /** @internal */
-export const formats: ReadonlyArray<Format> = ["table", "json", "ndjson", "csv"]
+export const formats: ReadonlyArray<Format> = OutputFormat.formats
 
 /** @internal */
 export interface Printer {

@@ -7,10 +7,8 @@
 import * as Args from "@effect/cli/Args"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
-import * as ValidationError from "@effect/cli/ValidationError"
 import * as Main from "@taskhistory/app-kit/Main"
-import { Effect } from "effect"
-import type * as Format from "./format.js"
+import * as OutputFormat from "@taskhistory/app-kit/OutputFormat"
 
 /** A command's help: a description, notes, and `$ ...` example lines. @internal */
 export const examples = (
@@ -29,34 +27,10 @@ export const examples = (
 export const usageError = (text: string): Main.CliError => new Main.CliError({ exitCode: 2, text })
 
 /** A choice whose error names the flag and the bad value (any case accepted). @internal */
-export const choiceOption = <A extends string>(
-  name: string,
-  choices: ReadonlyArray<A>,
-  fallback: A,
-  what: string
-): Options.Options<A> =>
-  Options.text(name).pipe(
-    Options.withPseudoName(choices.join("|")),
-    Options.withDescription(`${what} Default: ${fallback}.`),
-    Options.withDefault(fallback as string),
-    Options.mapEffect((value) => {
-      const found = choices.find((c) => c === value.toLowerCase())
-      return found === undefined
-        ? Effect.fail(
-            ValidationError.invalidValue(
-              HelpDoc.p(`invalid --${name} ${JSON.stringify(value)}: expected one of ${choices.join(", ")}`)
-            )
-          )
-        : Effect.succeed(found)
-    })
-  )
+export const choiceOption = OutputFormat.choice
 
 /** `--format`, among the given formats. @internal */
-export const formatOption = <F extends Format.Format>(
-  choices: ReadonlyArray<F>,
-  fallback: F,
-  what: string
-): Options.Options<F> => choiceOption("format", choices, fallback, what)
+export const formatOption = OutputFormat.option
 
 /**
  * `--raw-csv`: with `--format csv`, cells exactly as served. By default a text cell a
