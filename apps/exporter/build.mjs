@@ -1,49 +1,168 @@
-// Bundles the `taskhistory-exporter` binary into one file, dist/bin.js (ESM, platform node), so
-// that it starts fast: one file to load instead of hundreds of modules. `tsc -b` still emits the
-// library modules and their declarations next to it.
+// Builds the published `taskhistory-exporter` binary, as apps/cli/build.mjs builds `taskhistory`:
+//   dist/main.cjs   the whole exporter bundled by esbuild (one script, node builtins external)
+//   dist/vendor/    large dependencies only some commands load (the HTTP client's undici, the
+//                   Redis limiter's ioredis, Postgres' pg, the report's chart library and DOM,
+//                   the Parquet writer), each in its own file, required on first use
+//   dist/bin.js     a tiny loader: sets the heap flags below, then compiles main.cjs through a V8
+//                   code cache when it has one
+// Parsing and compiling ~3 MB of JavaScript was most of `taskhistory-exporter --help` (5.5x
+// `node -e 0`). A code cache is only accepted by the V8 build that wrote it, so none is shipped:
+// the loader writes one on the first run, per user, Node version and build, under
+// $XDG_CACHE_HOME/taskhistory (default ~/.cache/taskhistory; TASKHISTORY_CACHE_DIR elsewhere,
+// TASKHISTORY_CODE_CACHE=0 for none), and uses it from the second run on. A cache that cannot be
+// read or written costs only the compile. Modules the code reaches by `import()` (the sinks, the
+// report, the Redis limiter, the HTTP client) are bundled as lazily initialised parts of
+// main.cjs: a command runs only the code it needs.
 //
-// Everything is bundled but better-sqlite3, a native addon: it is this package's one dependency,
-// loaded at run time (`require` below resolves from the installed bin.js). pg is plain JavaScript
-// and is bundled; its optional native binding (pg-native) is loaded only if asked for, and never is.
-import { chmodSync } from "node:fs"
+// better-sqlite3, a native addon, is this package's one dependency, loaded at run time. pg is
+// plain JavaScript and is vendored; its optional native binding (pg-native) is never loaded.
+import { createHash } from "node:crypto"
+import { chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { build } from "esbuild"
 
-await build({
-  entryPoints: { bin: "src/bin.ts" },
-  outdir: "dist",
+const pkg = JSON.parse(readFileSync("package.json", "utf8"))
+
+rmSync("dist/main.cjs", { force: true })
+rmSync("dist/bin.js.map", { force: true })
+rmSync("dist/vendor", { recursive: true, force: true })
+
+// The HTTP client needs only undici's Agent module (`undici/lib/dispatcher/agent.js`), not its
+// index (fetch, WebSocket, ...): both names are vendored, each to its own file.
+const vendored = [
+  "undici",
+  "undici/lib/dispatcher/agent.js",
+  "ioredis",
+  "@observablehq/plot",
+  "linkedom",
+  "pg",
+  "pg-cursor",
+  "hyparquet-writer"
+]
+const vendorEntries = new Map()
+/** `undici/lib/dispatcher/agent.js` -> `undici-agent.cjs` */
+const vendorFile = (name) =>
+  `${name
+    .replace(/\/lib\/dispatcher\//, "-")
+    .replace(/\.js$/, "")
+    .replace(/^@/, "")
+    .replace(/\//g, "-")}.cjs`
+const vendorPlugin = {
+  name: "vendor",
+  setup(b) {
+    const filter = new RegExp(`^(${vendored.map((name) => name.replace(/[./]/g, "\\$&")).join("|")})$`)
+    b.onResolve({ filter }, async (args) => {
+      if (args.pluginData === "vendor") return undefined
+      const resolved = await b.resolve(args.path, {
+        resolveDir: args.resolveDir,
+        kind: args.kind,
+        pluginData: "vendor"
+      })
+      if (resolved.errors.length > 0) return { errors: resolved.errors }
+      vendorEntries.set(args.path, resolved.path)
+      return { path: `./vendor/${vendorFile(args.path)}`, external: true }
+    })
+  }
+}
+
+// effect's Schema module imports fast-check (for `Arbitrary`) at load: code initialised on every
+// start-up for a feature the binary never uses. The bundle gets a stand-in that fails loudly.
+const noFastCheck = {
+  name: "no-fast-check",
+  setup(b) {
+    b.onResolve({ filter: /^fast-check$/ }, () => ({ path: "fast-check", namespace: "no-fast-check" }))
+    b.onLoad({ filter: /.*/, namespace: "no-fast-check" }, () => ({
+      loader: "js",
+      contents:
+        'module.exports = new Proxy({}, { get(_, name) { if (name === "__esModule") return false; throw new Error("fast-check is not bundled with the taskhistory-exporter binary (wanted: " + String(name) + ")") } })'
+    }))
+  }
+}
+
+const common = {
   bundle: true,
-  format: "esm",
+  format: "cjs",
   platform: "node",
   target: "node20",
   minify: true,
   legalComments: "none",
-  sourcemap: false,
-  logLevel: "warning",
-  external: ["better-sqlite3", "pg-native"],
-  banner: {
-    js: [
-      "#!/usr/bin/env node",
-      'import { createRequire as __thCreateRequire } from "node:module";',
-      'import { setFlagsFromString as __thSetFlags } from "node:v8";',
-      "const require = __thCreateRequire(import.meta.url);",
-      // A long export allocates briefly-lived pages at a high rate: with V8's defaults the heap
-      // grows to several times the live data (see bench/RESULTS-export.md). Set here, before
-      // anything else runs:
-      // - the old generation grows by 50% of the live data between full collections (not up to 4x);
-      // - the young generation keeps the size it has now (1 MB semi-spaces) instead of growing to
-      //   16 MB ones: `--max-semi-space-size` only counts when the heap is created, but the growth
-      //   factor is read at each growth;
-      // - WebAssembly stays on V8's baseline compiler: optimizing undici's HTTP parser (one large
-      //   function) takes ~30 MB of compiler memory for a moment, the peak of a short export.
-      // Peak RSS for 100k-1M executions into SQLite: ~101 MB, flat (was 128-156 MB with 4 MB
-      // semi-spaces requested at run time, which V8 ignores). Flags given on the command line or
-      // in NODE_OPTIONS win, each on its own.
-      "{ const given = process.execArgv.join(' ') + ' ' + (process.env.NODE_OPTIONS ?? ''); const flags = [];",
-      " if (!given.includes('--heap-growing-percent')) flags.push('--heap-growing-percent=50');",
-      " if (!/--(max|min)-semi-space-size|--semi-space-growth-factor/.test(given)) flags.push('--semi-space-growth-factor=1');",
-      " if (!/liftoff|wasm-tier|wasm-dynamic-tiering/.test(given)) flags.push('--liftoff-only');",
-      " if (flags.length > 0) __thSetFlags(flags.join(' ')); }"
-    ].join("\n")
-  }
+  logLevel: "error",
+  external: ["better-sqlite3", "pg-native"]
+}
+
+await build({
+  ...common,
+  entryPoints: ["src/bin.ts"],
+  outfile: "dist/main.cjs",
+  plugins: [vendorPlugin, noFastCheck],
+  // The loader compiles the file as one function body (see below).
+  banner: { js: "(function (exports, require, module, __filename, __dirname) {" },
+  footer: { js: "\n})" }
 })
+for (const [name, path] of vendorEntries) {
+  await build({ ...common, entryPoints: [path], outfile: `dist/vendor/${vendorFile(name)}` })
+}
+
+// The cache's name carries a hash of main.cjs, so a new build never reads an old build's cache.
+const build_ = createHash("sha256").update(readFileSync("dist/main.cjs")).digest("hex").slice(0, 16)
+const loader = `#!/usr/bin/env node
+// Loads main.cjs, through a V8 code cache written on the first run (see build.mjs in the source
+// repository).
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { homedir } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { setFlagsFromString } from "node:v8"
+import { Script } from "node:vm"
+
+// A long export allocates briefly-lived pages at a high rate: with V8's defaults the heap grows to
+// several times the live data (see bench/RESULTS-export.md). Set here, before anything else runs:
+// - the old generation grows by 50% of the live data between full collections (not up to 4x);
+// - the young generation keeps the size it has now (1 MB semi-spaces) instead of growing to 16 MB
+//   ones: --max-semi-space-size only counts when the heap is created, but the growth factor is
+//   read at each growth;
+// - WebAssembly stays on V8's baseline compiler: optimizing undici's HTTP parser (one large
+//   function) takes ~30 MB of compiler memory for a moment, the peak of a short export.
+// Flags given on the command line or in NODE_OPTIONS win, each on its own.
+{
+  const given = process.execArgv.join(" ") + " " + (process.env.NODE_OPTIONS ?? "")
+  const flags = []
+  if (!given.includes("--heap-growing-percent")) flags.push("--heap-growing-percent=50")
+  if (!/--(max|min)-semi-space-size|--semi-space-growth-factor/.test(given)) flags.push("--semi-space-growth-factor=1")
+  if (!/liftoff|wasm-tier|wasm-dynamic-tiering/.test(given)) flags.push("--liftoff-only")
+  if (flags.length > 0) setFlagsFromString(flags.join(" "))
+}
+
+const file = fileURLToPath(new URL("./main.cjs", import.meta.url))
+const env = process.env
+const cacheFile =
+  env.TASKHISTORY_CODE_CACHE === "0"
+    ? undefined
+    : join(
+        env.TASKHISTORY_CACHE_DIR || join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "taskhistory"),
+        \`exporter-${pkg.version}-${build_}-\${process.version}-\${process.arch}.cache\`
+      )
+let cachedData
+try {
+  if (cacheFile !== undefined) cachedData = readFileSync(cacheFile)
+} catch {}
+const script = new Script(readFileSync(file, "utf8"), {
+  filename: file,
+  ...(cachedData === undefined ? {} : { cachedData })
+})
+if (cacheFile !== undefined && (cachedData === undefined || script.cachedDataRejected)) {
+  // After the run, so that the functions this run compiled are in the cache too.
+  process.once("exit", () => {
+    try {
+      mkdirSync(dirname(cacheFile), { recursive: true, mode: 0o700 })
+      const partial = \`\${cacheFile}.\${process.pid}\`
+      writeFileSync(partial, script.createCachedData(), { mode: 0o600 })
+      renameSync(partial, cacheFile)
+    } catch {}
+  })
+}
+const module = { exports: {} }
+script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, dirname(file))
+`
+writeFileSync("dist/bin.js", loader)
 chmodSync("dist/bin.js", 0o755)

@@ -20,7 +20,7 @@ import * as Exporter from "@taskhistory/export/Exporter"
 import { Sink, type SinkError } from "@taskhistory/export/Sink"
 import * as SinkSpec from "@taskhistory/export/SinkSpec"
 import { Clock, Config, Console, Duration, Effect, Either, Layer, Option, Predicate } from "effect"
-import * as ExporterMetrics from "./ExporterMetrics.js"
+import type * as ExporterMetrics from "./ExporterMetrics.js"
 import * as Connection from "./internal/connection.js"
 import * as Failure from "./internal/failure.js"
 import * as StatusFormat from "./internal/status.js"
@@ -395,33 +395,48 @@ const writeReport = (
   }).pipe(Effect.catchAll((error) => Effect.logError(`the report was not written: ${error.message}`)))
 
 /**
+ * The metrics module (prom-client, the HTTP server), loaded when a run starts: `--help`,
+ * `--version` and `status` do not load it.
+ */
+const loadMetrics = Effect.promise(() => import("./ExporterMetrics.js"))
+
+/**
  * The metrics service of a run, with the rate limiter's remaining budget (the configured limit
  * minus what its window holds) read at each scrape.
  */
-const metricsLayer = Layer.effect(
+const metricsLayer: Layer.Layer<
   ExporterMetrics.ExporterMetrics,
-  Effect.gen(function* () {
-    const limiter = yield* RateLimiter.RateLimiter
-    const config = yield* TaskHistoryConfig.TaskHistoryConfig
-    return yield* ExporterMetrics.make({
-      rateLimitRemaining: Effect.map(limiter.inWindow, (n) => config.rateLimit.limit - n).pipe(
-        Effect.orElseSucceed(() => undefined)
-      )
-    })
-  })
+  never,
+  RateLimiter.RateLimiter | TaskHistoryConfig.TaskHistoryConfig
+> = Layer.unwrapEffect(
+  Effect.map(loadMetrics, (Metrics) =>
+    Layer.effect(
+      Metrics.ExporterMetrics,
+      Effect.gen(function* () {
+        const limiter = yield* RateLimiter.RateLimiter
+        const config = yield* TaskHistoryConfig.TaskHistoryConfig
+        return yield* Metrics.make({
+          rateLimitRemaining: Effect.map(limiter.inWindow, (n) => config.rateLimit.limit - n).pipe(
+            Effect.orElseSucceed(() => undefined)
+          )
+        })
+      })
+    )
+  )
 )
 
 const runHandler = (flags: RunFlags) =>
   Effect.gen(function* () {
     const { schedule, sink, options } = yield* runSettings(flags)
     const program = Effect.gen(function* () {
-      const metrics = yield* ExporterMetrics.ExporterMetrics
+      const Metrics = yield* loadMetrics
+      const metrics = yield* Metrics.ExporterMetrics
       const sinkService = yield* Sink
       const key = Exporter.streamKey(options.filters ?? {})
       const stored = yield* sinkService.loadState(key)
       yield* metrics.restore(Option.getOrUndefined(Option.flatMapNullable(stored, Exporter.freshness)))
       if (Option.isSome(flags.metricsPort)) {
-        const address = yield* ExporterMetrics.serve({
+        const address = yield* Metrics.serve({
           port: flags.metricsPort.value,
           host: flags.metricsHost
         }).pipe(

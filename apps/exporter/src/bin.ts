@@ -3,7 +3,8 @@
  *
  * @since 0.1.0
  */
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Main from "@taskhistory/app-kit/Main"
 import { Cause, Effect, Exit } from "effect"
 import { command } from "./Cli.js"
