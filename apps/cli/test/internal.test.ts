@@ -130,5 +130,21 @@ describe("a failed step's error", () => {
     expect(text).not.toContain("\u001b")
     expect(text).toContain("\\x1b")
     expect(DetailFormat.executionTable({ ...detail, stepExecutions: [] })).toContain("no step executions")
+    expect(DetailFormat.executionTable(detail, { _tag: "NoFailedStep" })).toContain(
+      "error        no step is marked FAILED\n"
+    )
+    expect(
+      DetailFormat.executionTable(detail, { _tag: "Unreadable", stepId: "s2", reason: "rate limited" })
+    ).toContain("failed step  s2\nerror        could not be read: rate limited\n")
+    expect(
+      DetailFormat.executionTable(detail, {
+        _tag: "NotInOutput",
+        stepId: "s2",
+        largeOutput: "https://x/o.json"
+      })
+    ).toContain("error        not in the step's output, which is stored apart: https://x/o.json\n")
+    expect(
+      DetailFormat.executionTable(detail, { _tag: "NotInOutput", stepId: "s2", largeOutput: undefined })
+    ).toContain("the step's output holds no error message")
   })
 })
