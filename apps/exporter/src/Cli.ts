@@ -10,6 +10,7 @@ import { Command, Options } from "@effect/cli"
 import * as ConnectionOptions from "@taskhistory/app-kit/ConnectionOptions"
 import * as Dates from "@taskhistory/app-kit/Dates"
 import * as FilterOptions from "@taskhistory/app-kit/FilterOptions"
+import * as InputFile from "@taskhistory/app-kit/InputFile"
 import * as Main from "@taskhistory/app-kit/Main"
 import * as OutputFormat from "@taskhistory/app-kit/OutputFormat"
 import type * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
@@ -61,10 +62,63 @@ const withExitCodes = <A, E, R>(effect: Effect.Effect<A, E | Exporter.ExportErro
 const sinkOption = Options.text("sink").pipe(
   Options.withPseudoName("SINK"),
   Options.withDescription(
-    `Where to export: sqlite:PATH, postgres://USER:PASSWORD@HOST:PORT/DB (optionally ?schema=NAME), ndjson:DIR, csv:DIR or parquet:DIR. Default: ${defaultSink}.`
+    `Where to export: sqlite:PATH, postgres://USER@HOST:PORT/DB (optionally ?schema=NAME; the password from PGPASSWORD or ~/.pgpass, what the URL leaves out from PGHOST, PGPORT, PGDATABASE, PGUSER), ndjson:DIR, csv:DIR or parquet:DIR. Default: ${defaultSink}.`
   ),
   Options.withDefault(defaultSink)
 )
+
+const sinkFileOption = Options.text("sink-file").pipe(
+  Options.withPseudoName("PATH"),
+  Options.withDescription(
+    "Read the sink from this file instead of --sink (one line, at most 64 KiB; lines starting with # are comments), so that a postgres:// URL with a password stays out of argv, the shell history and the process list."
+  ),
+  Options.optional
+)
+
+/** The size limit of a --sink-file: one line. */
+const sinkFileLimit = 64 * 1024
+
+/**
+ * The sink spec of `--sink`, or of `--sink-file PATH` (read at most 64 KiB; its one line is the
+ * spec, and a password in it is scrubbed from everything printed from then on).
+ *
+ * @since 0.2.0
+ */
+export const sinkText = (sink: string, sinkFile: Option.Option<string>) =>
+  Effect.gen(function* () {
+    if (Option.isNone(sinkFile)) return sink
+    const path = sinkFile.value
+    if (sink !== defaultSink) {
+      return yield* new InvalidInput({
+        field: "--sink-file",
+        value: path,
+        expected: "either --sink or --sink-file, not both"
+      })
+    }
+    const text = yield* InputFile.readText("--sink-file", path, sinkFileLimit)
+    const lines = text
+      .split(/\r?\n/)
+      .map((line) => line.trim())
+      .filter((line) => line.length > 0 && !line.startsWith("#"))
+    for (const line of lines) if (/^postgres(ql)?:\/\//i.test(line)) Main.registerSecretUrl(line)
+    const [spec] = lines
+    if (lines.length !== 1 || spec === undefined) {
+      return yield* new InvalidInput({
+        field: "--sink-file",
+        value: path,
+        expected: `a file holding one sink on one line, e.g. postgres://USER:PASSWORD@HOST:5432/DB (it has ${lines.length})`
+      })
+    }
+    const parsed = SinkSpec.parse(spec)
+    if (Either.isLeft(parsed)) {
+      return yield* new InvalidInput({
+        field: "--sink-file",
+        value: path,
+        expected: `a file holding a sink: ${parsed.left.expected} (it holds ${parsed.left.value})`
+      })
+    }
+    return spec
+  })
 
 const verboseOption = Options.boolean("verbose").pipe(
   Options.withAlias("v"),
@@ -109,6 +163,7 @@ const runOptions = {
     Options.optional
   ),
   sink: sinkOption,
+  sinkFile: sinkFileOption,
   filters: FilterOptions.selectionFlags,
   since: Options.text("since").pipe(
     Options.withPseudoName("DATE"),
@@ -427,7 +482,8 @@ const metricsLayer: Layer.Layer<
 
 const runHandler = (flags: RunFlags) =>
   Effect.gen(function* () {
-    const { schedule, sink, options } = yield* runSettings(flags)
+    const sinkSpec = yield* sinkText(flags.sink, flags.sinkFile)
+    const { schedule, sink, options } = yield* runSettings({ ...flags, sink: sinkSpec })
     const program = Effect.gen(function* () {
       const Metrics = yield* loadMetrics
       const metrics = yield* Metrics.ExporterMetrics
@@ -505,6 +561,7 @@ export const runCommand = Command.make("run", runOptions, runHandler).pipe(
 
 const statusOptions = {
   sink: sinkOption,
+  sinkFile: sinkFileOption,
   format: OutputFormat.option(["table", "json"], "table", "table (for people), or json (one document)."),
   verbose: verboseOption
 }
@@ -536,9 +593,10 @@ const statusLayer = (spec: SinkSpec.SinkSpec, text: string) =>
 
 const statusHandler = (flags: Command.Command.ParseConfig<typeof statusOptions>) =>
   Effect.gen(function* () {
-    const spec = yield* parseSink(flags.sink)
+    const text = yield* sinkText(flags.sink, flags.sinkFile)
+    const spec = yield* parseSink(text)
     const status = yield* withExitCodes(
-      Effect.flatMap(Sink, (sink) => sink.status).pipe(Effect.provide(yield* statusLayer(spec, flags.sink)))
+      Effect.flatMap(Sink, (sink) => sink.status).pipe(Effect.provide(yield* statusLayer(spec, text)))
     )
     const now = yield* Clock.currentTimeMillis
     yield* Console.log(

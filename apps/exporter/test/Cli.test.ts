@@ -13,6 +13,7 @@ const flags = {
   minEvery: "10s",
   timezone: Option.none<string>(),
   sink: Cli.defaultSink,
+  sinkFile: Option.none<string>(),
   filters: {
     integration: Option.none<string>(),
     workflowId: Option.none<string>(),

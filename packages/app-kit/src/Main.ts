@@ -23,7 +23,7 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as TaskHistoryConfig from "@taskhistory/core/TaskHistoryConfig"
 import * as TaskHistoryError from "@taskhistory/core/TaskHistoryError"
-import { Cause, Console, Data, Effect, Exit, Logger, Option, Predicate, Redacted } from "effect"
+import { Cause, Config, Console, Data, Effect, Exit, Logger, Option, Predicate, Redacted } from "effect"
 import * as Output from "./internal/output.js"
 import * as Secrets from "./internal/secrets.js"
 
@@ -62,6 +62,22 @@ export const commonOptions = Options.all({
 })
 
 const SECRET_FLAGS = /^--(?:api-?key|key|token|api-?token|secret|password|bearer)(?:=.*)?$/i
+
+/**
+ * Registers a secret read by a command (a password in a file it was given, say): it is scrubbed
+ * from everything printed from then on, in every form it takes in transit.
+ *
+ * @since 0.2.0
+ */
+export const registerSecret = (value: string): void => Secrets.register(value)
+
+/**
+ * Registers what is secret in a URL read by a command (its password, and query parameters such
+ * as `password`): scrubbed from everything printed, while the host and port stay printable.
+ *
+ * @since 0.2.0
+ */
+export const registerSecretUrl = (url: string): void => Secrets.registerUrl(url)
 
 /**
  * The first flag of `args` that would carry a secret directly (`--api-key`, `--token`, ...),
@@ -191,6 +207,13 @@ export const run = <Name extends string, E, A>(
     // Scrub the key from everything printed, from the start (before any command reads it).
     const apiKey = yield* Effect.orElseSucceed(TaskHistoryConfig.environment.apiKey, () => undefined)
     if (apiKey !== undefined) Secrets.register(Redacted.value(apiKey))
+    // And the Postgres passwords: libpq's PGPASSWORD, and any given inside a postgres:// argument.
+    const pgPassword = yield* Effect.orElseSucceed(Config.string("PGPASSWORD"), () => "")
+    if (pgPassword !== "") Secrets.register(pgPassword)
+    for (const arg of args) {
+      const url = /^(?:--[\w-]+=)?(postgres(?:ql)?:\/\/.*)$/i.exec(arg)?.[1]
+      if (url !== undefined) Secrets.registerUrl(url)
+    }
     const flags = args.slice(0, args.includes("--") ? args.indexOf("--") : undefined)
     const verbose = flags.includes("--verbose") || flags.includes("-v")
     Output.setVerbose(verbose)

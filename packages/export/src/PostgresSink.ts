@@ -6,10 +6,9 @@
  * @since 0.1.0
  */
 import { SqlClient } from "@effect/sql/SqlClient"
-import * as PgClient from "@effect/sql-pg/PgClient"
-import { Cause, Effect, Layer, Redacted } from "effect"
+import { Effect, Layer, Redacted } from "effect"
+import * as PgConnection from "./internal/pgConnection.js"
 import * as pgUrl from "./internal/pgUrl.js"
-import * as SinkErrors from "./internal/sinkErrors.js"
 import * as internal from "./internal/sqlSink.js"
 import { Sink, type SinkError, type SinkShape } from "./Sink.js"
 
@@ -19,7 +18,13 @@ import { Sink, type SinkError, type SinkShape } from "./Sink.js"
  * @since 0.1.0
  */
 export interface Options {
-  /** `postgres://user:password@host:port/database` (a secret: it may carry a password). */
+  /**
+   * `postgres://user:password@host:port/database` (a secret: it may carry a password). What it
+   * leaves out comes from libpq's environment, as `psql` would take it: `PGHOST`, `PGPORT`,
+   * `PGDATABASE`, `PGUSER`, `PGPASSWORD`, then the password file (`PGPASSFILE`, default
+   * `~/.pgpass`, ignored when group or others can read it); `postgres://` alone takes everything
+   * from there.
+   */
   readonly url: Redacted.Redacted<string>
   /**
    * The schema that holds the tables, created when missing. Default: none (the connection's
@@ -62,20 +67,9 @@ export const make = (
  */
 export const layer = (options: Options): Layer.Layer<Sink, SinkError> => {
   const name = describeUrl(Redacted.value(options.url))
-  const client = PgClient.layer({
-    url: options.url,
+  const client = PgConnection.clientLayer(options.url, name, {
     maxConnections: options.maxConnections ?? 4,
     applicationName: "taskhistory-export"
-  }).pipe(
-    Layer.catchAllCause((cause) =>
-      Layer.fail(SinkErrors.make("Unavailable", name, "connect", causeDetail(cause), Cause.squash(cause)))
-    )
-  )
+  })
   return Layer.effect(Sink, make(name, { schema: options.schema })).pipe(Layer.provide(client))
-}
-
-const causeDetail = (cause: Cause.Cause<unknown>): string => {
-  const error = Cause.squash(cause)
-  const inner = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : ""
-  return error instanceof Error ? `${error.message}${inner}` : String(error)
 }

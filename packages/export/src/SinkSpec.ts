@@ -35,7 +35,7 @@ export type SinkSpec =
 export const defaultSpec = `sqlite:${DEFAULT_PATH}`
 
 const expected =
-  "sqlite:PATH, postgres://USER:PASSWORD@HOST:PORT/DB (optionally ?schema=NAME), ndjson:DIR, csv:DIR or parquet:DIR"
+  "sqlite:PATH, postgres://USER@HOST:PORT/DB (optionally ?schema=NAME; the password from PGPASSWORD or ~/.pgpass), ndjson:DIR, csv:DIR or parquet:DIR"
 
 /**
  * Parses a sink specification. `sqlite:` without a path is refused (a forgotten path would
@@ -59,7 +59,7 @@ export const parse = (spec: string): Either.Either<SinkSpec, InvalidInput> => {
     } catch {
       return bad("a valid postgres:// URL")
     }
-    if (url.hostname === "" && !url.searchParams.has("host")) return bad("a postgres:// URL with a host")
+    // What the URL leaves out (even the host: `postgres://`) comes from libpq's environment.
     const schema = url.searchParams.get("schema") ?? undefined
     if (schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
       return bad("a schema name of letters, digits and underscores")

@@ -55,9 +55,9 @@ const childEnv = (env: Record<string, string>): Record<string, string> => {
 export const spawnBin = (
   args: ReadonlyArray<string>,
   env: Record<string, string>,
-  options: { readonly cwd?: string; readonly timeoutMs?: number } = {}
+  options: { readonly cwd?: string; readonly timeoutMs?: number; readonly bin?: string } = {}
 ): Running => {
-  const child = spawn(process.execPath, [binPath, ...args], {
+  const child = spawn(process.execPath, [options.bin ?? binPath, ...args], {
     cwd: options.cwd ?? process.cwd(),
     env: childEnv(env),
     stdio: ["ignore", "pipe", "pipe"]
@@ -86,7 +86,7 @@ export const spawnBin = (
 export const runBin = (
   args: ReadonlyArray<string>,
   env: Record<string, string>,
-  options: { readonly cwd?: string; readonly timeoutMs?: number } = {}
+  options: { readonly cwd?: string; readonly timeoutMs?: number; readonly bin?: string } = {}
 ): Promise<Result> => spawnBin(args, env, options).done
 
 /** The environment that points the binary at a simulator. */

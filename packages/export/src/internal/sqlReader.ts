@@ -9,9 +9,10 @@ import type { SqlClient } from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type { ExecutionQuery } from "@taskhistory/core/ExecutionQuery"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
-import { Cause, Chunk, Effect, Layer, Option, Redacted, type Scope, Stream } from "effect"
+import { Chunk, Effect, Layer, Option, Redacted, type Scope, Stream } from "effect"
 import type { ExportReaderShape, Freshness } from "../ExportReader.js"
 import type { SinkError } from "../Sink.js"
+import * as PgConnection from "./pgConnection.js"
 import { describeUrl } from "./pgUrl.js"
 import { checkQuery } from "./readerQuery.js"
 import * as SinkErrors from "./sinkErrors.js"
@@ -204,12 +205,6 @@ export const makeSqlite = (path: string): Effect.Effect<ExportReaderShape, SinkE
 
 // ------------------------------------------------------------------------------------ Postgres
 
-const causeDetail = (cause: Cause.Cause<unknown>): string => {
-  const error = Cause.squash(cause)
-  const inner = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : ""
-  return error instanceof Error ? `${error.message}${inner}` : String(error)
-}
-
 /** A reader of a Postgres export; `schema` holds the exporter's tables (default: the search path). */
 export const makePostgres = (
   url: Redacted.Redacted<string>,
@@ -218,11 +213,7 @@ export const makePostgres = (
   Effect.gen(function* () {
     const name = describeUrl(Redacted.value(url))
     const context = yield* Layer.build(
-      PgClient.layer({ url, maxConnections: 2, applicationName: "taskhistory-export-reader" }).pipe(
-        Layer.catchAllCause((cause) =>
-          Layer.fail(SinkErrors.make("Unavailable", name, "connect", causeDetail(cause), Cause.squash(cause)))
-        )
-      )
+      PgConnection.clientLayer(url, name, { maxConnections: 2, applicationName: "taskhistory-export-reader" })
     )
     const sql: SqlClient = yield* Effect.provide(PgClient.PgClient, context)
     const t = tables(schema)
