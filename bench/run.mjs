@@ -1,13 +1,23 @@
 // Runs every benchmark of bench/ in turn (each prints its own ratios), then assembles
 // bench/RESULTS.md from the per-benchmark result files they write (bench/RESULTS-<name>.md).
-// Usage: pnpm bench [name ...]   (names: budget, simulator, cli, export, redis, report, packaging)
+// Usage: pnpm bench [name ...]   (names: budget, simulator, cli, latency, export, redis, report, report-source, packaging)
 import { execFileSync } from "node:child_process"
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const here = dirname(fileURLToPath(import.meta.url))
-const all = ["budget", "simulator", "cli", "export", "redis", "report", "report-source", "packaging"]
+const all = [
+  "budget",
+  "simulator",
+  "cli",
+  "latency",
+  "export",
+  "redis",
+  "report",
+  "report-source",
+  "packaging"
+]
 const wanted = process.argv.slice(2).length > 0 ? process.argv.slice(2) : all
 let failed = 0
 for (const name of wanted) {
