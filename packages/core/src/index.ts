@@ -7,6 +7,10 @@ export * as ExecutionQuery from "./ExecutionQuery.js"
  */
 export * as RateLimiter from "./RateLimiter.js"
 /**
+ * @since 0.3.0
+ */
+export * as StepErrors from "./StepErrors.js"
+/**
  * @since 0.1.0
  */
 export * as TaskHistoryClient from "./TaskHistoryClient.js"

@@ -11,6 +11,7 @@
  * @since 0.1.0
  */
 import type { ExecutionQuery } from "@taskhistory/core/ExecutionQuery"
+import type { StepFailure } from "@taskhistory/core/StepErrors"
 import type { InvalidInput } from "@taskhistory/core/TaskHistoryError"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Context, Effect, Layer, Redacted, type Stream } from "effect"
@@ -47,6 +48,17 @@ export interface ExportReaderShape {
   readonly executions: (query: ExecutionQuery) => Stream.Stream<WorkflowExecution, SinkError | InvalidInput>
   /** The last successful run and its high-water mark. */
   readonly freshness: Effect.Effect<Freshness, SinkError>
+  /**
+   * The failed steps (`step_executions` with status `FAILED`) of the exported executions that
+   * match `query` (filters as for {@link ExportReaderShape.executions}), with their error
+   * messages: what `taskhistory-exporter run --steps failed|all` exported. Only in the SQL
+   * readers; a sink without step executions fails with a `SinkError` that says how to export them.
+   *
+   * @since 0.3.0
+   */
+  readonly stepFailures?:
+    | ((query: ExecutionQuery) => Stream.Stream<StepFailure, SinkError | InvalidInput>)
+    | undefined
 }
 
 /**

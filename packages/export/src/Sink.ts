@@ -129,6 +129,11 @@ export interface StepStore {
   readonly backlogSize: Effect.Effect<number, SinkError>
   /** Writes step rows and removes their executions from the backlog, atomically. */
   readonly writeSteps: (batch: StepBatch) => Effect.Effect<void, SinkError>
+  /**
+   * Once per scope (and sink): queues the stored executions in `scope` that have no step rows,
+   * those exported before steps were; returns how many. Later calls queue nothing.
+   */
+  readonly queueStored: (scope: StepScope) => Effect.Effect<number, SinkError>
 }
 
 /**

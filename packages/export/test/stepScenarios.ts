@@ -271,3 +271,14 @@ export const budgetShare = (fixture: StepFixture) =>
     expect(during).toBeGreaterThan(0)
     expect(steps.length).toBe(report.steps!.requests)
   }).pipe(Effect.scoped)
+
+/** The gate's permits are held for a window after each request: the run's end does not wait for them. */
+export const longWindow = (fixture: StepFixture) =>
+  Effect.gen(function* () {
+    const sim = yield* Simulator.start({ records: 300, seed: 36, span: 5 })
+    const db = fixture.fresh()
+    const report = yield* run(sim, db.layer(), { steps: "failed" }, "1000/10m")
+    expect(report.steps!.executions).toBeGreaterThan(0)
+    // Well under the 10-minute window (the test's own timeout is one minute).
+    expect(report.durationMs).toBeLessThan(50_000)
+  }).pipe(Effect.scoped)

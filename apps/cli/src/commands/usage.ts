@@ -25,6 +25,7 @@ import * as Progress from "../internal/progress.js"
 import * as Source from "../internal/source.js"
 import * as Out from "../internal/stdout.js"
 import * as UsageFormat from "../internal/usageFormat.js"
+import * as UsageErrors from "./usageErrors.js"
 
 const usageFormats: ReadonlyArray<Format.Format> = ["table", "json", "csv"]
 
@@ -158,11 +159,11 @@ export const usage = Command.make(
   {
     connection: ConnectionOptions.options,
     query: FilterOptions.unorderedOptions,
-    by: choiceOption<Usage.GroupBy>(
+    by: choiceOption<Usage.GroupBy | "error">(
       "by",
-      Usage.groupings,
+      [...Usage.groupings, "error"],
       "workflow",
-      "Group by integration, workflow, user, status or day (UTC)."
+      "Group by integration, workflow, user, status or day (UTC); or rank the error messages of failed steps (error)."
     ),
     integrations: Options.text("integrations").pipe(
       Options.withPseudoName("a,b,c"),
@@ -213,6 +214,13 @@ export const usage = Command.make(
       }
       const shape: Shape = { format, rawCsv, sort, top, names }
       const source = yield* Source.parse(sourceText)
+      if (by === "error") {
+        if (Option.isSome(integrations))
+          return yield* usageError("--integrations only goes with --by integration")
+        return yield* source._tag === "Sink"
+          ? UsageErrors.fromExport(query, format, rawCsv).pipe(Source.provideReader(source.spec))
+          : UsageErrors.fromApi(query, format, common.quiet, rawCsv).pipe(provideConnection(connection))
+      }
       if (source._tag === "Sink") {
         return yield* fromExport(by, query, shape, Option.isSome(integrations)).pipe(
           Source.provideReader(source.spec)
@@ -228,10 +236,12 @@ export const usage = Command.make(
         "taskhistory usage --by workflow --after 2023-02-01",
         "taskhistory usage --by day --status failed --format csv",
         "taskhistory usage --by integration --integrations salesforce,hubspot,slack",
-        "taskhistory usage --by workflow --after 7d --sort failures --top 10 --names names.yaml"
+        "taskhistory usage --by workflow --after 7d --sort failures --top 10 --names names.yaml",
+        "taskhistory usage --by error --source sqlite:./taskhistory.db --after 7d"
       ],
       [
-        "--by integration runs one query per integration named in --integrations, since records do not say which integration they belong to."
+        "--by integration runs one query per integration named in --integrations, since records do not say which integration they belong to.",
+        "--by error ranks the error messages of failed steps with the workflows they hit: from the API it reads each failed execution's steps (2 requests each, at most 250 failed executions); --source SINK reads an export made with `taskhistory-exporter run --steps failed`."
       ]
     )
   )

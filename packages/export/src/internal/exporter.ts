@@ -474,6 +474,12 @@ const withSteps = <A, E>(
         onNone: () => TaskHistoryConfig.defaultRateLimit,
         onSome: (c) => c.rateLimit
       })
+      const stored = yield* store.queueStored(steps.scope)
+      if (stored > 0) {
+        yield* Effect.logInfo(
+          `queued the steps of ${stored} execution(s) exported before --steps ${steps.scope}`
+        )
+      }
       const cap = Math.max(1, Math.floor(steps.share * rateLimit.limit))
       const gate = yield* makeGate(cap, rateLimit.window)
       const listDone = yield* Deferred.make<void>()

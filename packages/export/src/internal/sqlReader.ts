@@ -8,6 +8,7 @@
 import type { SqlClient } from "@effect/sql/SqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type { ExecutionQuery } from "@taskhistory/core/ExecutionQuery"
+import type { StepFailure } from "@taskhistory/core/StepErrors"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Chunk, Effect, Layer, Option, Redacted, type Scope, Stream } from "effect"
 import type { ExportReaderShape, Freshness } from "../ExportReader.js"
@@ -103,6 +104,40 @@ const select = (dialect: Dialect, t: Tables, query: ExecutionQuery): Select => {
         }
   return { sql, params, keep }
 }
+
+/**
+ * The failed steps of the executions `select` picks: `step_executions` joined with that query,
+ * the same exact date check after it (`keep` on the execution's start).
+ */
+const stepFailuresSelect = (dialect: Dialect, t: Tables, query: ExecutionQuery) => {
+  const q = select(dialect, t, query)
+  return {
+    sql: `SELECT s.execution_id, e.workflow_id, s.error_message, e.date_started FROM ${t.steps} s JOIN (${q.sql}) e ON e.id = s.execution_id WHERE s.status = 'FAILED'`,
+    params: q.params,
+    keep: (dateStarted: unknown) =>
+      q.keep({
+        id: "",
+        status: "",
+        dateStarted: dateStarted instanceof Date ? dateStarted.toISOString() : String(dateStarted)
+      })
+  }
+}
+
+/** The failure of a reader asked for step executions an export does not hold. */
+const noSteps = (name: string, cause: unknown) =>
+  SinkErrors.make(
+    "Unavailable",
+    name,
+    "read steps",
+    `${SinkErrors.describe(cause)} (this export holds no step executions: export them with \`taskhistory-exporter run --steps failed --sink ${name}\`)`,
+    cause
+  )
+
+const toFailure = (executionId: unknown, workflowId: unknown, message: unknown): StepFailure => ({
+  executionId: String(executionId),
+  workflowId: text(workflowId),
+  message: text(message)
+})
 
 const freshnessOf = (rows: ReadonlyArray<StateRow>): Freshness => {
   const states = rows.map(decodeState)
@@ -200,7 +235,23 @@ export const makeSqlite = (path: string): Effect.Effect<ExportReaderShape, SinkE
       try: () => freshnessOf(db.prepare(selectStates(t)).all() as ReadonlyArray<StateRow>),
       catch: (cause) => notAnExport(name, "read freshness", cause)
     })
-    return { name, executions, freshness }
+    const stepFailures = (query: ExecutionQuery) =>
+      Stream.unwrap(
+        Effect.gen(function* () {
+          yield* checkQuery(query)
+          const q = stepFailuresSelect("sqlite", t, query)
+          const rows = yield* Effect.try({
+            try: () =>
+              db
+                .prepare(q.sql)
+                .raw(true)
+                .all(...q.params) as Array<ReadonlyArray<unknown>>,
+            catch: (cause) => noSteps(name, cause)
+          })
+          return Stream.fromIterable(rows.filter((r) => q.keep(r[3])).map((r) => toFailure(r[0], r[1], r[2])))
+        })
+      )
+    return { name, executions, freshness, stepFailures }
   })
 
 // ------------------------------------------------------------------------------------ Postgres
@@ -248,5 +299,16 @@ export const makePostgres = (
       ),
       freshnessOf
     )
-    return { name, executions, freshness }
+    const stepFailures = (query: ExecutionQuery) =>
+      Stream.unwrap(
+        Effect.map(checkQuery(query), () => {
+          const q = stepFailuresSelect("pg", t, query)
+          return sql.unsafe<Record<string, unknown>>(q.sql, [...q.params]).stream.pipe(
+            Stream.mapError((e) => noSteps(name, e)),
+            Stream.filter((r) => q.keep(r.date_started)),
+            Stream.map((r) => toFailure(r.execution_id, r.workflow_id, r.error_message))
+          )
+        })
+      )
+    return { name, executions, freshness, stepFailures }
   })

@@ -27,6 +27,8 @@ export interface Tables {
   readonly steps: string
   /** Executions whose steps are still to be fetched (`--steps`), oldest first. */
   readonly stepBacklog: string
+  /** The step scopes whose stored executions were queued once (`--steps` turned on later). */
+  readonly stepScopes: string
   /** Prefix of index names (the schema's name and `_`, or nothing). */
   readonly prefix: string
 }
@@ -41,6 +43,7 @@ export const tables = (schema: string | undefined): Tables => {
     rejects: q("export_rejects"),
     steps: q("step_executions"),
     stepBacklog: q("step_backlog"),
+    stepScopes: q("step_scopes"),
     prefix: schema === undefined ? "" : `${schema}_`
   }
 }
@@ -127,6 +130,13 @@ export const migrations: ReadonlyArray<Migration> = [
         `CREATE INDEX ${quoteIdent(`${t.prefix}step_backlog_date_started`)} ON ${t.stepBacklog} (date_started, execution_id)`
       ]
     }
+  },
+  {
+    version: 3,
+    name: "create_step_scopes",
+    statements: (dialect, t) => [
+      `CREATE TABLE ${t.stepScopes} (scope TEXT PRIMARY KEY, queued_at ${timestampType(dialect)} NOT NULL)`
+    ]
   }
 ]
 
@@ -454,3 +464,21 @@ export const backlogParams = (
   record: { readonly id: string; readonly status: string; readonly dateStarted: string },
   now: string
 ): Array<unknown> => [record.id, record.status, record.dateStarted, now]
+
+/** Whether the stored executions of a scope were queued already (parameter: the scope). */
+export const scopeSelect = (dialect: Dialect, t: Tables): string =>
+  `SELECT scope FROM ${t.stepScopes} WHERE scope = ${ph(dialect, 1)} OR scope = 'all'`
+
+/** Marks a scope's stored executions as queued (parameters: scope, queued at). */
+export const scopeInsert = (dialect: Dialect, t: Tables): string =>
+  `INSERT INTO ${t.stepScopes} (scope, queued_at) VALUES ${placeholders(dialect, 1, 2)} ON CONFLICT (scope) DO NOTHING`
+
+/**
+ * Queues the stored executions of a scope that have no step rows (parameter: queued at): what
+ * was exported before `--steps` was turned on.
+ */
+export const queueStored = (dialect: Dialect, t: Tables, scope: StepScope): string =>
+  `INSERT INTO ${t.stepBacklog} (execution_id, status, date_started, queued_at) ` +
+  `SELECT e.id, e.status, e.date_started, ${ph(dialect, 1)} FROM ${t.executions} e ` +
+  `WHERE ${scope === "failed" ? "e.status = 'FAILED' AND " : ""}NOT EXISTS (SELECT 1 FROM ${t.steps} s WHERE s.execution_id = e.id) ` +
+  `ON CONFLICT (execution_id) DO NOTHING`

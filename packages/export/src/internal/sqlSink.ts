@@ -292,6 +292,17 @@ export const make = (
           for (const reject of batch.rejects)
             yield* sql.unsafe(rejectText, Schema.rejectParams(batch.streamKey, reject))
           for (const done of batch.done) yield* sql.unsafe(dequeueText, [done.executionId, done.status])
+        }).pipe(sql.withTransaction, Effect.mapError(fail("write steps")), Effect.uninterruptible),
+      queueStored: (scope) =>
+        Effect.gen(function* () {
+          const done = yield* sql.unsafe(Schema.scopeSelect(dialect, t), [scope])
+          if (done.length > 0) return 0
+          const now = new Date(yield* Clock.currentTimeMillis).toISOString()
+          const before = yield* sql.unsafe<{ n: number | string }>(Schema.countRows(t.stepBacklog))
+          yield* sql.unsafe(Schema.queueStored(dialect, t, scope), [now])
+          const after = yield* sql.unsafe<{ n: number | string }>(Schema.countRows(t.stepBacklog))
+          yield* sql.unsafe(Schema.scopeInsert(dialect, t), [scope, now])
+          return Number(after[0]?.n ?? 0) - Number(before[0]?.n ?? 0)
         }).pipe(sql.withTransaction, Effect.mapError(fail("write steps")), Effect.uninterruptible)
     }
 

@@ -177,7 +177,11 @@ export const make = (
       dequeue: db.prepare(Schema.backlogDelete("sqlite", t)),
       backlog: db.prepare(Schema.backlogSelect("sqlite", t)),
       stepRows: db.prepare(Schema.countRows(t.steps)),
-      backlogRows: db.prepare(Schema.countRows(t.stepBacklog))
+      backlogRows: db.prepare(Schema.countRows(t.stepBacklog)),
+      scope: db.prepare(Schema.scopeSelect("sqlite", t)),
+      scopeInsert: db.prepare(Schema.scopeInsert("sqlite", t)),
+      queueFailed: db.prepare(Schema.queueStored("sqlite", t, "failed")),
+      queueAll: db.prepare(Schema.queueStored("sqlite", t, "all"))
     }))
 
     /**
@@ -259,6 +263,18 @@ export const make = (
               for (const done of batch.done) statements.dequeue.run(done.executionId, done.status)
             })
           })
+        ),
+      queueStored: (scope) =>
+        Effect.flatMap(Clock.currentTimeMillis, (ms) =>
+          attempt("write steps", () =>
+            transaction(db, () => {
+              if (statements.scope.get(scope) !== undefined) return 0
+              const now = new Date(ms).toISOString()
+              const queued = (scope === "all" ? statements.queueAll : statements.queueFailed).run(now).changes
+              statements.scopeInsert.run(scope, now)
+              return queued
+            })
+          )
         )
     }
 

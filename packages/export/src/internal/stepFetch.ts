@@ -59,7 +59,10 @@ export const makeGate = (cap: number, window: Duration.Duration): Effect.Effect<
     const semaphore = yield* Effect.makeSemaphore(Math.max(1, cap))
     const opened = yield* Deferred.make<void>()
     const scope = yield* Effect.scope
-    const release = semaphore.release(1).pipe(Effect.delay(window), Effect.forkIn(scope), Effect.asVoid)
+    // Interruptible: forked from the uninterruptible region below, and ended when the run's scope closes.
+    const release = semaphore
+      .release(1)
+      .pipe(Effect.delay(window), Effect.interruptible, Effect.forkIn(scope), Effect.asVoid)
     const through = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(

@@ -5,10 +5,10 @@
  *
  * @internal
  */
+import { errorMessageOf } from "@taskhistory/core/StepErrors"
 import type { StepRow } from "../Sink.js"
 
-/** The longest error message kept (the output itself is kept whole in `output_raw`). */
-export const MAX_MESSAGE = 2_000
+export { errorMessageOf }
 
 const text = (value: unknown): string | undefined =>
   typeof value === "string" && value.length > 0 ? value : undefined
@@ -18,32 +18,6 @@ const instant = (value: unknown): string | undefined =>
 
 const isObject = (value: unknown): value is Readonly<Record<string, unknown>> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
-
-const clip = (message: string): string | undefined => {
-  const trimmed = message.trim()
-  if (trimmed === "") return undefined
-  return trimmed.length > MAX_MESSAGE ? `${trimmed.slice(0, MAX_MESSAGE - 1)}…` : trimmed
-}
-
-/**
- * The error text of a failed step's output, where its shape is one we know: a string starting
- * `Error:` (the text after it), `{ error: { message } }`, `{ error: "..." }`, `{ errorMessage }`,
- * or `{ message }` beside an `error` or `status` field. Anything else (and a large output, which
- * is a reference to where it is stored) gives `undefined`.
- */
-export const errorMessageOf = (output: unknown, isLargeOutput = false): string | undefined => {
-  if (isLargeOutput) return undefined
-  if (typeof output === "string") {
-    const m = /^\s*Error:\s*([\s\S]*)$/.exec(output)
-    return m === null ? undefined : clip(m[1]!)
-  }
-  if (!isObject(output)) return undefined
-  const error = output.error
-  if (isObject(error) && typeof error.message === "string") return clip(error.message)
-  if (typeof error === "string") return clip(error.replace(/^\s*Error:\s*/, ""))
-  if (typeof output.errorMessage === "string") return clip(output.errorMessage)
-  return undefined
-}
 
 /** Why a step record cannot be a row (`undefined`: it can). */
 export const problemOf = (record: unknown): string | undefined => {

@@ -1,0 +1,158 @@
+/**
+ * `usage --by error`, end to end on the BUILT binary: from the API (a small range) and from a
+ * SQLite export made with `steps: "failed"`, the same ranking; a file sink and a large range are
+ * refused with exit 2.
+ */
+import { execFile } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import * as RateLimiter from "@taskhistory/core/RateLimiter"
+import * as TaskHistoryClient from "@taskhistory/core/TaskHistoryClient"
+import * as TaskHistoryConfig from "@taskhistory/core/TaskHistoryConfig"
+import * as UndiciHttpClient from "@taskhistory/core/UndiciHttpClient"
+import * as Exporter from "@taskhistory/export/Exporter"
+import * as FileSink from "@taskhistory/export/FileSink"
+import * as SqliteSink from "@taskhistory/export/SqliteSink"
+import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
+import { Effect, Layer, Logger, LogLevel } from "effect"
+
+const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js")
+const dir = mkdtempSync(join(tmpdir(), "taskhistory-cli-errors-"))
+const db = join(dir, "th.db")
+const ndjsonDir = join(dir, "nd")
+const NOW = "2026-11-30T00:00:00.000Z"
+let sim: RunningSimulator
+
+interface Result {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const cleanEnv = (extra: Record<string, string> = {}) => {
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !k.startsWith("PARAGON_") && !k.startsWith("TASKHISTORY_")) env[k] = v
+  }
+  return { ...env, ...extra }
+}
+const apiEnv = () =>
+  cleanEnv({
+    PARAGON_BASE_URL: sim.url,
+    PARAGON_PROJECT_ID: sim.projectId,
+    PARAGON_API_KEY: sim.apiKey,
+    PARAGON_RATE_LIMIT: "10000/1s"
+  })
+
+const run = (args: ReadonlyArray<string>, env: Record<string, string>): Promise<Result> =>
+  new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { env, encoding: "utf8", timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
+        resolve({ code, stdout, stderr })
+      }
+    )
+  })
+
+beforeAll(async () => {
+  sim = await startSimulator({ records: 2000, seed: 41, now: NOW, span: 30 })
+  const client = TaskHistoryClient.layer.pipe(
+    Layer.provideMerge(RateLimiter.layerFromConfig),
+    Layer.provideMerge(
+      TaskHistoryConfig.layer({
+        apiKey: sim.apiKey,
+        projectId: sim.projectId,
+        baseUrl: sim.url,
+        rateLimit: "10000/1s"
+      })
+    ),
+    Layer.provide(UndiciHttpClient.layer)
+  )
+  for (const sink of [SqliteSink.layer({ path: db }), FileSink.layerNdjson({ dir: ndjsonDir })]) {
+    await Effect.runPromise(
+      Exporter.run({ since: "2026-10-01" }).pipe(
+        Effect.provide(Layer.merge(client, sink)),
+        Logger.withMinimumLogLevel(LogLevel.Error)
+      )
+    )
+  }
+  await Effect.runPromise(
+    Exporter.run({ since: "2026-10-01", steps: "failed" }).pipe(
+      Effect.provide(Layer.merge(client, SqliteSink.layer({ path: db }))),
+      Logger.withMinimumLogLevel(LogLevel.Error)
+    )
+  )
+}, 120_000)
+
+afterAll(async () => {
+  await sim?.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe("usage --by error", () => {
+  it("steps turned on after a first export: the executions exported before get their steps", async () => {
+    const fromExport = await run(
+      ["usage", "--by", "error", "--format", "json", "--source", `sqlite:${db}`],
+      cleanEnv()
+    )
+    expect(fromExport.code, fromExport.stderr).toBe(0)
+    const failed = sim.dataset().filter((r) => r.status === "FAILED" && String(r.dateStarted) >= "2026-10-01")
+    expect(JSON.parse(fromExport.stdout).executions).toBe(failed.length)
+  })
+
+  it("the export gives the same ranking as the API, at zero API requests", async () => {
+    const filters = ["--after", "2026-11-20", "--before", "2026-11-25T00:00:00Z"]
+    const before = sim.stats().requests
+    const fromExport = await run(
+      ["usage", "--by", "error", "--format", "json", "--source", `sqlite:${db}`, ...filters],
+      cleanEnv()
+    )
+    expect(fromExport.code, fromExport.stderr).toBe(0)
+    expect(sim.stats().requests).toBe(before)
+    const fromApi = await run(["usage", "--by", "error", "--format", "json", ...filters], apiEnv())
+    expect(fromApi.code, fromApi.stderr).toBe(0)
+    const { source, ...report } = JSON.parse(fromExport.stdout)
+    expect(report).toEqual(JSON.parse(fromApi.stdout))
+    expect(source.sink).toBe(`sqlite:${db}`)
+    expect(report.failures).toBeGreaterThan(5)
+    // Ranked by failures, each message with the workflows it hit.
+    const counts = report.groups.map((g: { failures: number }) => g.failures)
+    expect(counts).toEqual([...counts].sort((a, b) => b - a))
+    for (const g of report.groups) {
+      expect(g.workflows.reduce((n: number, w: { failures: number }) => n + w.failures, 0)).toBe(g.failures)
+    }
+    const table = await run(["usage", "--by", "error", "--source", `sqlite:${db}`, ...filters], cleanEnv())
+    expect(table.stdout).toMatch(/^ERROR\s+FAILURES\s+EXECUTIONS\s+WORKFLOWS/)
+    expect(table.stdout).toMatch(/TOTAL\s+\d+\s+\d+/)
+  })
+
+  it("refuses a sink without step executions and a range too large for the API (exit 2)", async () => {
+    const files = await run(["usage", "--by", "error", "--source", `ndjson:${ndjsonDir}`], cleanEnv())
+    expect(files.code).toBe(2)
+    expect(files.stderr).toContain("--steps failed")
+    const big = await startSimulator({ records: 8000, seed: 42, now: NOW, span: 30 })
+    try {
+      const before = big.stats().requests
+      const large = await run(
+        ["usage", "--by", "error"],
+        cleanEnv({
+          PARAGON_BASE_URL: big.url,
+          PARAGON_PROJECT_ID: big.projectId,
+          PARAGON_API_KEY: big.apiKey
+        })
+      )
+      expect(large.code).toBe(2)
+      expect(large.stderr).toMatch(/failed executions match, more than 250/)
+      // One request: the first page's total.
+      expect(big.stats().requests - before).toBe(1)
+    } finally {
+      await big.close()
+    }
+  })
+})
