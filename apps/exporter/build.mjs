@@ -54,7 +54,10 @@ const vendorPlugin = {
       if (args.pluginData === "vendor") return undefined
       const resolved = await b.resolve(args.path, {
         resolveDir: args.resolveDir,
-        kind: args.kind,
+        // pg-cursor's ESM entry has only a default export: vendored from it, the CommonJS file's
+        // `default` is not the class (`new Cursor()` threw and `--source postgres://` failed).
+        // Its CommonJS entry exports the class itself.
+        kind: args.path === "pg-cursor" ? "require-call" : args.kind,
         pluginData: "vendor"
       })
       if (resolved.errors.length > 0) return { errors: resolved.errors }

@@ -6,6 +6,7 @@
 // never shows in anything printed.
 import { chmodSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { PgClient } from "@effect/sql-pg"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
 import { Effect, Redacted } from "effect"
@@ -14,6 +15,7 @@ import { killAll, type Result, runBin, simEnv, tempDir } from "./utils/harness.j
 import { type Gate, startGate } from "./utils/pgGate.js"
 
 const url = process.env.TASKHISTORY_TEST_PG_URL
+const cliBin = fileURLToPath(new URL("../../cli/dist/bin.js", import.meta.url))
 
 if (url === undefined || url === "") {
   describe("Postgres credentials from libpq's environment", () => {
@@ -168,6 +170,17 @@ if (url === undefined || url === "") {
       expect(fromEnv.code).toBe(6)
       expectClean(fromEnv, wrong)
       expect(fromEnv.stderr).toContain("the password came from PGPASSWORD")
+    }, 60_000)
+
+    it("taskhistory usage --source postgres://... reads the export with PGPASSWORD", async () => {
+      const result = await runBin(
+        ["usage", "--by", "status", "--source", gateUrl(`${user}@`), "--format", "json"],
+        pgEnv({ PGPASSWORD: password }),
+        { bin: cliBin }
+      )
+      expect(result.code, result.stderr).toBe(0)
+      expectClean(result)
+      expect(result.stdout).toMatch(/SUCCEEDED/)
     }, 60_000)
   })
 }
