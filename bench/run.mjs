@@ -16,6 +16,7 @@ const all = [
   "redis",
   "report",
   "report-source",
+  "steps",
   "packaging"
 ]
 const wanted = process.argv.slice(2).length > 0 ? process.argv.slice(2) : all

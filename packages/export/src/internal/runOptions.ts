@@ -52,7 +52,7 @@ export interface Settings {
 }
 
 /** Executions whose steps are read at once. */
-export const STEP_CONCURRENCY = 4
+export const STEP_CONCURRENCY = 8
 
 /** The default share of the rate limit step requests may take while list reads are pending. */
 export const DEFAULT_STEPS_BUDGET = 0.5
