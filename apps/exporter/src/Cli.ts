@@ -4,7 +4,9 @@
  *
  * @since 0.1.0
  */
+import { randomUUID } from "node:crypto"
 import { existsSync, statSync } from "node:fs"
+import { hostname } from "node:os"
 import { dirname, resolve } from "node:path"
 import { Command, Options } from "@effect/cli"
 import * as ConnectionOptions from "@taskhistory/app-kit/ConnectionOptions"
@@ -20,11 +22,12 @@ import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
 import * as Exporter from "@taskhistory/export/Exporter"
 import { Sink, type SinkError } from "@taskhistory/export/Sink"
 import * as SinkSpec from "@taskhistory/export/SinkSpec"
-import { Clock, Config, Console, Duration, Effect, Either, Layer, Option, Predicate } from "effect"
+import { Cause, Clock, Config, Console, Duration, Effect, Either, Layer, Option, Predicate } from "effect"
 import type * as ExporterMetrics from "./ExporterMetrics.js"
 import * as Connection from "./internal/connection.js"
 import * as Failure from "./internal/failure.js"
 import * as StatusFormat from "./internal/status.js"
+import * as Leadership from "./Leadership.js"
 import * as RunSchedule from "./RunSchedule.js"
 
 /**
@@ -227,6 +230,20 @@ const runOptions = {
       "When another exporter holds the SQLite file or the file-sink directory, wait until it stops instead of exiting with code 2."
     )
   ),
+  lease: Options.text("lease").pipe(
+    Options.withPseudoName("DURATION"),
+    Options.withDescription(
+      "Replicas on one Postgres sink (--every or --schedule): how long a leader's lease on its stream lasts without a renewal. A replica that lost it never writes again; another takes a dead leader's stream over within --lease plus --lease-check. Default: 30s."
+    ),
+    Options.withDefault("30s")
+  ),
+  leaseCheck: Options.text("lease-check").pipe(
+    Options.withPseudoName("DURATION"),
+    Options.withDescription(
+      "How often a replica renews its leases and looks for streams to take (shorter than --lease). Default: 10s."
+    ),
+    Options.withDefault("10s")
+  ),
   metricsPort: Options.integer("metrics-port").pipe(
     Options.withPseudoName("PORT"),
     Options.withDescription(
@@ -364,6 +381,22 @@ export const runSettings = (flags: RunFlags) =>
         expected: `a SQLite or Postgres sink (${SinkSpec.describe(sink)} does not store step executions yet)`
       })
     }
+    const lease = yield* fromEither(TaskHistoryConfig.parseDuration(flags.lease, "--lease"))
+    const leaseCheck = yield* fromEither(TaskHistoryConfig.parseDuration(flags.leaseCheck, "--lease-check"))
+    if (Duration.toMillis(lease) < 1000) {
+      return yield* new InvalidInput({
+        field: "--lease",
+        value: flags.lease,
+        expected: "a duration of 1s or more"
+      })
+    }
+    if (Duration.toMillis(leaseCheck) <= 0 || Duration.greaterThanOrEqualTo(leaseCheck, lease)) {
+      return yield* new InvalidInput({
+        field: "--lease-check",
+        value: flags.leaseCheck,
+        expected: `a duration shorter than --lease (${flags.lease})`
+      })
+    }
     const options: Exporter.RunOptions = {
       filters,
       onInvalid: flags.onInvalid,
@@ -374,8 +407,11 @@ export const runSettings = (flags: RunFlags) =>
       ...(lookback !== undefined ? { lookback } : {}),
       ...(Option.isSome(flags.batchSize) ? { batchSize: flags.batchSize.value } : {})
     }
-    return { schedule, sink, options }
+    return { schedule, sink, options, lease, leaseCheck }
   })
+
+/** This replica's name among replicas: host, pid and a random part (unique across restarts). */
+const replicaName = () => `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
 
 const summary = (report: Exporter.RunReport) =>
   Effect.logInfo(
@@ -483,7 +519,7 @@ const metricsLayer: Layer.Layer<
 const runHandler = (flags: RunFlags) =>
   Effect.gen(function* () {
     const sinkSpec = yield* sinkText(flags.sink, flags.sinkFile)
-    const { schedule, sink, options } = yield* runSettings({ ...flags, sink: sinkSpec })
+    const { schedule, sink, options, lease, leaseCheck } = yield* runSettings({ ...flags, sink: sinkSpec })
     const program = Effect.gen(function* () {
       const Metrics = yield* loadMetrics
       const metrics = yield* Metrics.ExporterMetrics
@@ -508,6 +544,10 @@ const runHandler = (flags: RunFlags) =>
         yield* Effect.logInfo(`metrics on ${address}/metrics, health check on ${address}/healthz`)
       }
       yield* Effect.logInfo(`exporting to ${SinkSpec.describe(sink)} ${RunSchedule.describe(schedule)}`)
+      const store = sinkService.leases
+      const fenced = sinkService.fenced
+      // Replicas on one Postgres sink: a run stopped because the lease was lost is no failure.
+      const replicated = schedule._tag !== "Once" && store !== undefined && fenced !== undefined
       const once = Effect.gen(function* () {
         yield* metrics.runStarted
         const startedAt = yield* Clock.currentTimeMillis
@@ -515,14 +555,16 @@ const runHandler = (flags: RunFlags) =>
           Effect.onExit((exit) =>
             exit._tag === "Success"
               ? Effect.void
-              : Effect.flatMap(Clock.currentTimeMillis, (now) => {
-                  const failure = Failure.classify(exit.cause)
-                  return metrics.runFailed({
-                    reason: failure.reason,
-                    message: failure.message,
-                    durationMs: now - startedAt
+              : replicated && (Leadership.isFencedCause(exit.cause) || Cause.isInterruptedOnly(exit.cause))
+                ? metrics.runStopped
+                : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+                    const failure = Failure.classify(exit.cause)
+                    return metrics.runFailed({
+                      reason: failure.reason,
+                      message: failure.message,
+                      durationMs: now - startedAt
+                    })
                   })
-                })
           )
         )
         yield* metrics.runSucceeded(report)
@@ -532,10 +574,43 @@ const runHandler = (flags: RunFlags) =>
         }
         return report
       })
-      yield* RunSchedule.runScheduled(schedule, once, {
-        // 401, 403 and the project's 404 do not heal by retrying: the process ends with its code.
-        stopOn: (cause) => Failure.classify(cause).permanent
-      })
+      if (!replicated || store === undefined || fenced === undefined) {
+        return yield* RunSchedule.runScheduled(schedule, once, {
+          // 401, 403 and the project's 404 do not heal by retrying: the process ends with its code.
+          stopOn: (cause) => Failure.classify(cause).permanent
+        })
+      }
+      // Replicas on one Postgres sink: this one runs the stream only while it holds its lease.
+      const config = yield* TaskHistoryConfig.TaskHistoryConfig
+      const stream = `${config.projectId}/${key}`
+      const holder = replicaName()
+      yield* Effect.logInfo(
+        `replica ${holder}: leads stream ${stream} while it holds its lease, stands by otherwise (lease ${Duration.format(lease)}, checked every ${Duration.format(leaseCheck)})`
+      )
+      return yield* Leadership.supervise(
+        store,
+        [
+          {
+            stream,
+            label: stream,
+            lead: (held) =>
+              RunSchedule.runScheduled(schedule, once, {
+                stopOn: (cause) => Failure.classify(cause).permanent,
+                // A write refused by the fence: the lease was lost (Leadership logs and counts it).
+                endOn: Leadership.isFencedCause
+              }).pipe(Effect.provideService(Sink, fenced(held)))
+          }
+        ],
+        {
+          holder,
+          lease,
+          check: leaseCheck,
+          isFenced: Leadership.isFencedCause,
+          onLeader: metrics.leader,
+          onTakeover: metrics.takeover,
+          onLost: metrics.leaseLost
+        }
+      )
     })
     return yield* withExitCodes(
       Effect.scoped(program).pipe(

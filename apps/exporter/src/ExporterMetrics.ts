@@ -66,11 +66,36 @@ export interface ExporterMetricsShape {
   readonly runSucceeded: (report: RunReport) => Effect.Effect<void>
   /** Records a failed (or interrupted) run; `/healthz` is 503 until the next success. */
   readonly runFailed: (failure: RunFailure) => Effect.Effect<void>
+  /**
+   * A run stopped without an outcome because this replica lost its stream's lease: no longer in
+   * progress, and neither a success nor a failure (the replica is healthy, standing by).
+   *
+   * @since 0.3.0
+   */
+  readonly runStopped: Effect.Effect<void>
   /** The freshness stored in the sink, known before any run (start-up). */
   readonly restore: (freshness: Freshness | undefined) => Effect.Effect<void>
   readonly health: Effect.Effect<Health>
   /** The Prometheus text exposition (format 0.0.4). */
   readonly text: Effect.Effect<string>
+  /**
+   * Whether this replica leads `stream` now (`taskhistory_leader{stream}`).
+   *
+   * @since 0.3.0
+   */
+  readonly leader: (stream: string, leading: boolean) => Effect.Effect<void>
+  /**
+   * This replica took `stream` over from another whose lease expired.
+   *
+   * @since 0.3.0
+   */
+  readonly takeover: (stream: string) => Effect.Effect<void>
+  /**
+   * This replica lost the lease of `stream` (`taken`, `expired` or `fenced`: a write refused).
+   *
+   * @since 0.3.0
+   */
+  readonly leaseLost: (stream: string, reason: string) => Effect.Effect<void>
 }
 
 /**
@@ -281,6 +306,26 @@ export const make = (options: MetricsOptions = {}): Effect.Effect<ExporterMetric
 
     EffectMetrics.register(registry, bridged)
 
+    const leaderGauge = new Gauge({
+      name: "taskhistory_leader",
+      help: "1 while this replica leads the stream (holds its lease), 0 while it stands by.",
+      labelNames: ["stream"],
+      registers
+    })
+    const takeovers = new Counter({
+      name: "taskhistory_leader_takeovers_total",
+      help: "Streams this replica took over from another replica whose lease had expired.",
+      labelNames: ["stream"],
+      registers
+    })
+    const knownStreams = new Set<string>()
+    const leasesLost = new Counter({
+      name: "taskhistory_lease_lost_total",
+      help: "Leases this replica lost while leading, by reason: taken (another replica holds it), expired (not renewed in time), fenced (a write was refused by the fencing token).",
+      labelNames: ["stream", "reason"],
+      registers
+    })
+
     let health: Health = { ok: true, text: "starting: no export run has finished yet" }
 
     const setFreshness = (freshness: Freshness | undefined) => {
@@ -320,7 +365,26 @@ export const make = (options: MetricsOptions = {}): Effect.Effect<ExporterMetric
             : (/^failing since (\S+):/.exec(health.text)?.[1] ?? "")
           health = { ok: false, text: `failing since ${since}: ${oneLine(failure.message)}` }
         }),
+      runStopped: Effect.sync(() => inProgress.set(base, 0)),
       restore: (freshness) => Effect.sync(() => setFreshness(freshness)),
+      leader: (stream, leading) =>
+        Effect.sync(() => {
+          if (!knownStreams.has(stream)) {
+            // Every series of a stream shows from the start, at 0.
+            knownStreams.add(stream)
+            takeovers.inc({ stream }, 0)
+            for (const reason of ["taken", "expired", "fenced"]) leasesLost.inc({ stream, reason }, 0)
+          }
+          leaderGauge.set({ stream }, leading ? 1 : 0)
+        }),
+      takeover: (stream) =>
+        Effect.sync(() => {
+          takeovers.inc({ stream })
+        }),
+      leaseLost: (stream, reason) =>
+        Effect.sync(() => {
+          leasesLost.inc({ stream, reason })
+        }),
       health: Effect.sync(() => health),
       text: Effect.promise(() => registry.metrics())
     }

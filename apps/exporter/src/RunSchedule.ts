@@ -206,6 +206,11 @@ export const runScheduled = <A, E, R>(
     readonly onFailure?: ((cause: Cause.Cause<E>) => Effect.Effect<void>) | undefined
     /** A failure for which this holds ends the schedule with that failure (a permanent error). */
     readonly stopOn?: ((cause: Cause.Cause<E>) => boolean) | undefined
+    /**
+     * A failure for which this holds ends the schedule with that failure, without a log line (the
+     * caller tells what it means: a lease lost).
+     */
+    readonly endOn?: ((cause: Cause.Cause<E>) => boolean) | undefined
   }
 ): Effect.Effect<A | undefined, E, R> => {
   if (schedule._tag === "Once") return run
@@ -226,6 +231,7 @@ export const runScheduled = <A, E, R>(
       const exit = yield* Effect.exit(run)
       if (exit._tag === "Failure" && !Cause.isInterruptedOnly(exit.cause)) {
         if (options?.onFailure !== undefined) yield* options.onFailure(exit.cause)
+        if (options?.endOn?.(exit.cause) === true) return yield* Effect.failCause(exit.cause)
         if (options?.stopOn?.(exit.cause) === true) {
           yield* Effect.logError(
             `run failed: ${failureMessage(exit.cause)}; this will not change by retrying: stopping the schedule`

@@ -30,6 +30,8 @@ const flags = {
   report: Option.none<string>(),
   reportDays: 30,
   waitForLock: false,
+  lease: "30s",
+  leaseCheck: "10s",
   metricsPort: Option.none<number>(),
   metricsHost: "127.0.0.1",
   verbose: false
@@ -78,6 +80,9 @@ describe("Cli.runSettings", () => {
       expect((yield* bad({ since: Option.some("yesterday") })).message).toContain('"yesterday"')
       expect((yield* bad({ lookback: Option.some("-1h") })).message).toContain('"-1h"')
       expect((yield* bad({ sink: "ftp://x" })).message).toContain('--sink "ftp://x"')
+      expect((yield* bad({ lease: "30" })).message).toContain('"30"')
+      expect((yield* bad({ lease: "500ms" })).message).toContain('--lease "500ms"')
+      expect((yield* bad({ lease: "10s", leaseCheck: "10s" })).message).toContain('--lease-check "10s"')
       expect((yield* bad({ metricsPort: Option.some(70_000) })).message).toContain("70000")
       expect((yield* bad({ batchSize: Option.some(0) })).message).toContain("--batch-size")
       expect((yield* bad({ sink: "sqlite:" })).message).toContain('--sink "sqlite:"')

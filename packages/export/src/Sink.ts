@@ -196,6 +196,12 @@ export interface SinkStatus {
    * @since 0.3.0
    */
   readonly steps?: { readonly rows: number; readonly backlog: number } | undefined
+  /**
+   * The streams' leases (Postgres sinks written by replicas).
+   *
+   * @since 0.3.0
+   */
+  readonly leases?: ReadonlyArray<LeaseRecord> | undefined
 }
 
 /**
@@ -212,6 +218,8 @@ export interface SinkStatus {
  * - `ReadOnly`: the sink was opened read-only and was asked to write.
  * - `DriverMissing`: the sink's driver is not installed, or has no native binding (`detail` says
  *   how to fix it; exit code 2 in the exporter).
+ * - `Fenced`: a write under a lease ({@link SinkShape.fenced}) was refused because the lease is
+ *   no longer the writer's (expired, or taken over by another replica); nothing of it was written.
  *
  * @since 0.1.0
  */
@@ -223,6 +231,7 @@ export type SinkErrorReason =
   | "InvalidRecord"
   | "ReadOnly"
   | "DriverMissing"
+  | "Fenced"
 
 const sinkHints: Record<SinkErrorReason, string> = {
   Unavailable: "; check the sink's path or URL, its permissions, and that the database is reachable",
@@ -232,7 +241,8 @@ const sinkHints: Record<SinkErrorReason, string> = {
     "; the stored files were changed by something else than this sink: restore them, or export into a new directory",
   InvalidRecord: "",
   ReadOnly: "",
-  DriverMissing: ""
+  DriverMissing: "",
+  Fenced: "; another replica leads this stream now: this one stands by"
 }
 
 /**
@@ -273,6 +283,90 @@ export interface SinkShape {
    * @since 0.3.0
    */
   readonly steps?: StepStore | undefined
+  /**
+   * Leases of streams among replicas (Postgres only).
+   *
+   * @since 0.3.0
+   */
+  readonly leases?: LeaseStore | undefined
+  /**
+   * The same sink with every `writeBatch` fenced by `lease`: the transaction that writes the rows
+   * and the state first checks that the lease is still the writer's (same holder and token, not
+   * expired) and fails with a `Fenced` `SinkError` otherwise (Postgres only).
+   *
+   * @since 0.3.0
+   */
+  readonly fenced?: ((lease: Lease) => SinkShape) | undefined
+}
+
+/**
+ * A replica's lease on a stream: while it holds it (and `expiresAt` has not passed on the
+ * database's clock), it alone writes the stream. `token` grows by one at each acquisition: the
+ * fencing token every write of the holder is checked against.
+ *
+ * @since 0.3.0
+ */
+export interface Lease {
+  /** The stream: project and filters (`PROJECT/STREAMKEY`). */
+  readonly stream: string
+  readonly holder: string
+  readonly token: number
+  /** ISO, on the database's clock. */
+  readonly expiresAt: string
+  /** How long the lease lasts after each renewal, in ms. */
+  readonly ttlMs: number
+}
+
+/**
+ * A stream's lease as stored, for `status`.
+ *
+ * @since 0.3.0
+ */
+export interface LeaseRecord {
+  readonly stream: string
+  /** `undefined` when the last holder let it go. */
+  readonly holder: string | undefined
+  readonly token: number
+  readonly expiresAt: string
+  readonly acquiredAt: string
+  /** Whether `expiresAt` has passed, on the database's clock. */
+  readonly expired: boolean
+}
+
+/**
+ * What acquiring a lease got: the lease, and the holder it was taken from when that holder's
+ * lease had expired (a takeover).
+ *
+ * @since 0.3.0
+ */
+export interface Acquired {
+  readonly lease: Lease
+  /** The previous holder, when the lease was taken from another replica after it expired. */
+  readonly takenFrom: string | undefined
+}
+
+/**
+ * Leases of streams, on the database's clock (replicas on hosts whose clocks differ agree).
+ *
+ * @since 0.3.0
+ */
+export interface LeaseStore {
+  /** Says `holder` is alive for `ttlMs`; returns how many replicas are alive (itself included). */
+  readonly heartbeat: (holder: string, ttlMs: number) => Effect.Effect<number, SinkError>
+  /** Takes the stream's lease when nobody holds it (or the holder's expired, or it is `holder`'s). */
+  readonly acquire: (
+    stream: string,
+    holder: string,
+    ttlMs: number
+  ) => Effect.Effect<Option.Option<Acquired>, SinkError>
+  /** Extends the lease while it is still `lease.holder`'s with the same token; `None` if it is not. */
+  readonly renew: (lease: Lease, ttlMs: number) => Effect.Effect<Option.Option<Lease>, SinkError>
+  /** Lets the lease go (another replica may take it at once), and the replica's heartbeat with it. */
+  readonly release: (lease: Lease) => Effect.Effect<void, SinkError>
+  /** Forgets a replica's heartbeat (it stops). */
+  readonly leave: (holder: string) => Effect.Effect<void, SinkError>
+  /** Every stored lease. */
+  readonly list: Effect.Effect<ReadonlyArray<LeaseRecord>, SinkError>
 }
 
 /**

@@ -53,6 +53,8 @@ export const classify = (cause: Cause.Cause<unknown>): RunFailureInfo => {
       ? { reason: "forbidden", permanent: true, message }
       : { reason: "client_error", permanent: false, message }
   }
+  if (tag === "SinkError" && Predicate.hasProperty(error, "reason") && error.reason === "Fenced")
+    return { reason: "fenced", permanent: false, message }
   const reason = (tag === undefined ? undefined : reasons[tag]) ?? "other"
   // The exporter only lists the project's executions: a 404 is the project's.
   return { reason, permanent: tag === "Unauthorized" || tag === "NotFound", message }

@@ -7,7 +7,7 @@
  */
 import { escapeControls } from "@taskhistory/core/TaskHistoryError"
 import * as Exporter from "@taskhistory/export/Exporter"
-import type { ExportState, SinkStatus } from "@taskhistory/export/Sink"
+import type { ExportState, LeaseRecord, SinkStatus } from "@taskhistory/export/Sink"
 
 const agoText = (ms: number): string => {
   const s = Math.max(0, Math.round(ms / 1000))
@@ -39,9 +39,31 @@ export const durationText = (ms: number): string =>
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`
 
-const streamLines = (state: ExportState, nowMs: number): Array<string> => {
+/** The leases of a stream's state: the lease keys are `PROJECT/STREAMKEY`. */
+const leasesOf = (status: SinkStatus, state: ExportState): ReadonlyArray<LeaseRecord> =>
+  (status.leases ?? []).filter((l) => l.stream.endsWith(`/${state.streamKey}`))
+
+const leaseLine = (lease: LeaseRecord, nowMs: number): string => {
+  const t = Date.parse(lease.expiresAt)
+  const left = Number.isFinite(t) ? t - nowMs : 0
+  if (lease.holder === undefined)
+    return `  leader             none: let go at ${lease.expiresAt} (a replica takes it at its next check)`
+  if (lease.expired)
+    return `  leader             none: the lease of ${lease.holder} expired at ${lease.expiresAt} (a replica takes it at its next check)`
+  return `  leader             ${lease.holder} (lease token ${lease.token}, expires ${lease.expiresAt}, in ${agoText(Math.max(0, left))})`
+}
+
+const streamLines = (
+  state: ExportState,
+  nowMs: number,
+  leases: ReadonlyArray<LeaseRecord>
+): Array<string> => {
   const fresh = Exporter.freshness(state)
   const lines = [`stream ${state.streamKey}`]
+  for (const lease of leases) {
+    if (leases.length > 1) lines.push(`  lease              ${lease.stream}`)
+    lines.push(leaseLine(lease, nowMs))
+  }
   if (fresh === undefined) {
     lines.push(`  read through       unknown until the next complete run (state written by an older version)`)
   } else {
@@ -82,7 +104,7 @@ export const table = (status: SinkStatus, nowMs: number): string => {
     `streams   ${status.states.length}`
   ]
   if (status.states.length === 0) lines.push("", "nothing exported yet: run `taskhistory-exporter run`")
-  for (const state of status.states) lines.push("", ...streamLines(state, nowMs))
+  for (const state of status.states) lines.push("", ...streamLines(state, nowMs, leasesOf(status, state)))
   // stream keys hold filter values: no control character reaches the terminal
   return `${escapeControls(lines.join("\n"), true)}\n`
 }
@@ -106,9 +128,22 @@ export const document = (status: SinkStatus) => ({
       inFlightSince: fresh?.inFlightSince ?? null,
       lastRunAt: s.lastRunAt ?? null,
       highWaterMark: s.highWaterMark ?? null,
-      longestExecutionMs: s.longestRunMs
+      longestExecutionMs: s.longestRunMs,
+      // Replicas on a Postgres sink: who leads the stream and until when (null otherwise).
+      leaders: leasesOf(status, s).map(leaseDocument)
     }
-  })
+  }),
+  leases: (status.leases ?? []).map(leaseDocument)
+})
+
+const leaseDocument = (lease: LeaseRecord) => ({
+  stream: lease.stream,
+  leader: lease.expired || lease.holder === undefined ? null : lease.holder,
+  lastHolder: lease.holder ?? null,
+  token: lease.token,
+  expiresAt: lease.expiresAt,
+  expired: lease.expired,
+  acquiredAt: lease.acquiredAt
 })
 
 /**

@@ -29,6 +29,7 @@ export type Operation =
   | "read backlog"
   | "write steps"
   | "read steps"
+  | "lease"
 
 /** The message of a thrown value. */
 export const describe = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))

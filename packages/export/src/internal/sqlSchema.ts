@@ -29,6 +29,8 @@ export interface Tables {
   readonly stepBacklog: string
   /** The step scopes whose stored executions were queued once (`--steps` turned on later). */
   readonly stepScopes: string
+  readonly leases: string
+  readonly replicas: string
   /** Prefix of index names (the schema's name and `_`, or nothing). */
   readonly prefix: string
 }
@@ -44,6 +46,8 @@ export const tables = (schema: string | undefined): Tables => {
     steps: q("step_executions"),
     stepBacklog: q("step_backlog"),
     stepScopes: q("step_scopes"),
+    leases: q("export_leases"),
+    replicas: q("export_replicas"),
     prefix: schema === undefined ? "" : `${schema}_`
   }
 }
@@ -137,6 +141,29 @@ export const migrations: ReadonlyArray<Migration> = [
     statements: (dialect, t) => [
       `CREATE TABLE ${t.stepScopes} (scope TEXT PRIMARY KEY, queued_at ${timestampType(dialect)} NOT NULL)`
     ]
+  },
+  {
+    version: 4,
+    name: "create_export_leases",
+    // Leases of streams among replicas (see LeaseStore): one row per stream, and the replicas'
+    // heartbeats (how many share the streams).
+    statements: (dialect, t) => {
+      const ts = timestampType(dialect)
+      return [
+        `CREATE TABLE ${t.leases} (
+          stream TEXT PRIMARY KEY,
+          holder TEXT,
+          token BIGINT NOT NULL,
+          expires_at ${ts} NOT NULL,
+          acquired_at ${ts} NOT NULL,
+          renewed_at ${ts} NOT NULL
+        )`,
+        `CREATE TABLE ${t.replicas} (
+          holder TEXT PRIMARY KEY,
+          expires_at ${ts} NOT NULL
+        )`
+      ]
+    }
   }
 ]
 

@@ -9,7 +9,17 @@ import type { SqlClient } from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Clock, Effect, Option } from "effect"
-import type { Batch, BatchResult, ExportState, Finished, SinkShape, SinkStatus, StepStore } from "../Sink.js"
+import type {
+  Batch,
+  BatchResult,
+  ExportState,
+  Finished,
+  Lease,
+  LeaseStore,
+  SinkShape,
+  SinkStatus,
+  StepStore
+} from "../Sink.js"
 import { transition } from "./finished.js"
 import * as SinkErrors from "./sinkErrors.js"
 import * as Schema from "./sqlSchema.js"
@@ -228,8 +238,35 @@ export const make = (
     const dequeueText = Schema.backlogDelete(dialect, t)
     const backlogText = Schema.backlogSelect(dialect, t)
 
-    const writeBatch = (batch: Batch): Effect.Effect<BatchResult, SinkErrors.SinkError> =>
+    const fenceText = `SELECT token FROM ${t.leases} WHERE stream = $1 AND holder = $2 AND token = $3 AND expires_at > clock_timestamp() FOR SHARE`
+    /**
+     * First in a write transaction under a lease: the row lock (FOR SHARE) makes a takeover wait
+     * until this transaction is committed or rolled back, so the new holder reads the state after
+     * it. A writer paused in the middle of it (SIGSTOP, a long GC) would hold the row lock and
+     * block every takeover: the server ends its session after a lease idle.
+     */
+    const checkFence = (lease: Lease | undefined, operation: SinkErrors.Operation) =>
+      lease === undefined
+        ? Effect.void
+        : Effect.gen(function* () {
+            yield* sql.unsafe(`SELECT set_config('idle_in_transaction_session_timeout', $1, true)`, [
+              String(Math.max(1000, Math.round(lease.ttlMs)))
+            ])
+            const held = yield* sql.unsafe(fenceText, [lease.stream, lease.holder, lease.token])
+            if (held.length === 0) {
+              return yield* Effect.fail(
+                SinkErrors.make(
+                  "Fenced",
+                  name,
+                  operation,
+                  `the lease of stream ${lease.stream} (token ${lease.token}) is no longer held by ${lease.holder}; nothing was written`
+                )
+              )
+            }
+          })
+    const writeBatch = (batch: Batch, lease?: Lease): Effect.Effect<BatchResult, SinkErrors.SinkError> =>
       Effect.gen(function* () {
+        yield* checkFence(lease, "write batch")
         const now = new Date(yield* Clock.currentTimeMillis).toISOString()
         const finished: Array<Finished> = []
         const queued: Array<WorkflowExecution> = []
@@ -249,7 +286,7 @@ export const make = (
         return { inserted, updated, unchanged, rejected: batch.rejects.length, finished }
       }).pipe(
         sql.withTransaction,
-        Effect.mapError(fail("write batch")),
+        Effect.mapError((e) => (e._tag === "SinkError" ? e : fail("write batch")(e))),
         // A batch is written whole or rolled back; an interrupt waits for the outcome.
         Effect.uninterruptible
       )
@@ -275,7 +312,7 @@ export const make = (
       }
     }).pipe(Effect.mapError(fail("read status")))
 
-    const steps: StepStore = {
+    const stepsOf = (lease: Lease | undefined): StepStore => ({
       backlog: (limit) =>
         sql.unsafe<Schema.BacklogRow>(backlogText, [limit]).pipe(
           Effect.map((rows) => rows.map(Schema.decodeBacklog)),
@@ -287,14 +324,20 @@ export const make = (
       ),
       writeSteps: (batch) =>
         Effect.gen(function* () {
+          yield* checkFence(lease, "write steps")
           const now = new Date(yield* Clock.currentTimeMillis).toISOString()
           for (const row of batch.rows) yield* sql.unsafe(stepText, Schema.stepParams(row, now))
           for (const reject of batch.rejects)
             yield* sql.unsafe(rejectText, Schema.rejectParams(batch.streamKey, reject))
           for (const done of batch.done) yield* sql.unsafe(dequeueText, [done.executionId, done.status])
-        }).pipe(sql.withTransaction, Effect.mapError(fail("write steps")), Effect.uninterruptible),
+        }).pipe(
+          sql.withTransaction,
+          Effect.mapError((e) => (e._tag === "SinkError" ? e : fail("write steps")(e))),
+          Effect.uninterruptible
+        ),
       queueStored: (scope) =>
         Effect.gen(function* () {
+          yield* checkFence(lease, "write steps")
           const done = yield* sql.unsafe(Schema.scopeSelect(dialect, t), [scope])
           if (done.length > 0) return 0
           const now = new Date(yield* Clock.currentTimeMillis).toISOString()
@@ -303,8 +346,127 @@ export const make = (
           const after = yield* sql.unsafe<{ n: number | string }>(Schema.countRows(t.stepBacklog))
           yield* sql.unsafe(Schema.scopeInsert(dialect, t), [scope, now])
           return Number(after[0]?.n ?? 0) - Number(before[0]?.n ?? 0)
-        }).pipe(sql.withTransaction, Effect.mapError(fail("write steps")), Effect.uninterruptible)
+        }).pipe(
+          sql.withTransaction,
+          Effect.mapError((e) => (e._tag === "SinkError" ? e : fail("write steps")(e))),
+          Effect.uninterruptible
+        )
+    })
+
+    if (dialect !== "pg") {
+      return { name, loadState, writeBatch: (batch) => writeBatch(batch), status, steps: stepsOf(undefined) }
     }
 
-    return { name, loadState, writeBatch, status, steps }
+    const leases = makeLeases(sql, t, name)
+    const pgStatus = Effect.zipWith(status, leases.list, (s, l) => ({ ...s, leases: l }))
+    const shape = (lease: Lease | undefined): SinkShape => ({
+      name,
+      loadState,
+      writeBatch: (batch) => writeBatch(batch, lease),
+      status: pgStatus,
+      steps: stepsOf(lease),
+      leases,
+      fenced: (next) => shape(next)
+    })
+    return shape(undefined)
   })
+
+const iso = (value: unknown): string =>
+  value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString()
+
+/** Milliseconds after the database's clock, as a Postgres expression of parameter `n`. */
+const after = (n: number) => `clock_timestamp() + ($${n}::double precision * interval '1 millisecond')`
+
+/**
+ * Leases as rows (see `LeaseStore`): every statement is one transaction of its own, on whichever
+ * pooled connection, and time is the database's (`clock_timestamp()`).
+ */
+const makeLeases = (sql: SqlClient, t: Schema.Tables, name: string): LeaseStore => {
+  const fail = (operation: SinkErrors.Operation) => (error: SqlError) =>
+    SinkErrors.fromSql(name, operation, error)
+  const acquireText =
+    `WITH old AS (SELECT holder, expires_at FROM ${t.leases} WHERE stream = $1) ` +
+    `INSERT INTO ${t.leases} AS l (stream, holder, token, expires_at, acquired_at, renewed_at) ` +
+    `VALUES ($1, $2, 1, ${after(3)}, clock_timestamp(), clock_timestamp()) ` +
+    `ON CONFLICT (stream) DO UPDATE SET holder = excluded.holder, token = l.token + 1, expires_at = excluded.expires_at, ` +
+    `acquired_at = excluded.acquired_at, renewed_at = excluded.renewed_at ` +
+    `WHERE l.holder IS NULL OR l.holder = excluded.holder OR l.expires_at <= clock_timestamp() ` +
+    `RETURNING l.token, l.expires_at, (SELECT holder FROM old) AS previous`
+  const renewText =
+    `UPDATE ${t.leases} SET expires_at = ${after(4)}, renewed_at = clock_timestamp() ` +
+    `WHERE stream = $1 AND holder = $2 AND token = $3 RETURNING expires_at`
+  const releaseText = `UPDATE ${t.leases} SET holder = NULL, expires_at = clock_timestamp() WHERE stream = $1 AND holder = $2 AND token = $3`
+  const heartbeatText =
+    `INSERT INTO ${t.replicas} AS r (holder, expires_at) VALUES ($1, ${after(2)}) ` +
+    `ON CONFLICT (holder) DO UPDATE SET expires_at = excluded.expires_at`
+  const liveText = `SELECT COUNT(*) AS n FROM ${t.replicas} WHERE expires_at > clock_timestamp()`
+  const pruneText = `DELETE FROM ${t.replicas} WHERE expires_at < clock_timestamp() - interval '1 day'`
+  const listText = `SELECT stream, holder, token, expires_at, acquired_at, (expires_at <= clock_timestamp()) AS expired FROM ${t.leases} ORDER BY stream`
+  return {
+    heartbeat: (holder, ttlMs) =>
+      Effect.gen(function* () {
+        yield* sql.unsafe(heartbeatText, [holder, ttlMs])
+        yield* sql.unsafe(pruneText)
+        const [row] = yield* sql.unsafe<{ n: number | string }>(liveText)
+        return Number(row?.n ?? 1)
+      }).pipe(Effect.mapError(fail("lease"))),
+    acquire: (stream, holder, ttlMs) =>
+      Effect.zipRight(
+        // Behind a writer's batch in flight (it holds the row), wait at most a lease.
+        sql.unsafe(`SELECT set_config('lock_timeout', $1, true)`, [
+          String(Math.max(1000, Math.round(ttlMs)))
+        ]),
+        sql.unsafe<{ token: number | string; expires_at: unknown; previous: string | null }>(acquireText, [
+          stream,
+          holder,
+          ttlMs
+        ])
+      ).pipe(
+        sql.withTransaction,
+        Effect.map((rows) =>
+          Option.map(Option.fromNullable(rows[0]), (row) => ({
+            lease: { stream, holder, token: Number(row.token), expiresAt: iso(row.expires_at), ttlMs },
+            takenFrom: row.previous === null || row.previous === holder ? undefined : row.previous
+          }))
+        ),
+        Effect.mapError(fail("lease"))
+      ),
+    renew: (lease, ttlMs) =>
+      sql.unsafe<{ expires_at: unknown }>(renewText, [lease.stream, lease.holder, lease.token, ttlMs]).pipe(
+        Effect.map((rows) =>
+          Option.map(Option.fromNullable(rows[0]), (row) => ({ ...lease, expiresAt: iso(row.expires_at) }))
+        ),
+        Effect.mapError(fail("lease"))
+      ),
+    release: (lease) =>
+      sql
+        .unsafe(releaseText, [lease.stream, lease.holder, lease.token])
+        .pipe(Effect.asVoid, Effect.mapError(fail("lease"))),
+    leave: (holder) =>
+      sql
+        .unsafe(`DELETE FROM ${t.replicas} WHERE holder = $1`, [holder])
+        .pipe(Effect.asVoid, Effect.mapError(fail("lease"))),
+    list: sql
+      .unsafe<{
+        stream: string
+        holder: string | null
+        token: number | string
+        expires_at: unknown
+        acquired_at: unknown
+        expired: boolean
+      }>(listText)
+      .pipe(
+        Effect.map((rows) =>
+          rows.map((row) => ({
+            stream: row.stream,
+            holder: row.holder ?? undefined,
+            token: Number(row.token),
+            expiresAt: iso(row.expires_at),
+            acquiredAt: iso(row.acquired_at),
+            expired: row.expired
+          }))
+        ),
+        Effect.mapError(fail("read status"))
+      )
+  }
+}

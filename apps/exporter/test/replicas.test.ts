@@ -1,0 +1,214 @@
+/**
+ * Replicas of the built exporter on one Postgres sink, as real processes against the simulator:
+ * one leader at a time, a takeover after kill -9 within the lease plus one check interval (with
+ * slack for a loaded machine), exact rows, and a leader paused (SIGSTOP) past its lease that
+ * writes nothing more once resumed.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
+import { Effect, Redacted } from "effect"
+import { afterAll, afterEach, describe, expect, it } from "vitest"
+import { diff, killAll, type Running, simEnv, spawnBin, waitFor } from "./utils/harness.js"
+
+const url = process.env.TASKHISTORY_TEST_PG_URL
+
+const withPg = <A>(f: (sql: PgClient.PgClient) => Effect.Effect<A, unknown>) =>
+  Effect.runPromise(
+    Effect.flatMap(PgClient.PgClient, f).pipe(
+      Effect.provide(PgClient.layer({ url: Redacted.make(url ?? ""), maxConnections: 1 })),
+      Effect.scoped
+    )
+  )
+
+const LEASE_MS = 3_000
+const CHECK_MS = 1_000
+
+if (url === undefined || url === "") {
+  describe("taskhistory-exporter replicas", () => {
+    it("needs Postgres: set TASKHISTORY_TEST_PG_URL to run this suite", () => {
+      console.warn("exporter replica tests skipped: TASKHISTORY_TEST_PG_URL is not set")
+    })
+  })
+} else {
+  const base = `th_replicas_${process.pid}_${Date.now().toString(36)}`
+  const schemas: Array<string> = []
+  const nextSchema = () => {
+    const schema = `${base}_${schemas.length}`
+    schemas.push(schema)
+    return schema
+  }
+  const sinkOf = (schema: string) => `${url}${url.includes("?") ? "&" : "?"}schema=${schema}`
+  const sims: Array<RunningSimulator> = []
+
+  afterEach(killAll)
+  afterAll(async () => {
+    for (const sim of sims) await sim.close()
+    await withPg((sql) =>
+      Effect.forEach(schemas, (s) => sql.unsafe(`DROP SCHEMA IF EXISTS ${s} CASCADE`), { discard: true })
+    )
+  })
+
+  interface LeaseRow {
+    holder: string | null
+    token: string
+    acquired_at: Date
+    renewed_at: Date
+    expires_at: Date
+  }
+  const leaseOf = (schema: string) =>
+    withPg((sql) =>
+      sql.unsafe<LeaseRow>(
+        `SELECT holder, token, acquired_at, renewed_at, expires_at FROM ${schema}.export_leases`
+      )
+    ).then((rows) => rows[0])
+  const rowsOf = (schema: string) =>
+    withPg((sql) =>
+      sql.unsafe<{ id: string; raw: string }>(`SELECT id, raw FROM ${schema}.workflow_executions`)
+    ).then((rows) => new Map(rows.map((r) => [r.id, JSON.parse(r.raw) as unknown])))
+  const exact = async (schema: string, sim: RunningSimulator) => {
+    const rows = await rowsOf(schema).catch(() => new Map())
+    return rows.size === sim.dataset().length && diff(rows, sim.dataset()).length === 0
+  }
+  /** The replica whose pid is in the lease's holder (`host:pid:random`). */
+  const replicaOf = (replicas: ReadonlyArray<Running>, holder: string | null | undefined) =>
+    replicas.find((r) => holder?.split(":").at(-2) === String(r.child.pid))
+  const metricsOf = async (replica: Running) => {
+    const address = /metrics on (http:\/\/\S+\/metrics)/.exec(replica.stderr())?.[1]
+    if (address === undefined) throw new Error(`no metrics address in ${replica.stderr()}`)
+    return (await fetch(address)).text()
+  }
+  const sample = (text: string, name: string) =>
+    text
+      .split("\n")
+      .filter((line) => line.startsWith(name))
+      .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0)
+
+  const start = (sim: RunningSimulator, schema: string) =>
+    spawnBin(
+      [
+        "run",
+        "--every",
+        "1s",
+        "--sink",
+        sinkOf(schema),
+        "--lease",
+        `${LEASE_MS}ms`,
+        "--lease-check",
+        `${CHECK_MS}ms`,
+        "--batch-size",
+        "50",
+        "--metrics-port",
+        "0"
+      ],
+      simEnv(sim),
+      { timeoutMs: 240_000 }
+    )
+
+  describe("taskhistory-exporter replicas on one Postgres sink", () => {
+    it("three replicas: one leads; kill -9 of the leader mid-run, another takes over within the bound, rows exact", async () => {
+      const sim = await startSimulator({ records: 4000, seed: 31, latency: 60 })
+      sims.push(sim)
+      const schema = nextSchema()
+      const replicas = [start(sim, schema), start(sim, schema), start(sim, schema)]
+      // The first run is going: some rows are written, not all.
+      expect(
+        await waitFor(async () => (await rowsOf(schema).catch(() => new Map())).size > 0, 120_000, 20)
+      ).toBe(true)
+      const before = await leaseOf(schema)
+      const leader = replicaOf(replicas, before?.holder)
+      expect(leader, JSON.stringify(before)).toBeDefined()
+      const others = replicas.filter((r) => r !== leader)
+      const killedAt = Date.now()
+      leader!.child.kill("SIGKILL")
+      await leader!.done
+      const renewedBeforeKill = (await leaseOf(schema))!.renewed_at.getTime()
+      expect(
+        await waitFor(
+          async () => {
+            const now = await leaseOf(schema)
+            return now?.holder !== before?.holder && now?.holder !== null
+          },
+          120_000,
+          20
+        )
+      ).toBe(true)
+      const after = (await leaseOf(schema))!
+      const next = replicaOf(others, after.holder)
+      expect(next).toBeDefined()
+      expect(Number(after.token)).toBe(Number(before!.token) + 1)
+      // On the database's clock: from the dead leader's last renewal to the new lease. The bound
+      // is lease + check; the slack is for a loaded machine (the bench measures it closely).
+      const took = after.acquired_at.getTime() - renewedBeforeKill
+      expect(took).toBeLessThanOrEqual(LEASE_MS + CHECK_MS + 5_000)
+      expect(Date.now() - killedAt).toBeGreaterThanOrEqual(0)
+      await waitFor(() => /took stream \S+ over from/.test(next!.stderr()), 30_000)
+      expect(next!.stderr()).toMatch(/took stream \S+ over from \S+, whose lease expired/)
+
+      sim.insert(40)
+      expect(await waitFor(() => exact(schema, sim), 120_000, 100)).toBe(true)
+      const text = await metricsOf(next!)
+      expect(text).toMatch(/taskhistory_leader\{stream="[^"]+\/all"\} 1/)
+      expect(sample(text, "taskhistory_leader_takeovers_total")).toBe(1)
+      const standby = others.find((r) => r !== next)!
+      expect(await metricsOf(standby)).toMatch(/taskhistory_leader\{stream="[^"]+\/all"\} 0/)
+      const status = spawnBin(["status", "--sink", sinkOf(schema), "--format", "json"], {})
+      const result = await status.done
+      expect(result.code, result.stderr).toBe(0)
+      const parsed = JSON.parse(result.stdout) as {
+        streams: Array<{
+          lastRunAt: string | null
+          leaders: Array<{ leader: string | null; expiresAt: string }>
+        }>
+      }
+      expect(parsed.streams[0]?.leaders.map((l) => l.leader)).toEqual([after.holder])
+      expect(parsed.streams[0]?.lastRunAt).not.toBeNull()
+      const table = await spawnBin(["status", "--sink", sinkOf(schema)], {}).done
+      expect(table.stdout).toContain(`leader             ${after.holder} (lease token`)
+    }, 300_000)
+
+    it("a leader paused past its lease (SIGSTOP) is taken over; resumed (SIGCONT) it writes nothing more", async () => {
+      const sim = await startSimulator({ records: 600, seed: 32 })
+      sims.push(sim)
+      const schema = nextSchema()
+      const replicas = [start(sim, schema), start(sim, schema)]
+      expect(await waitFor(() => exact(schema, sim), 120_000, 100)).toBe(true)
+      const before = (await leaseOf(schema))!
+      const leader = replicaOf(replicas, before.holder)!
+      const other = replicas.find((r) => r !== leader)!
+      expect(leader).toBeDefined()
+      leader.child.kill("SIGSTOP")
+      try {
+        expect(
+          await waitFor(
+            async () => (await leaseOf(schema))?.holder?.includes(`:${other.child.pid}:`) === true,
+            120_000,
+            50
+          )
+        ).toBe(true)
+        sim.insert(30)
+        expect(await waitFor(() => exact(schema, sim), 120_000, 100)).toBe(true)
+      } finally {
+        leader.child.kill("SIGCONT")
+      }
+      const resumedAt = leader.stderr().length
+      expect(
+        await waitFor(() => /lost the lease of stream/.test(leader.stderr().slice(resumedAt)), 60_000)
+      ).toBe(true)
+      const log = leader.stderr().slice(resumedAt)
+      expect(log).toMatch(/nothing more is written by this replica, standing by/)
+      const text = await metricsOf(leader)
+      expect(text).toMatch(/taskhistory_leader\{stream="[^"]+\/all"\} 0/)
+      expect(sample(text, "taskhistory_lease_lost_total")).toBeGreaterThanOrEqual(1)
+
+      // The new leader goes on; the old one stands by and writes nothing.
+      sim.insert(25)
+      expect(await waitFor(() => exact(schema, sim), 120_000, 100)).toBe(true)
+      await new Promise((r) => setTimeout(r, 2 * CHECK_MS))
+      const later = leader.stderr().slice(resumedAt)
+      expect(later).not.toMatch(/run complete/)
+      expect(later).not.toMatch(/took stream|leading stream/)
+      expect((await leaseOf(schema))?.holder).toContain(`:${other.child.pid}:`)
+      expect(await metricsOf(leader)).toMatch(/taskhistory_leader\{stream="[^"]+\/all"\} 0/)
+    }, 300_000)
+  })
+}
