@@ -192,12 +192,22 @@ export const migrate = <E>(
   Effect.gen(function* () {
     const { dialect } = driver
     const t = tables(schema)
-    if (dialect === "pg" && schema !== undefined) {
-      yield* driver.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`)
-    }
-    yield* driver.run(
+    const createMigrations = driver.run(
       `CREATE TABLE IF NOT EXISTS ${t.migrations} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at ${timestampType(dialect)} NOT NULL)`
     )
+    if (dialect === "pg") {
+      // Replicas starting at once on a new database: `IF NOT EXISTS` alone races (a duplicate
+      // key in the catalog), so they take turns.
+      yield* driver.transaction(
+        Effect.gen(function* () {
+          yield* driver.run(`SELECT pg_advisory_xact_lock(hashtext($1))`, [t.migrations])
+          if (schema !== undefined) yield* driver.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`)
+          yield* createMigrations
+        })
+      )
+    } else {
+      yield* createMigrations
+    }
     const applied = Effect.map(
       driver.run(`SELECT version FROM ${t.migrations}`),
       (rows) => new Set(rows.map((r) => Number((r as { version: number | string }).version)))
