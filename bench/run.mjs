@@ -1,6 +1,6 @@
 // Runs every benchmark of bench/ in turn (each prints its own ratios), then assembles
 // bench/RESULTS.md from the per-benchmark result files they write (bench/RESULTS-<name>.md).
-// Usage: pnpm bench [name ...]   (names: budget, simulator, cli, latency, export, redis, report, report-source, packaging)
+// Usage: pnpm bench [name ...]   (names: budget, simulator, cli, latency, export, redis, report, report-source, steps, replicas, packaging)
 import { execFileSync } from "node:child_process"
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
@@ -17,6 +17,7 @@ const all = [
   "report",
   "report-source",
   "steps",
+  "replicas",
   "packaging"
 ]
 const wanted = process.argv.slice(2).length > 0 ? process.argv.slice(2) : all
