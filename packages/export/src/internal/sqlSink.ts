@@ -6,7 +6,7 @@
  * @internal
  */
 import type { SqlClient } from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Clock, Effect, Option } from "effect"
 import type {
@@ -198,6 +198,23 @@ const upsert = (
     return [inserted, updated, unchanged] as const
   })
 
+/**
+ * `sql.withTransaction` with every failure typed. `@effect/sql` turns a failed `COMMIT` or
+ * `ROLLBACK` into a defect; on a connection the server terminated (`pg_terminate_backend`, a
+ * restart, a network cut) that is an ordinary outage, so it becomes a `SqlError` failure like the
+ * statements': the batch is whole or not at all either way, and a rerun upserts it again.
+ */
+const transaction =
+  (sql: SqlClient) =>
+  <A, E>(body: Effect.Effect<A, E>): Effect.Effect<A, E | SqlError> =>
+    sql
+      .withTransaction(body)
+      .pipe(
+        Effect.catchSomeDefect((defect) =>
+          defect instanceof SqlError ? Option.some(Effect.fail(defect)) : Option.none()
+        )
+      )
+
 /** Builds the sink over a SQL client: runs the migrations, then serves the `Sink` operations. */
 export const make = (
   sql: SqlClient,
@@ -218,7 +235,7 @@ export const make = (
       {
         dialect,
         run: (statement, params) => sql.unsafe(statement, params),
-        transaction: (body) => sql.withTransaction(body)
+        transaction: transaction(sql)
       },
       options.schema
     ).pipe(Effect.mapError(fail("migrate")))
@@ -285,7 +302,7 @@ export const make = (
         if (batch.state !== undefined) yield* sql.unsafe(stateText, Schema.stateParams(batch.state, now))
         return { inserted, updated, unchanged, rejected: batch.rejects.length, finished }
       }).pipe(
-        sql.withTransaction,
+        transaction(sql),
         Effect.mapError((e) => (e._tag === "SinkError" ? e : fail("write batch")(e))),
         // A batch is written whole or rolled back; an interrupt waits for the outcome.
         Effect.uninterruptible
