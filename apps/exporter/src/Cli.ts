@@ -11,6 +11,7 @@ import { dirname, resolve } from "node:path"
 import { Command, Options } from "@effect/cli"
 import * as ConnectionOptions from "@taskhistory/app-kit/ConnectionOptions"
 import * as Dates from "@taskhistory/app-kit/Dates"
+import * as FileMode from "@taskhistory/app-kit/FileMode"
 import * as FilterOptions from "@taskhistory/app-kit/FilterOptions"
 import * as InputFile from "@taskhistory/app-kit/InputFile"
 import * as Main from "@taskhistory/app-kit/Main"
@@ -251,6 +252,7 @@ const runOptions = {
     ),
     Options.optional
   ),
+  umask: FileMode.umaskOption,
   metricsHost: Options.text("metrics-host").pipe(
     Options.withPseudoName("HOST"),
     Options.withDescription(
@@ -518,6 +520,8 @@ const metricsLayer: Layer.Layer<
 
 const runHandler = (flags: RunFlags) =>
   Effect.gen(function* () {
+    // Before the sink's first file: the database, its lock, day files, the report.
+    yield* FileMode.apply(flags.umask)
     const sinkSpec = yield* sinkText(flags.sink, flags.sinkFile)
     const { schedule, sink, options, lease, leaseCheck } = yield* runSettings({ ...flags, sink: sinkSpec })
     const program = Effect.gen(function* () {

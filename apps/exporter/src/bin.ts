@@ -5,10 +5,14 @@
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as FileMode from "@taskhistory/app-kit/FileMode"
 import * as Main from "@taskhistory/app-kit/Main"
 import { Cause, Effect, Exit } from "effect"
 import { command } from "./Cli.js"
 import { version } from "./internal/version.js"
+
+// What the exporter creates holds customer data: owner only, unless --umask says otherwise.
+FileMode.privateByDefault()
 
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   if (error.code === "EPIPE") process.exit(0)

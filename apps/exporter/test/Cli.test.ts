@@ -33,6 +33,7 @@ const flags = {
   lease: "30s",
   leaseCheck: "10s",
   metricsPort: Option.none<number>(),
+  umask: Option.none<string>(),
   metricsHost: "127.0.0.1",
   verbose: false
 }

@@ -24,6 +24,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as TaskHistoryConfig from "@taskhistory/core/TaskHistoryConfig"
 import * as TaskHistoryError from "@taskhistory/core/TaskHistoryError"
 import { Cause, Config, Console, Data, Effect, Exit, Logger, Option, Predicate, Redacted } from "effect"
+import * as FileMode from "./FileMode.js"
 import * as Output from "./internal/output.js"
 import * as Secrets from "./internal/secrets.js"
 
@@ -238,8 +239,9 @@ export const run = <Name extends string, E, A>(
   )
 
 /**
- * Runs a command as the process: parses `process.argv`, provides the Node context, prints
- * failures and exits with the contract's code. Writing to a closed stdout (`| head`) ends the
+ * Runs a command as the process: makes the files it creates private (`FileMode.privateByDefault`),
+ * parses `process.argv`, provides the Node context, prints failures and exits with the
+ * contract's code. Writing to a closed stdout (`| head`) ends the
  * process quietly with 0.
  *
  * @example
@@ -251,6 +253,8 @@ export const runMain = <Name extends string, E, A>(
   command: Command.Command<Name, NodeContext.NodeContext, E, A>,
   options: MainOptions
 ): void => {
+  // What a binary creates holds customer data: owner only, unless a command's --umask says otherwise.
+  FileMode.privateByDefault()
   process.stdout.on("error", (error: NodeJS.ErrnoException) => {
     if (error.code === "EPIPE") process.exit(0)
   })

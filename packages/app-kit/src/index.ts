@@ -9,6 +9,10 @@ export * as Dates from "./Dates.js"
 /**
  * @since 0.1.0
  */
+export * as FileMode from "./FileMode.js"
+/**
+ * @since 0.1.0
+ */
 export * as FilterOptions from "./FilterOptions.js"
 /**
  * @since 0.1.0

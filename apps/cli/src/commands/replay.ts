@@ -8,6 +8,7 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as ConnectionOptions from "@taskhistory/app-kit/ConnectionOptions"
+import * as FileMode from "@taskhistory/app-kit/FileMode"
 import * as FilterOptions from "@taskhistory/app-kit/FilterOptions"
 import * as Main from "@taskhistory/app-kit/Main"
 import { TaskHistoryClient } from "@taskhistory/core/TaskHistoryClient"
@@ -48,10 +49,12 @@ export const replay = Command.make(
       "One id: the new execution as table, json (as served), ndjson or csv (the list's columns). Bulk: one row per id (outcome, execution, new execution or error) as table, ndjson or csv, or json (one document with the rows and the summary)."
     ),
     rawCsv,
+    umask: FileMode.umaskOption,
     common: Main.commonOptions
   },
-  ({ common, connection, dryRun, executionId, filters, format, log, rawCsv, yes }) =>
+  ({ common, connection, dryRun, executionId, filters, format, log, rawCsv, umask, yes }) =>
     Effect.gen(function* () {
+      yield* FileMode.apply(umask)
       const now = yield* Clock.currentTimeMillis
       const query = yield* Either.match(FilterOptions.make(filters, now), {
         onLeft: (text) => Effect.fail(usageError(text)),

@@ -7,6 +7,7 @@
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as ConnectionOptions from "@taskhistory/app-kit/ConnectionOptions"
+import * as FileMode from "@taskhistory/app-kit/FileMode"
 import * as FilterOptions from "@taskhistory/app-kit/FilterOptions"
 import * as Main from "@taskhistory/app-kit/Main"
 import type { ExecutionQuery } from "@taskhistory/core/ExecutionQuery"
@@ -106,10 +107,12 @@ export const report = Command.make(
     ),
     names: Names.option,
     title: Options.text("title").pipe(Options.withDescription("The report's title."), Options.optional),
+    umask: FileMode.umaskOption,
     common: Main.commonOptions
   },
-  ({ connection, names, output, query, source: sourceText, title, top }) =>
+  ({ connection, names, output, query, source: sourceText, title, top, umask }) =>
     Effect.gen(function* () {
+      yield* FileMode.apply(umask)
       if (top < 1) return yield* usageError(`invalid --top ${top}: expected a whole number >= 1`)
       if (query.integration !== undefined && sourceText.trim().toLowerCase() !== "api") {
         return yield* usageError(
