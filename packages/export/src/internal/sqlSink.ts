@@ -348,7 +348,7 @@ export const make = (
             yield* sql.unsafe(rejectText, Schema.rejectParams(batch.streamKey, reject))
           for (const done of batch.done) yield* sql.unsafe(dequeueText, [done.executionId, done.status])
         }).pipe(
-          sql.withTransaction,
+          transaction(sql),
           Effect.mapError((e) => (e._tag === "SinkError" ? e : fail("write steps")(e))),
           Effect.uninterruptible
         ),
@@ -364,7 +364,7 @@ export const make = (
           yield* sql.unsafe(Schema.scopeInsert(dialect, t), [scope, now])
           return Number(after[0]?.n ?? 0) - Number(before[0]?.n ?? 0)
         }).pipe(
-          sql.withTransaction,
+          transaction(sql),
           Effect.mapError((e) => (e._tag === "SinkError" ? e : fail("write steps")(e))),
           Effect.uninterruptible
         )
@@ -439,7 +439,7 @@ const makeLeases = (sql: SqlClient, t: Schema.Tables, name: string): LeaseStore 
           ttlMs
         ])
       ).pipe(
-        sql.withTransaction,
+        transaction(sql),
         Effect.map((rows) =>
           Option.map(Option.fromNullable(rows[0]), (row) => ({
             lease: { stream, holder, token: Number(row.token), expiresAt: iso(row.expires_at), ttlMs },
