@@ -260,6 +260,9 @@ export const runMain = <Name extends string, E, A>(
   })
   NodeRuntime.runMain(run(command, options).pipe(Effect.provide(NodeContext.layer)), {
     disableErrorReporting: true,
+    // Effect's pretty logger writes to stdout, beside `run`'s logger on stderr: logs would land
+    // in the data (an ndjson stream). Logs go to stderr only.
+    disablePrettyLogger: true,
     teardown: (exit, onExit) => {
       exitWhenDrained(Exit.isSuccess(exit) && typeof exit.value === "number" ? exit.value : 130, onExit)
     }
