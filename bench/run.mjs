@@ -18,6 +18,7 @@ const all = [
   "report-source",
   "steps",
   "replicas",
+  "alerts",
   "packaging"
 ]
 const wanted = process.argv.slice(2).length > 0 ? process.argv.slice(2) : all

@@ -19,15 +19,18 @@ import * as OutputFormat from "@taskhistory/app-kit/OutputFormat"
 import type * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
 import * as RateLimiter from "@taskhistory/core/RateLimiter"
 import * as TaskHistoryConfig from "@taskhistory/core/TaskHistoryConfig"
-import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
+import { escapeControls, InvalidInput } from "@taskhistory/core/TaskHistoryError"
 import * as Exporter from "@taskhistory/export/Exporter"
 import { Sink, type SinkError } from "@taskhistory/export/Sink"
 import * as SinkSpec from "@taskhistory/export/SinkSpec"
 import { Cause, Clock, Config, Console, Duration, Effect, Either, Layer, Option, Predicate } from "effect"
 import type * as ExporterMetrics from "./ExporterMetrics.js"
+import type * as Alerting from "./internal/alerting.js"
+import type * as AlertsFile from "./internal/alertsFile.js"
 import * as Connection from "./internal/connection.js"
 import * as Failure from "./internal/failure.js"
 import * as StatusFormat from "./internal/status.js"
+import * as Webhooks from "./internal/webhooks.js"
 import * as Leadership from "./Leadership.js"
 import * as RunSchedule from "./RunSchedule.js"
 
@@ -225,6 +228,13 @@ const runOptions = {
     Options.withPseudoName("N"),
     Options.withDescription("Days covered by --report, ending at the end of the run. Default: 30."),
     Options.withDefault(30)
+  ),
+  alerts: Options.text("alerts").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription(
+      "Alert rules (YAML: webhooks and rules, see the README), evaluated over the sink after every successful run; notifications go to the webhooks once per change (firing, resolved), also across restarts. A bad file is exit 2 before any request."
+    ),
+    Options.optional
   ),
   waitForLock: Options.boolean("wait-for-lock").pipe(
     Options.withDescription(
@@ -494,6 +504,37 @@ const writeReport = (
 const loadMetrics = Effect.promise(() => import("./ExporterMetrics.js"))
 
 /**
+ * The alert modules (YAML, prom-client counters), loaded only when `--alerts` or `alerts` is used.
+ */
+const loadAlertsFile = Effect.promise(() => import("./internal/alertsFile.js"))
+const loadAlerting = Effect.promise(() => import("./internal/alerting.js"))
+
+/**
+ * The alerts of a run: a reader of the sink for the rules (opened for the program's scope) and
+ * the delivery of the notifications stored in the sink.
+ */
+const startAlerting = (
+  config: AlertsFile.AlertsConfig,
+  spec: SinkSpec.SinkSpec,
+  sink: Sink["Type"],
+  streamKey: string,
+  filters: ExecutionQuery.ExecutionQuery,
+  metrics: ExporterMetrics.ExporterMetricsShape
+) =>
+  Effect.gen(function* () {
+    const ExportReader = yield* Effect.promise(() => import("@taskhistory/export/ExportReader"))
+    const context = yield* Layer.build(ExportReader.layer(spec))
+    const reader = yield* Effect.provide(ExportReader.ExportReader, context)
+    // The sink holds this stream's executions: an --integration filter was applied by the API.
+    const { integration: _, ...selection } = filters
+    yield* Effect.logInfo(
+      `alerts: ${config.rules.length} rule(s) from ${config.file}, ${config.webhooks.length} webhook(s)`
+    )
+    const alerting: typeof Alerting = yield* loadAlerting
+    return yield* alerting.make({ config, sink, reader, streamKey, selection, registry: metrics.registry })
+  })
+
+/**
  * The metrics service of a run, with the rate limiter's remaining budget (the configured limit
  * minus what its window holds) read at each scrape.
  */
@@ -524,12 +565,20 @@ const runHandler = (flags: RunFlags) =>
     yield* FileMode.apply(flags.umask)
     const sinkSpec = yield* sinkText(flags.sink, flags.sinkFile)
     const { schedule, sink, options, lease, leaseCheck } = yield* runSettings({ ...flags, sink: sinkSpec })
+    // A bad rules file is exit 2 before any request, and before the sink is opened.
+    const alertsConfig = Option.isSome(flags.alerts)
+      ? yield* (yield* loadAlertsFile).load(flags.alerts.value)
+      : undefined
     const program = Effect.gen(function* () {
       const Metrics = yield* loadMetrics
       const metrics = yield* Metrics.ExporterMetrics
       const sinkService = yield* Sink
       const key = Exporter.streamKey(options.filters ?? {})
       const stored = yield* sinkService.loadState(key)
+      const alerting =
+        alertsConfig === undefined
+          ? undefined
+          : yield* startAlerting(alertsConfig, sink, sinkService, key, options.filters ?? {}, metrics)
       yield* metrics.restore(Option.getOrUndefined(Option.flatMapNullable(stored, Exporter.freshness)))
       if (Option.isSome(flags.metricsPort)) {
         const address = yield* Metrics.serve({
@@ -576,13 +625,16 @@ const runHandler = (flags: RunFlags) =>
         if (Option.isSome(flags.report)) {
           yield* writeReport(sink, options.filters ?? {}, flags.report.value, flags.reportDays)
         }
+        if (alerting !== undefined) yield* alerting.afterRun(report.readThrough)
         return report
       })
       if (!replicated || store === undefined || fenced === undefined) {
-        return yield* RunSchedule.runScheduled(schedule, once, {
+        const result = yield* RunSchedule.runScheduled(schedule, once, {
           // 401, 403 and the project's 404 do not heal by retrying: the process ends with its code.
           stopOn: (cause) => Failure.classify(cause).permanent
         })
+        if (alerting !== undefined) yield* alerting.drain(Duration.minutes(2))
+        return result
       }
       // Replicas on one Postgres sink: this one runs the stream only while it holds its lease.
       const config = yield* TaskHistoryConfig.TaskHistoryConfig
@@ -696,6 +748,164 @@ export const statusCommand = Command.make("status", statusOptions, statusHandler
   )
 )
 
+const alertsFileOption = Options.text("alerts").pipe(
+  Options.withPseudoName("FILE"),
+  Options.withDescription("The alert rules (YAML), as given to `run --alerts`.")
+)
+
+const alertsCheckOptions = {
+  alerts: alertsFileOption,
+  sink: sinkOption,
+  filters: FilterOptions.selectionFlags,
+  format: Options.choice("format", ["table", "json"]).pipe(
+    Options.withDescription("Output format. Default: table."),
+    Options.withDefault("table" as const)
+  ),
+  verbose: verboseOption
+}
+
+const alertsCheckHandler = (flags: Command.Command.ParseConfig<typeof alertsCheckOptions>) =>
+  Effect.gen(function* () {
+    const config = yield* (yield* loadAlertsFile).load(flags.alerts)
+    const spec = yield* parseSink(flags.sink)
+    const now = yield* Clock.currentTimeMillis
+    const filters = yield* fromEither(FilterOptions.validate(flags.filters, now))
+    const ExportReader = yield* Effect.promise(() => import("@taskhistory/export/ExportReader"))
+    const Alerts = yield* Effect.promise(() => import("@taskhistory/export/Alerts"))
+    const checked = yield* withExitCodes(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const sink = yield* Sink
+          const key = Exporter.streamKey(filters)
+          const stored = yield* sink.loadState(key)
+          const readThrough = Option.getOrUndefined(
+            Option.flatMapNullable(stored, Exporter.freshness)
+          )?.readThrough
+          const windowEnd = readThrough === undefined ? now : Date.parse(readThrough)
+          const context = yield* Layer.build(ExportReader.layer(spec))
+          const reader = yield* Effect.provide(ExportReader.ExportReader, context)
+          const { integration: _, ...selection } = filters
+          const evaluation = yield* Alerts.evaluate(reader, config.rules, windowEnd, selection)
+          const state = Alerts.decodeState(yield* sink.loadAlertState(key))
+          const next = Alerts.step(config.rules, state, evaluation, now)
+          return {
+            windowEnd: new Date(windowEnd).toISOString(),
+            holding: Alerts.holding(config.rules, state, evaluation),
+            changes: next.queued,
+            outbox: state.outbox.length
+          }
+        })
+      ).pipe(Effect.provide(yield* statusLayer(spec, flags.sink)))
+    )
+    const key = (rule: string, group: { workflowId?: string; userId?: string }) =>
+      `${rule} ${JSON.stringify([group.workflowId ?? null, group.userId ?? null])}`
+    const changes = new Map<string, "firing" | "resolved">()
+    for (const c of checked.changes) changes.set(key(c.message.rule, c.message.group), c.message.state)
+    const rows = checked.holding.map(({ rule, stats }) => ({
+      rule: rule.name,
+      group: stats.group,
+      failures: stats.failures,
+      executions: stats.executions,
+      failureRate: stats.executions === 0 ? 0 : stats.failures / stats.executions,
+      notify: changes.get(key(rule.name, stats.group)) === "firing" ? "firing" : "already firing"
+    }))
+    const resolved = checked.changes
+      .filter((c) => c.message.state === "resolved")
+      .filter(
+        (c, i, all) =>
+          all.findIndex(
+            (o) =>
+              o.message.rule === c.message.rule &&
+              key(o.message.rule, o.message.group) === key(c.message.rule, c.message.group)
+          ) === i
+      )
+      .map((c) => ({ rule: c.message.rule, group: c.message.group }))
+    if (flags.format === "json") {
+      yield* Console.log(
+        JSON.stringify(
+          { windowEnd: checked.windowEnd, firing: rows, resolved, undelivered: checked.outbox },
+          null,
+          2
+        )
+      )
+      return
+    }
+    const group = (g: { workflowId?: string; userId?: string }) =>
+      g.workflowId !== undefined
+        ? `workflow ${g.workflowId}`
+        : g.userId !== undefined
+          ? `user ${g.userId}`
+          : "all"
+    const lines = [`Rules evaluated up to ${checked.windowEnd} (nothing was sent)`]
+    if (rows.length === 0) lines.push("No rule holds.")
+    for (const row of rows) {
+      lines.push(
+        `FIRING    ${row.rule}  ${group(row.group)}  ${row.failures}/${row.executions} failed (${(Math.round(row.failureRate * 1000) / 10).toString()}%)  ${row.notify === "firing" ? "would notify" : "already notified"}`
+      )
+    }
+    for (const r of resolved) lines.push(`RESOLVED  ${r.rule}  ${group(r.group)}  would notify`)
+    if (checked.outbox > 0) lines.push(`${checked.outbox} notification(s) stored, not delivered yet`)
+    yield* Console.log(lines.map((line) => escapeControls(line)).join("\n"))
+  }).pipe(Connection.withLogging(flags.verbose))
+
+const alertsCheckCommand = Command.make("check", alertsCheckOptions, alertsCheckHandler).pipe(
+  Command.withDescription(
+    "Evaluate the alert rules once over the sink and print what is firing and what would be sent; sends nothing and changes nothing."
+  )
+)
+
+const alertsTestOptions = { alerts: alertsFileOption, verbose: verboseOption }
+
+const alertsTestHandler = (flags: Command.Command.ParseConfig<typeof alertsTestOptions>) =>
+  Effect.gen(function* () {
+    const config = yield* (yield* loadAlertsFile).load(flags.alerts)
+    if (config.webhooks.length === 0) {
+      return yield* new InvalidInput({
+        field: "--alerts",
+        value: flags.alerts,
+        expected: "a rules file with at least one webhook"
+      })
+    }
+    const at = new Date(yield* Clock.currentTimeMillis).toISOString()
+    const results = yield* Effect.forEach(
+      config.webhooks,
+      (webhook) =>
+        Effect.map(Webhooks.deliver(webhook, Webhooks.testBody(webhook, at), { attempts: 3 }), (d) => ({
+          webhook,
+          d
+        })),
+      { concurrency: 4 }
+    )
+    for (const { webhook, d } of results) {
+      yield* Console.log(
+        d.result === "delivered"
+          ? `${webhook.name}: delivered (${d.detail})`
+          : `${webhook.name}: failed after ${d.attempts} attempt(s) (${d.detail})`
+      )
+    }
+    const failed = results.filter((r) => r.d.result !== "delivered").length
+    if (failed > 0) {
+      return yield* new Main.CliError({
+        exitCode: 6,
+        text: `${failed} of ${results.length} webhook(s) did not accept the test message`
+      })
+    }
+  }).pipe(Connection.withLogging(flags.verbose))
+
+const alertsTestCommand = Command.make("test", alertsTestOptions, alertsTestHandler).pipe(
+  Command.withDescription("Send one test message to each webhook of the rules file.")
+)
+
+/**
+ * `taskhistory-exporter alerts check|test`.
+ *
+ * @since 0.3.0
+ */
+export const alertsCommand = Command.make("alerts").pipe(
+  Command.withDescription("Check alert rules against the sink, or test their webhooks."),
+  Command.withSubcommands([alertsCheckCommand, alertsTestCommand])
+)
+
 /**
  * The root command.
  *
@@ -705,5 +915,5 @@ export const command = Command.make("taskhistory-exporter").pipe(
   Command.withDescription(
     "Scheduled, exactly-once export of Paragon Task History into SQLite, Postgres or files."
   ),
-  Command.withSubcommands([runCommand, statusCommand])
+  Command.withSubcommands([runCommand, statusCommand, alertsCommand])
 )

@@ -29,6 +29,7 @@ const flags = {
   stepsMaxRequests: Option.none<number>(),
   report: Option.none<string>(),
   reportDays: 30,
+  alerts: Option.none<string>(),
   waitForLock: false,
   lease: "30s",
   leaseCheck: "10s",

@@ -284,6 +284,20 @@ export interface SinkShape {
    */
   readonly steps?: StepStore | undefined
   /**
+   * The alert state of a stream (a JSON-serialisable value, opaque to sinks: see `Alerts.ts`),
+   * if any was saved.
+   *
+   * @since 0.3.0
+   */
+  readonly loadAlertState: (streamKey: string) => Effect.Effect<Option.Option<unknown>, SinkError>
+  /**
+   * Replaces the alert state of a stream, atomically (a row of `alert_state` in the SQL sinks,
+   * `_alerts.json` beside `_state.json` in the file sinks).
+   *
+   * @since 0.3.0
+   */
+  readonly saveAlertState: (streamKey: string, state: unknown) => Effect.Effect<void, SinkError>
+  /**
    * Leases of streams among replicas (Postgres only).
    *
    * @since 0.3.0

@@ -1,4 +1,8 @@
 /**
+ * @since 0.3.0
+ */
+export * as Alerts from "./Alerts.js"
+/**
  * @since 0.1.0
  */
 export * as Columns from "./Columns.js"

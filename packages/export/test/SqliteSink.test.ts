@@ -56,7 +56,7 @@ describe("SqliteSink (file)", () => {
         const [mode] = yield* sql<{ journal_mode: string }>`PRAGMA journal_mode`
         expect(mode?.journal_mode).toBe("wal")
         const versions = yield* sql<{ version: number }>`SELECT version FROM taskhistory_migrations`
-        expect(versions.map((v) => v.version)).toEqual([1, 2, 3, 4])
+        expect(versions.map((v) => v.version)).toEqual([1, 2, 3, 4, 5])
         const indexes = yield* sql<{ name: string }>`PRAGMA index_list(workflow_executions)`
         expect(indexes.map((i) => i.name)).toContain("workflow_executions_date_started")
       }).pipe(Effect.provide(SqliteClient.layer({ filename: current })))

@@ -191,6 +191,23 @@ export const sinkContract = (
       }).pipe(Effect.provide(fresh()))
     )
 
+    it.effect("stores the alert state of each stream, replaced whole, kept across a reopen", () =>
+      Effect.gen(function* () {
+        yield* Effect.gen(function* () {
+          const sink = yield* Sink
+          expect(Option.isNone(yield* sink.loadAlertState("k1"))).toBe(true)
+          yield* sink.saveAlertState("k1", { version: 1, rules: { r: {} }, outbox: [{ id: "x" }] })
+          yield* sink.saveAlertState("k2", { other: true })
+          yield* sink.saveAlertState("k1", { version: 1, rules: {}, outbox: [] })
+        }).pipe(Effect.provide(fresh()))
+        const [k1, k2] = yield* Effect.flatMap(Sink, (s) =>
+          Effect.all([s.loadAlertState("k1"), s.loadAlertState("k2")])
+        ).pipe(Effect.provide(reopen()))
+        expect(Option.getOrThrow(k1)).toEqual({ version: 1, rules: {}, outbox: [] })
+        expect(Option.getOrThrow(k2)).toEqual({ other: true })
+      })
+    )
+
     it.effect("a failing batch leaves rows and state unchanged", () =>
       Effect.gen(function* () {
         const sink = yield* Sink

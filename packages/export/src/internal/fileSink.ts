@@ -17,6 +17,7 @@ import * as path from "node:path"
 import { decodeExecution } from "@taskhistory/core/WorkflowExecution"
 import { Clock, Effect, Option, type Scope } from "effect"
 import type { Batch, BatchResult, SinkShape, SinkStatus } from "../Sink.js"
+import * as FileAlerts from "./fileAlerts.js"
 import { type Counts, flushJournal, io, type Store, upsertDay } from "./fileDays.js"
 import type { FileFormat } from "./fileFormat.js"
 import * as Manifest from "./fileManifest.js"
@@ -169,7 +170,15 @@ export const make = (
       Effect.map(ensureRecovered, () => statusOf(name, store.manifest))
     )
 
-    const sink: SinkShape = { name, loadState, writeBatch, status }
+    const sink: SinkShape = {
+      name,
+      loadState,
+      writeBatch,
+      status,
+      loadAlertState: (streamKey) => semaphore.withPermits(1)(FileAlerts.load(dir, name, streamKey)),
+      saveAlertState: (streamKey, state) =>
+        semaphore.withPermits(1)(Effect.uninterruptible(FileAlerts.save(dir, name, streamKey, state)))
+    }
     return sink
   })
 
@@ -190,7 +199,10 @@ const makeReadOnly = (format: FileFormat, dir: string, name: string) =>
       loadState: (streamKey) => Effect.map(read, (m) => Option.fromNullable(m?.states.get(streamKey))),
       writeBatch: () =>
         Effect.fail(SinkErrors.make("ReadOnly", name, "write batch", "the sink was opened read-only")),
-      status: Effect.map(read, (m) => statusOf(name, m))
+      status: Effect.map(read, (m) => statusOf(name, m)),
+      loadAlertState: (streamKey) => FileAlerts.load(dir, name, streamKey),
+      saveAlertState: () =>
+        Effect.fail(SinkErrors.make("ReadOnly", name, "save alert state", "the sink was opened read-only"))
     }
     return sink
   })

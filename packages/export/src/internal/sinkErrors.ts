@@ -30,6 +30,8 @@ export type Operation =
   | "write steps"
   | "read steps"
   | "lease"
+  | "load alert state"
+  | "save alert state"
 
 /** The message of a thrown value. */
 export const describe = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))

@@ -31,6 +31,7 @@ export interface Tables {
   readonly stepScopes: string
   readonly leases: string
   readonly replicas: string
+  readonly alerts: string
   /** Prefix of index names (the schema's name and `_`, or nothing). */
   readonly prefix: string
 }
@@ -48,6 +49,7 @@ export const tables = (schema: string | undefined): Tables => {
     stepScopes: q("step_scopes"),
     leases: q("export_leases"),
     replicas: q("export_replicas"),
+    alerts: q("alert_state"),
     prefix: schema === undefined ? "" : `${schema}_`
   }
 }
@@ -164,6 +166,17 @@ export const migrations: ReadonlyArray<Migration> = [
         )`
       ]
     }
+  },
+  {
+    version: 5,
+    name: "create_alert_state",
+    statements: (dialect, t) => [
+      `CREATE TABLE ${t.alerts} (
+        stream_key TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        updated_at ${timestampType(dialect)} NOT NULL
+      )`
+    ]
   }
 ]
 
@@ -519,3 +532,16 @@ export const queueStored = (dialect: Dialect, t: Tables, scope: StepScope): stri
   `SELECT e.id, e.status, e.date_started, ${ph(dialect, 1)} FROM ${t.executions} e ` +
   `WHERE ${scope === "failed" ? "e.status = 'FAILED' AND " : ""}NOT EXISTS (SELECT 1 FROM ${t.steps} s WHERE s.execution_id = e.id) ` +
   `ON CONFLICT (execution_id) DO NOTHING`
+
+/** Stores the alert state of a stream (parameters: stream key, state JSON text, now). */
+export const alertStateUpsert = (dialect: Dialect, t: Tables): string =>
+  `INSERT INTO ${t.alerts} (stream_key, state, updated_at) VALUES ${placeholders(dialect, 1, 3)} ` +
+  `ON CONFLICT (stream_key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`
+
+/** Reads the alert state of a stream as `state` (parameter: the stream key). */
+export const selectAlertState = (dialect: Dialect, t: Tables): string =>
+  `SELECT state FROM ${t.alerts} WHERE stream_key = ${ph(dialect, 1)}`
+
+/** The alert state of a row of {@link selectAlertState}: its JSON, parsed (`undefined` when unreadable). */
+export const decodeAlertState = (text: unknown): unknown =>
+  typeof text === "string" ? parseJson(text) : undefined

@@ -370,8 +370,31 @@ export const make = (
         )
     })
 
+    const loadAlertState = (streamKey: string): Effect.Effect<Option.Option<unknown>, SinkErrors.SinkError> =>
+      sql.unsafe<{ state: unknown }>(Schema.selectAlertState(dialect, t), [streamKey]).pipe(
+        Effect.map((rows) => Option.fromNullable(Schema.decodeAlertState(rows[0]?.state))),
+        Effect.mapError(fail("load alert state"))
+      )
+
+    const saveAlertState = (streamKey: string, state: unknown): Effect.Effect<void, SinkErrors.SinkError> =>
+      Effect.flatMap(Clock.currentTimeMillis, (ms) =>
+        sql.unsafe(Schema.alertStateUpsert(dialect, t), [
+          streamKey,
+          JSON.stringify(state),
+          new Date(ms).toISOString()
+        ])
+      ).pipe(Effect.asVoid, Effect.mapError(fail("save alert state")))
+
     if (dialect !== "pg") {
-      return { name, loadState, writeBatch: (batch) => writeBatch(batch), status, steps: stepsOf(undefined) }
+      return {
+        name,
+        loadState,
+        writeBatch: (batch) => writeBatch(batch),
+        status,
+        steps: stepsOf(undefined),
+        loadAlertState,
+        saveAlertState
+      }
     }
 
     const leases = makeLeases(sql, t, name)
@@ -383,7 +406,9 @@ export const make = (
       status: pgStatus,
       steps: stepsOf(lease),
       leases,
-      fenced: (next) => shape(next)
+      fenced: (next) => shape(next),
+      loadAlertState,
+      saveAlertState
     })
     return shape(undefined)
   })

@@ -181,7 +181,9 @@ export const make = (
       scope: db.prepare(Schema.scopeSelect("sqlite", t)),
       scopeInsert: db.prepare(Schema.scopeInsert("sqlite", t)),
       queueFailed: db.prepare(Schema.queueStored("sqlite", t, "failed")),
-      queueAll: db.prepare(Schema.queueStored("sqlite", t, "all"))
+      queueAll: db.prepare(Schema.queueStored("sqlite", t, "all")),
+      alertState: db.prepare(Schema.selectAlertState("sqlite", t)),
+      saveAlertState: db.prepare(Schema.alertStateUpsert("sqlite", t))
     }))
 
     /**
@@ -289,5 +291,18 @@ export const make = (
       }
     }))
 
-    return { name, loadState, writeBatch, status, steps }
+    const loadAlertState = (streamKey: string) =>
+      attempt("load alert state", () => {
+        const row = statements.alertState.get(streamKey) as { state: string } | undefined
+        return Option.fromNullable(row === undefined ? undefined : Schema.decodeAlertState(row.state))
+      })
+
+    const saveAlertState = (streamKey: string, state: unknown) =>
+      Effect.flatMap(Clock.currentTimeMillis, (ms) =>
+        attempt("save alert state", () => {
+          statements.saveAlertState.run(streamKey, JSON.stringify(state), new Date(ms).toISOString())
+        })
+      )
+
+    return { name, loadState, writeBatch, status, steps, loadAlertState, saveAlertState }
   })
