@@ -51,7 +51,7 @@ export const command = Command.make("taskhistory", {}, () => showHelp(rootDescri
         "taskhistory executions list --all --format ndjson | jq .id",
         "taskhistory usage --by workflow",
         "taskhistory report --source sqlite:./taskhistory.db --output report.html",
-        "taskhistory --completions bash > /etc/bash_completion.d/taskhistory"
+        "taskhistory --completions bash > ~/.local/share/bash-completion/completions/taskhistory"
       ],
       [
         "Configuration: PARAGON_API_KEY (or --api-key-file PATH; the key is never a flag), PARAGON_PROJECT_ID (--project-id), PARAGON_BASE_URL (--base-url), PARAGON_RATE_LIMIT (--rate-limit, default 1000/10m), PARAGON_RATE_LIMIT_REDIS (--rate-limit-redis). Data goes to stdout, everything else to stderr.",

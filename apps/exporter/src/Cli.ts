@@ -14,6 +14,7 @@ import * as Dates from "@taskhistory/app-kit/Dates"
 import * as FileMode from "@taskhistory/app-kit/FileMode"
 import * as FilterOptions from "@taskhistory/app-kit/FilterOptions"
 import * as InputFile from "@taskhistory/app-kit/InputFile"
+import * as Help from "@taskhistory/app-kit/Help"
 import * as Main from "@taskhistory/app-kit/Main"
 import * as OutputFormat from "@taskhistory/app-kit/OutputFormat"
 import type * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
@@ -27,7 +28,6 @@ import { Cause, Clock, Config, Console, Duration, Effect, Either, Layer, Option,
 import type * as ExporterMetrics from "./ExporterMetrics.js"
 import type * as Alerting from "./internal/alerting.js"
 import type * as AlertsFile from "./internal/alertsFile.js"
-import * as Connection from "./internal/connection.js"
 import * as Failure from "./internal/failure.js"
 import * as StatusFormat from "./internal/status.js"
 import * as Webhooks from "./internal/webhooks.js"
@@ -126,11 +126,6 @@ export const sinkText = (sink: string, sinkFile: Option.Option<string>) =>
     }
     return spec
   })
-
-const verboseOption = Options.boolean("verbose").pipe(
-  Options.withAlias("v"),
-  Options.withDescription("Debug logs (each request, each batch) on stderr.")
-)
 
 /** The shortest `--every` unless `--min-every` (or `TASKHISTORY_MIN_EVERY`) says otherwise. */
 const DEFAULT_MIN_EVERY = "10s"
@@ -269,8 +264,7 @@ const runOptions = {
       "Address the metrics server listens on. Default: 127.0.0.1 (use 0.0.0.0 to expose it)."
     ),
     Options.withDefault("127.0.0.1")
-  ),
-  verbose: verboseOption
+  )
 }
 
 type RunFlags = Command.Command.ParseConfig<typeof runOptions>
@@ -677,7 +671,7 @@ const runHandler = (flags: RunFlags) =>
         )
       )
     ).pipe(Effect.onInterrupt(() => Effect.logInfo("stopped by a signal; the state is saved")))
-  }).pipe(Connection.withLogging(flags.verbose))
+  })
 
 /**
  * `taskhistory-exporter run`.
@@ -686,15 +680,22 @@ const runHandler = (flags: RunFlags) =>
  */
 export const runCommand = Command.make("run", runOptions, runHandler).pipe(
   Command.withDescription(
-    "Export executions into a sink: once (default), on a cron --schedule, or --every DURATION. Each run reads what changed since the stored high-water mark (minus a look-back) and upserts it by id, with the state in the same transaction, so a killed run resumes without loss or duplicates. SIGTERM/SIGINT finish or roll back the batch in flight and exit 0."
+    Help.text(
+      "Export executions into a sink: once (default), on a cron --schedule, or --every DURATION. Each run reads what changed since the stored high-water mark (minus a look-back) and upserts it by id, with the state in the same transaction, so a killed run resumes without loss or duplicates. SIGTERM/SIGINT finish or roll back the batch in flight and exit 0.",
+      [
+        "taskhistory-exporter run --sink sqlite:./taskhistory.db",
+        "taskhistory-exporter run --every 15m --sink parquet:./export --metrics-port 9464",
+        'taskhistory-exporter run --schedule "0 * * * *" --sink postgres://exporter@db:5432/analytics',
+        "taskhistory-exporter run --status FAILED --since 2026-01-01 --sink ndjson:./failed"
+      ]
+    )
   )
 )
 
 const statusOptions = {
   sink: sinkOption,
   sinkFile: sinkFileOption,
-  format: OutputFormat.option(["table", "json"], "table", "table (for people), or json (one document)."),
-  verbose: verboseOption
+  format: OutputFormat.option(["table", "json"], "table", "table (for people), or json (one document).")
 }
 
 /**
@@ -735,7 +736,7 @@ const statusHandler = (flags: Command.Command.ParseConfig<typeof statusOptions>)
         ? StatusFormat.json(status).trimEnd()
         : StatusFormat.table(status, now).trimEnd()
     )
-  }).pipe(Connection.withLogging(flags.verbose))
+  })
 
 /**
  * `taskhistory-exporter status`.
@@ -744,7 +745,10 @@ const statusHandler = (flags: Command.Command.ParseConfig<typeof statusOptions>)
  */
 export const statusCommand = Command.make("status", statusOptions, statusHandler).pipe(
   Command.withDescription(
-    "Show the export state of a sink: high-water mark, last run, row counts and rejects."
+    Help.text("Show the export state of a sink: high-water mark, last run, row counts and rejects.", [
+      "taskhistory-exporter status",
+      "taskhistory-exporter status --sink postgres://exporter@db:5432/analytics --format json"
+    ])
   )
 )
 
@@ -760,8 +764,7 @@ const alertsCheckOptions = {
   format: Options.choice("format", ["table", "json"]).pipe(
     Options.withDescription("Output format. Default: table."),
     Options.withDefault("table" as const)
-  ),
-  verbose: verboseOption
+  )
 }
 
 const alertsCheckHandler = (flags: Command.Command.ParseConfig<typeof alertsCheckOptions>) =>
@@ -846,7 +849,7 @@ const alertsCheckHandler = (flags: Command.Command.ParseConfig<typeof alertsChec
     for (const r of resolved) lines.push(`RESOLVED  ${r.rule}  ${group(r.group)}  would notify`)
     if (checked.outbox > 0) lines.push(`${checked.outbox} notification(s) stored, not delivered yet`)
     yield* Console.log(lines.map((line) => escapeControls(line)).join("\n"))
-  }).pipe(Connection.withLogging(flags.verbose))
+  })
 
 const alertsCheckCommand = Command.make("check", alertsCheckOptions, alertsCheckHandler).pipe(
   Command.withDescription(
@@ -854,7 +857,7 @@ const alertsCheckCommand = Command.make("check", alertsCheckOptions, alertsCheck
   )
 )
 
-const alertsTestOptions = { alerts: alertsFileOption, verbose: verboseOption }
+const alertsTestOptions = { alerts: alertsFileOption }
 
 const alertsTestHandler = (flags: Command.Command.ParseConfig<typeof alertsTestOptions>) =>
   Effect.gen(function* () {
@@ -890,7 +893,7 @@ const alertsTestHandler = (flags: Command.Command.ParseConfig<typeof alertsTestO
         text: `${failed} of ${results.length} webhook(s) did not accept the test message`
       })
     }
-  }).pipe(Connection.withLogging(flags.verbose))
+  })
 
 const alertsTestCommand = Command.make("test", alertsTestOptions, alertsTestHandler).pipe(
   Command.withDescription("Send one test message to each webhook of the rules file.")
@@ -913,7 +916,20 @@ export const alertsCommand = Command.make("alerts").pipe(
  */
 export const command = Command.make("taskhistory-exporter").pipe(
   Command.withDescription(
-    "Scheduled, exactly-once export of Paragon Task History into SQLite, Postgres or files."
+    Help.text(
+      "Scheduled, exactly-once export of Paragon Task History into SQLite, Postgres or files.",
+      [
+        "export PARAGON_API_KEY=... PARAGON_PROJECT_ID=...",
+        "taskhistory-exporter run --sink sqlite:./taskhistory.db",
+        "taskhistory-exporter run --every 15m --sink sqlite:./taskhistory.db --metrics-port 9464",
+        "taskhistory-exporter status --sink sqlite:./taskhistory.db",
+        "taskhistory-exporter --completions bash > ~/.local/share/bash-completion/completions/taskhistory-exporter"
+      ],
+      [
+        "Configuration: PARAGON_API_KEY (or --api-key-file PATH; the key is never a flag), PARAGON_PROJECT_ID (--project-id), PARAGON_BASE_URL (--base-url), PARAGON_RATE_LIMIT (--rate-limit, default 1000/10m), PARAGON_RATE_LIMIT_REDIS (--rate-limit-redis). Logs go to stderr.",
+        "Exit codes: 0 ok (also after SIGTERM/SIGINT), 1 bug, 2 invalid input, 3 authentication, 4 not found, 5 rate limited, 6 upstream, network or sink."
+      ]
+    )
   ),
   Command.withSubcommands([runCommand, statusCommand, alertsCommand])
 )

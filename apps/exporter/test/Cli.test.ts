@@ -35,8 +35,7 @@ const flags = {
   leaseCheck: "10s",
   metricsPort: Option.none<number>(),
   umask: Option.none<string>(),
-  metricsHost: "127.0.0.1",
-  verbose: false
+  metricsHost: "127.0.0.1"
 }
 
 describe("Cli.runSettings", () => {

@@ -16,14 +16,35 @@
  *
  * @since 0.1.0
  */
-import * as Command from "@effect/cli/Command"
+import * as CliConfig from "@effect/cli/CliConfig"
+import type * as Command from "@effect/cli/Command"
+import * as Descriptor from "@effect/cli/CommandDescriptor"
+import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
 import * as TaskHistoryConfig from "@taskhistory/core/TaskHistoryConfig"
 import * as TaskHistoryError from "@taskhistory/core/TaskHistoryError"
-import { Cause, Config, Console, Data, Effect, Exit, Logger, Option, Predicate, Redacted } from "effect"
+import {
+  Cause,
+  Config,
+  Console,
+  Data,
+  Effect,
+  Exit,
+  FiberRef,
+  HashSet,
+  Logger,
+  LogLevel,
+  Option,
+  Predicate,
+  Redacted
+} from "effect"
+import * as Completions from "./Completions.js"
+import * as Help from "./Help.js"
+import * as Argv from "./internal/argv.js"
 import * as FileMode from "./FileMode.js"
 import * as Output from "./internal/output.js"
 import * as Secrets from "./internal/secrets.js"
@@ -46,19 +67,20 @@ export class CliError extends Data.TaggedError("@taskhistory/app-kit/CliError")<
 }
 
 /**
- * `--verbose` (stack traces and causes on failure) and `--quiet` (no progress, no notices):
- * add them to every command.
+ * `--verbose` and `--quiet`, for a command that reads them (`common.quiet`). Every command takes
+ * them anyway, before or after the subcommand: {@link run} handles both (debug logs and the
+ * full cause of a failure; only warnings and errors, no progress or notices).
  *
  * @since 0.1.0
  */
 export const commonOptions = Options.all({
   verbose: Options.boolean("verbose").pipe(
     Options.withAlias("v"),
-    Options.withDescription("On failure, print the full cause (never the API key).")
+    Options.withDescription(Help.globalFlags[0]!.description)
   ),
   quiet: Options.boolean("quiet").pipe(
     Options.withAlias("q"),
-    Options.withDescription("No progress bar and no notices on stderr.")
+    Options.withDescription(Help.globalFlags[1]!.description)
   )
 })
 
@@ -192,19 +214,109 @@ export interface MainOptions {
   readonly argv?: ReadonlyArray<string> | undefined
 }
 
+/** The connection flags (ConnectionOptions) and filters (FilterOptions), shown apart in help. */
+const helpGroups: Help.Groups = {
+  "FILTER FLAGS": ExecutionQuery.fieldNames.map((f) => `--${ExecutionQuery.fields[f].flag}`),
+  "CONNECTION FLAGS": [
+    "--api-key-file",
+    "--project-id",
+    "--base-url",
+    "--rate-limit",
+    "--rate-limit-redis",
+    "--max-retries",
+    "--timeout",
+    "--connect-timeout",
+    "--wait"
+  ]
+}
+
+/**
+ * The help of the command at `path` (names after the root's), as `--help` prints it.
+ *
+ * @since 0.1.0
+ */
+export const helpText = <Name extends string, R, E, A>(
+  command: Command.Command<Name, R, E, A>,
+  path: ReadonlyArray<string> = []
+): string | undefined => {
+  const spec = Help.find(Help.spec(command), path)
+  return spec === undefined ? undefined : Help.render(spec, helpGroups)
+}
+
+const logLevels: Record<Argv.LogLevelName, LogLevel.LogLevel> = {
+  all: LogLevel.All,
+  trace: LogLevel.Trace,
+  debug: LogLevel.Debug,
+  info: LogLevel.Info,
+  warning: LogLevel.Warning,
+  error: LogLevel.Error,
+  fatal: LogLevel.Fatal,
+  none: LogLevel.None
+}
+
+/**
+ * One line of `@effect/cli`'s own validation errors, in our voice: the flag named beside its bad
+ * value (`'abc' is not a integer` becomes `invalid --limit "abc": expected an integer`).
+ */
+const validationText = (error: ValidationError.ValidationError, args: ReadonlyArray<string>): string => {
+  const doc = "error" in error ? (error.error as HelpDoc.HelpDoc) : HelpDoc.empty
+  const text = Output.stripAnsi(HelpDoc.toAnsiText(doc))
+    .replace(/\s+/g, " ")
+    .trim()
+    .replace(/^error:\s*/i, "")
+  if (text === "") return error._tag
+  const bad = /^'(.*)' is not an? (.+?)\.?$/.exec(text)
+  if (bad !== null) {
+    const [, value, type] = bad as unknown as [string, string, string]
+    const expected = `${/^[aeiou]/i.test(type) ? "an" : "a"} ${type}`
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i]!
+      const eq = arg.indexOf("=")
+      const flag =
+        arg.startsWith("--") && eq > 0 && arg.slice(eq + 1) === value
+          ? arg.slice(0, eq)
+          : arg.startsWith("-") && args[i + 1] === value
+            ? arg
+            : undefined
+      if (flag !== undefined) return `invalid ${flag} ${JSON.stringify(value)}: expected ${expected}`
+    }
+  }
+  return text.charAt(0).toLowerCase() + text.slice(1)
+}
+
 /**
  * Runs a command and returns the exit code instead of exiting (for tests and embedding). Prints
  * errors on stderr.
+ *
+ * Before `@effect/cli` parses the arguments, they are read against the command tree: `--help`
+ * (`-h`), `-v/--verbose`, `-q/--quiet` and `--log-level LEVEL` are taken wherever they stand, before
+ * or after the subcommand; `--version` and `--completions bash|zsh|fish` on the root; an unknown
+ * flag or command is refused (exit 2) with the closest name at its level. Logs go to stderr, at
+ * info by default, debug with `--verbose`, warning with `--quiet`, or the level given.
  *
  * @since 0.1.0
  */
 export const run = <Name extends string, E, A>(
   command: Command.Command<Name, NodeContext.NodeContext, E, A>,
   options: MainOptions
-): Effect.Effect<number, never, NodeContext.NodeContext> =>
-  Effect.gen(function* () {
-    const argv = options.argv ?? process.argv
-    const args = argv.slice(2)
+): Effect.Effect<number, never, NodeContext.NodeContext> => {
+  const argv = options.argv ?? process.argv
+  const args = argv.slice(2)
+  const tree = Help.spec(command)
+  // Paths start at the binary's name (the root command may be named otherwise).
+  const root = relabel({ ...tree, name: options.name }, [])
+  const scan = Argv.scan(root, args)
+  const level =
+    scan.logLevel !== undefined
+      ? logLevels[scan.logLevel]
+      : scan.verbose
+        ? LogLevel.Debug
+        : scan.quiet
+          ? LogLevel.Warning
+          : LogLevel.Info
+  const node = scan.path[scan.path.length - 1]!
+  const usageFailure = (message: string) => Effect.as(Console.error(`error: ${Secrets.scrub(message)}`), 2)
+  return Effect.gen(function* () {
     // Scrub the key from everything printed, from the start (before any command reads it).
     const apiKey = yield* Effect.orElseSucceed(TaskHistoryConfig.environment.apiKey, () => undefined)
     if (apiKey !== undefined) Secrets.register(Redacted.value(apiKey))
@@ -215,28 +327,88 @@ export const run = <Name extends string, E, A>(
       const url = /^(?:--[\w-]+=)?(postgres(?:ql)?:\/\/.*)$/i.exec(arg)?.[1]
       if (url !== undefined) Secrets.registerUrl(url)
     }
-    const flags = args.slice(0, args.includes("--") ? args.indexOf("--") : undefined)
-    const verbose = flags.includes("--verbose") || flags.includes("-v")
-    Output.setVerbose(verbose)
+    Output.setVerbose(scan.verbose)
     const secretFlag = findSecretFlag(args)
     if (secretFlag !== undefined) {
-      return yield* Console.error(secretFlagMessage(secretFlag)).pipe(Effect.as(2))
+      return yield* Console.error(`error: ${secretFlagMessage(secretFlag)}`).pipe(Effect.as(2))
     }
-    return yield* Command.run(command, { name: options.name, version: options.version })(argv).pipe(
+    if (scan.help) {
+      yield* Console.log(Help.render(node, helpGroups).trimEnd())
+      return 0
+    }
+    if (scan.error !== undefined) return yield* usageFailure(scan.error)
+    if (scan.version) {
+      yield* Console.log(options.version)
+      return 0
+    }
+    if (scan.completions !== undefined) {
+      if (!Completions.isShell(scan.completions)) {
+        return yield* usageFailure(
+          `invalid --completions ${JSON.stringify(scan.completions)}: expected one of ${Completions.shells.join(", ")}`
+        )
+      }
+      yield* Console.log(Completions.script(root, scan.completions).trimEnd())
+      return 0
+    }
+    if (node.subcommands.length > 0 && scan.positionals === 0) {
+      // A command that only groups others, run alone: its help.
+      yield* Console.log(Help.render(node, helpGroups).trimEnd())
+      return 0
+    }
+    const directive = yield* Descriptor.parse(
+      command.descriptor,
+      [tree.name, ...Argv.forCli(scan)],
+      CliConfig.defaultConfig
+    ).pipe(Effect.either)
+    if (directive._tag === "Left") {
+      const text = validationText(directive.left, scan.args)
+      return yield* usageFailure(
+        /^(?:missing|expected to find)/i.test(text) ? `${text}; run \`${node.path.join(" ")} --help\`` : text
+      )
+    }
+    if (directive.right._tag !== "UserDefined") {
+      yield* Console.log(Help.render(node, helpGroups).trimEnd())
+      return 0
+    }
+    if (directive.right.leftover.length > 0) {
+      return yield* usageFailure(`unexpected argument ${JSON.stringify(directive.right.leftover[0])}`)
+    }
+    const value = directive.right.value
+    return yield* command.transform(command.handler(value), value).pipe(
       Effect.as(0),
       Effect.catchAllCause((cause) => {
         if (Cause.isInterruptedOnly(cause)) return Effect.interrupt
-        const failure = describeFailure(cause, verbose)
+        const failure = Cause.failureOption(cause)
+        if (
+          Option.isSome(failure) &&
+          ValidationError.isValidationError(failure.value) &&
+          ValidationError.isHelpRequested(failure.value)
+        ) {
+          return Effect.as(Console.log(Help.render(node, helpGroups).trimEnd()), 0)
+        }
+        if (Option.isSome(failure) && ValidationError.isValidationError(failure.value)) {
+          return usageFailure(validationText(failure.value, scan.args))
+        }
+        const described = describeFailure(cause, scan.verbose)
         return Effect.as(
-          Effect.forEach(failure.lines, (line) => Console.error(line), { discard: true }),
-          failure.exitCode
+          Effect.forEach(described.lines, (line) => Console.error(line), { discard: true }),
+          described.exitCode
         )
       })
     )
   }).pipe(
+    Logger.withMinimumLogLevel(level),
     Effect.withConsole(Output.makeConsole()),
-    Effect.provide(Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger)))
+    // Our logger alone (a runtime's pretty logger would write to stdout): logfmt on stderr.
+    Effect.locally(FiberRef.currentLoggers, HashSet.make(Logger.withConsoleError(Logger.logfmtLogger)))
   )
+}
+
+/** The tree with every path recomputed from its root's name. */
+const relabel = (spec: Help.Spec, parents: ReadonlyArray<string>): Help.Spec => {
+  const path = [...parents, spec.name]
+  return { ...spec, path, subcommands: spec.subcommands.map((s) => relabel(s, path)) }
+}
 
 /**
  * Runs a command as the process: makes the files it creates private (`FileMode.privateByDefault`),

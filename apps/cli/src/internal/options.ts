@@ -7,21 +7,16 @@
 import * as Args from "@effect/cli/Args"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
+import * as Help from "@taskhistory/app-kit/Help"
 import * as Main from "@taskhistory/app-kit/Main"
 import * as OutputFormat from "@taskhistory/app-kit/OutputFormat"
 
-/** A command's help: a description, notes, and `$ ...` example lines. @internal */
+/** A command's help: a description, notes, and example lines (app-kit's `Help.text`). @internal */
 export const examples = (
   description: string,
   lines: ReadonlyArray<string>,
   notes: ReadonlyArray<string> = []
-): HelpDoc.HelpDoc =>
-  HelpDoc.blocks([
-    HelpDoc.p(description),
-    ...notes.map((n) => HelpDoc.p(n)),
-    HelpDoc.h2("EXAMPLES"),
-    ...lines.map((l) => HelpDoc.p(`  $ ${l}`))
-  ])
+): HelpDoc.HelpDoc => Help.text(description, lines, notes)
 
 /** Invalid input found by a command itself (exit code 2). @internal */
 export const usageError = (text: string): Main.CliError => new Main.CliError({ exitCode: 2, text })
