@@ -421,6 +421,28 @@ const wrap = (text: string, width: number, indent: number, firstIndent = indent)
 
 const paragraph = (text: string): Array<string> => wrap(text, WIDTH, 0)
 
+/** Words of a command line, quoted parts kept whole. */
+const shellWords = (line: string): Array<string> => line.match(/(?:'[^']*'|"[^"]*"|[^\s'"])+/g) ?? []
+
+/**
+ * An example command, cut over lines with `\` when it is too wide, so that it still runs as
+ * pasted.
+ */
+const example = (line: string): Array<string> => {
+  const out: Array<string> = []
+  let current = "  $"
+  for (const word of shellWords(line)) {
+    if (current.trim() !== "$" && current.length + 1 + word.length + 2 > WIDTH) {
+      out.push(`${current} \\`)
+      current = `      ${word}`
+    } else {
+      current += ` ${word}`
+    }
+  }
+  out.push(current)
+  return out
+}
+
 const COLUMN = 30
 
 const columnOf = (rows: ReadonlyArray<readonly [string, string]>): number =>
@@ -504,7 +526,7 @@ export const render = (cmd: Spec, groups: Groups = {}): string => {
   for (const [heading, flags] of sections) section(heading, table(flagRows(flags), column))
   section(
     "EXAMPLES",
-    cmd.examples.flatMap((e) => wrap(`$ ${e}`, WIDTH, 6, 2))
+    cmd.examples.flatMap((e) => example(e))
   )
   if (cmd.subcommands.length > 0) {
     section("LEARN MORE", wrap(`Run \`${full} <command> --help\` for the flags of a command.`, WIDTH, 2, 2))
