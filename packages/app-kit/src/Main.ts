@@ -43,9 +43,9 @@ import {
   Redacted
 } from "effect"
 import * as Completions from "./Completions.js"
+import * as FileMode from "./FileMode.js"
 import * as Help from "./Help.js"
 import * as Argv from "./internal/argv.js"
-import * as FileMode from "./FileMode.js"
 import * as Output from "./internal/output.js"
 import * as Secrets from "./internal/secrets.js"
 

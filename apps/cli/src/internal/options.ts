@@ -5,7 +5,7 @@
  * @internal
  */
 import * as Args from "@effect/cli/Args"
-import * as HelpDoc from "@effect/cli/HelpDoc"
+import type * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as Help from "@taskhistory/app-kit/Help"
 import * as Main from "@taskhistory/app-kit/Main"
