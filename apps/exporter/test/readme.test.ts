@@ -47,7 +47,10 @@ const notRun: ReadonlyArray<readonly [RegExp, string]> = [
   [/db\.internal/, "the example's Postgres host (the Postgres sink has its own tests)"],
   [/--every|--schedule/, "runs until stopped (the scheduler has its own tests)"],
   [/--alerts /, "needs the example's rules file and webhook hosts (alerts.test.ts runs these commands)"],
-  [/--completions \w+ >/, "installs into the user's shell configuration (manners.test.ts sources the scripts)"]
+  [
+    /--completions \w+ >/,
+    "installs into the user's shell configuration (manners.test.ts sources the scripts)"
+  ]
 ]
 
 const readmes = ["README.md", "apps/exporter/README.md", "apps/cli/README.md"] as const
