@@ -231,7 +231,8 @@ describe("completions", () => {
       "workflow",
       "user",
       "status",
-      "day"
+      "day",
+      "error"
     ])
     expect(complete(["taskhistory", "--log-level", "debug", "usage", "--by", "w"])).toEqual(["workflow"])
     expect(complete(["taskhistory", "--completions", ""])).toEqual(["bash", "zsh", "fish"])
@@ -263,7 +264,8 @@ describe("completions", () => {
       "workflow",
       "user",
       "status",
-      "day"
+      "day",
+      "error"
     ])
   })
 
