@@ -853,7 +853,10 @@ const alertsCheckHandler = (flags: Command.Command.ParseConfig<typeof alertsChec
 
 const alertsCheckCommand = Command.make("check", alertsCheckOptions, alertsCheckHandler).pipe(
   Command.withDescription(
-    "Evaluate the alert rules once over the sink and print what is firing and what would be sent; sends nothing and changes nothing."
+    Help.text(
+      "Evaluate the alert rules once over the sink and print what is firing and what would be sent; sends nothing and changes nothing.",
+      ["taskhistory-exporter alerts check --alerts alerts.yaml --sink sqlite:./taskhistory.db"]
+    )
   )
 )
 
@@ -896,7 +899,11 @@ const alertsTestHandler = (flags: Command.Command.ParseConfig<typeof alertsTestO
   })
 
 const alertsTestCommand = Command.make("test", alertsTestOptions, alertsTestHandler).pipe(
-  Command.withDescription("Send one test message to each webhook of the rules file.")
+  Command.withDescription(
+    Help.text("Send one test message to each webhook of the rules file.", [
+      "taskhistory-exporter alerts test --alerts alerts.yaml"
+    ])
+  )
 )
 
 /**
@@ -905,7 +912,11 @@ const alertsTestCommand = Command.make("test", alertsTestOptions, alertsTestHand
  * @since 0.3.0
  */
 export const alertsCommand = Command.make("alerts").pipe(
-  Command.withDescription("Check alert rules against the sink, or test their webhooks."),
+  Command.withDescription(
+    Help.text("Check alert rules against the sink, or test their webhooks.", [
+      "taskhistory-exporter alerts check --alerts alerts.yaml"
+    ])
+  ),
   Command.withSubcommands([alertsCheckCommand, alertsTestCommand])
 )
 
