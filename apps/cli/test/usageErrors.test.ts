@@ -4,7 +4,7 @@
  * refused with exit 2.
  */
 import { execFile } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -154,5 +154,38 @@ describe("usage --by error", () => {
     } finally {
       await big.close()
     }
+  })
+})
+
+describe("report from an export with step executions", () => {
+  it("shows the top error messages by workflow; a sink without steps says they were not available", async () => {
+    const period = ["--after", "2026-11-01", "--before", "2026-11-30T00:00:00Z"]
+    const ranking = await run(
+      ["usage", "--by", "error", "--format", "json", "--source", `sqlite:${db}`, ...period],
+      cleanEnv()
+    )
+    expect(ranking.code, ranking.stderr).toBe(0)
+    const messages: Array<string> = JSON.parse(ranking.stdout)
+      .groups.map((g: { message: string | null }) => g.message)
+      .filter((m: string | null): m is string => m !== null && /^[\w .:,()-]+$/.test(m))
+    expect(messages.length).toBeGreaterThan(0)
+    const before = sim.stats().requests
+    const html = join(dir, "errors.html")
+    const made = await run(["report", "--source", `sqlite:${db}`, ...period, "-o", html], cleanEnv())
+    expect(made.code, made.stderr).toBe(0)
+    expect(sim.stats().requests).toBe(before)
+    const page = readFileSync(html, "utf8")
+    expect(page).toContain("Top error messages by workflow")
+    expect(page).not.toContain("Step errors were not available")
+    // The most frequent plain message of the export is in the report's table.
+    expect(page).toContain(messages[0])
+
+    const files = join(dir, "files.html")
+    const fromFiles = await run(
+      ["report", "--source", `ndjson:${ndjsonDir}`, ...period, "-o", files],
+      cleanEnv()
+    )
+    expect(fromFiles.code, fromFiles.stderr).toBe(0)
+    expect(readFileSync(files, "utf8")).toContain("Step errors were not available")
   })
 })

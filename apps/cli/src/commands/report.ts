@@ -15,7 +15,7 @@ import { TaskHistoryClient } from "@taskhistory/core/TaskHistoryClient"
 import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { ExportReader } from "@taskhistory/export/ExportReader"
-import { Clock, Effect, Either, Option, type Stream } from "effect"
+import { Chunk, Clock, Effect, Either, Option, Stream } from "effect"
 import { provideConnection } from "../internal/connection.js"
 import * as Names from "../internal/names.js"
 import { examples, usageError } from "../internal/options.js"
@@ -44,10 +44,19 @@ const periodOf = (query: ExecutionQuery, now: number) =>
     )
   })
 
+/** A step error as the report takes it. */
+interface StepErrorRow {
+  readonly executionId: string
+  readonly workflowId: string | undefined
+  readonly errorMessage: string | null
+}
+
 const build = <E, R>(
   args: Args,
   read: (query: ExecutionQuery) => Stream.Stream<WorkflowExecution, E, R>,
-  details: ReadonlyArray<{ readonly label: string; readonly value: string }>
+  details: ReadonlyArray<{ readonly label: string; readonly value: string }>,
+  /** The period's step errors, when the source holds step executions. */
+  errorsOf?: (query: ExecutionQuery) => Effect.Effect<Option.Option<ReadonlyArray<StepErrorRow>>>
 ) =>
   Effect.gen(function* () {
     const { Report } = yield* Effect.promise(() => import("@taskhistory/report"))
@@ -60,7 +69,15 @@ const build = <E, R>(
       afterDate: Report.previousPeriod(period).start,
       beforeDate: period.end
     }
-    const data = yield* Report.fromStream(read(query), { period, top: args.top })
+    const errors =
+      errorsOf === undefined
+        ? Option.none()
+        : yield* errorsOf({ ...args.query, afterDate: period.start, beforeDate: period.end })
+    const data = yield* Report.fromStream(read(query), {
+      period,
+      top: args.top,
+      errors: Option.match(errors, { onNone: () => undefined, onSome: (rows) => Stream.fromIterable(rows) })
+    })
     const filters = (["workflowId", "userId", "status"] as const)
       .filter((k) => args.query[k] !== undefined)
       .map((k) => `${k}=${args.query[k]}`)
@@ -125,12 +142,37 @@ export const report = Command.make(
         return yield* Effect.gen(function* () {
           const reader = yield* ExportReader
           const freshness = yield* reader.freshness
-          yield* build(args, reader.executions, [
-            {
-              label: "Source",
-              value: Source.describeFreshness(reader.name, freshness).replace(/^source /, "")
-            }
-          ])
+          const stepFailures = reader.stepFailures
+          // The export's failed steps, read whole (failed steps only: few beside the executions).
+          // An export without the step tables (written before `--steps` existed, or a file sink)
+          // gives a report that says no step errors were available, not a failure.
+          const errorsOf =
+            stepFailures === undefined
+              ? undefined
+              : (q: ExecutionQuery) =>
+                  stepFailures(q).pipe(
+                    Stream.map(
+                      (f): StepErrorRow => ({
+                        executionId: f.executionId,
+                        workflowId: f.workflowId,
+                        errorMessage: f.message ?? null
+                      })
+                    ),
+                    Stream.runCollect,
+                    Effect.map((rows) => Option.some(Chunk.toReadonlyArray(rows))),
+                    Effect.catchAll(() => Effect.succeed(Option.none()))
+                  )
+          yield* build(
+            args,
+            reader.executions,
+            [
+              {
+                label: "Source",
+                value: Source.describeFreshness(reader.name, freshness).replace(/^source /, "")
+              }
+            ],
+            errorsOf
+          )
         }).pipe(Source.provideReader(source.spec))
       }
       return yield* Effect.gen(function* () {
