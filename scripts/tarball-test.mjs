@@ -185,6 +185,8 @@ try {
 
   await check("taskhistory-exporter run --once into SQLite, then status", () => {
     const sink = "sqlite:./export dir/taskhistory.db"
+    // The exporter refuses a database whose directory does not exist (it no longer creates it).
+    mkdirSync(join(app, "export dir"), { recursive: true })
     ok(sh(app, bin(app, "taskhistory-exporter"), ["run", "--once", "--sink", sink], api()), "exporter run")
     const count = ok(
       sh(app, process.execPath, [
