@@ -16,9 +16,9 @@
 //
 // better-sqlite3, a native addon, is this package's one dependency, loaded at run time. pg is
 // plain JavaScript and is vendored; its optional native binding (pg-native) is never loaded.
-import { createHash } from "node:crypto"
-import { chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { readFileSync, rmSync } from "node:fs"
 import { build } from "esbuild"
+import { writeLoader } from "../../scripts/lib/loader.mjs"
 
 const pkg = JSON.parse(readFileSync("package.json", "utf8"))
 
@@ -105,67 +105,4 @@ for (const [name, path] of vendorEntries) {
   await build({ ...common, entryPoints: [path], outfile: `dist/vendor/${vendorFile(name)}` })
 }
 
-// The cache's name carries a hash of main.cjs, so a new build never reads an old build's cache.
-const build_ = createHash("sha256").update(readFileSync("dist/main.cjs")).digest("hex").slice(0, 16)
-const loader = `#!/usr/bin/env node
-// Loads main.cjs, through a V8 code cache written on the first run (see build.mjs in the source
-// repository).
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
-import { createRequire } from "node:module"
-import { homedir } from "node:os"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
-import { setFlagsFromString } from "node:v8"
-import { Script } from "node:vm"
-
-// A long export allocates briefly-lived pages at a high rate: with V8's defaults the heap grows to
-// several times the live data (see bench/RESULTS-export.md). Set here, before anything else runs:
-// - the old generation grows by 50% of the live data between full collections (not up to 4x);
-// - the young generation keeps the size it has now (1 MB semi-spaces) instead of growing to 16 MB
-//   ones: --max-semi-space-size only counts when the heap is created, but the growth factor is
-//   read at each growth;
-// - WebAssembly stays on V8's baseline compiler: optimizing undici's HTTP parser (one large
-//   function) takes ~30 MB of compiler memory for a moment, the peak of a short export.
-// Flags given on the command line or in NODE_OPTIONS win, each on its own.
-{
-  const given = process.execArgv.join(" ") + " " + (process.env.NODE_OPTIONS ?? "")
-  const flags = []
-  if (!given.includes("--heap-growing-percent")) flags.push("--heap-growing-percent=50")
-  if (!/--(max|min)-semi-space-size|--semi-space-growth-factor/.test(given)) flags.push("--semi-space-growth-factor=1")
-  if (!/liftoff|wasm-tier|wasm-dynamic-tiering/.test(given)) flags.push("--liftoff-only")
-  if (flags.length > 0) setFlagsFromString(flags.join(" "))
-}
-
-const file = fileURLToPath(new URL("./main.cjs", import.meta.url))
-const env = process.env
-const cacheFile =
-  env.TASKHISTORY_CODE_CACHE === "0"
-    ? undefined
-    : join(
-        env.TASKHISTORY_CACHE_DIR || join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "taskhistory"),
-        \`exporter-${pkg.version}-${build_}-\${process.version}-\${process.arch}.cache\`
-      )
-let cachedData
-try {
-  if (cacheFile !== undefined) cachedData = readFileSync(cacheFile)
-} catch {}
-const script = new Script(readFileSync(file, "utf8"), {
-  filename: file,
-  ...(cachedData === undefined ? {} : { cachedData })
-})
-if (cacheFile !== undefined && (cachedData === undefined || script.cachedDataRejected)) {
-  // After the run, so that the functions this run compiled are in the cache too.
-  process.once("exit", () => {
-    try {
-      mkdirSync(dirname(cacheFile), { recursive: true, mode: 0o700 })
-      const partial = \`\${cacheFile}.\${process.pid}\`
-      writeFileSync(partial, script.createCachedData(), { mode: 0o600 })
-      renameSync(partial, cacheFile)
-    } catch {}
-  })
-}
-const module = { exports: {} }
-script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, dirname(file))
-`
-writeFileSync("dist/bin.js", loader)
-chmodSync("dist/bin.js", 0o755)
+writeLoader({ cachePrefix: "exporter", version: pkg.version })

@@ -1,0 +1,78 @@
+// The loader both binaries ship as dist/bin.js (written by apps/cli/build.mjs and
+// apps/exporter/build.mjs): it sets the heap flags below, then compiles dist/main.cjs through a V8
+// code cache written on the first run, per user, Node version and build.
+import { createHash } from "node:crypto"
+import { chmodSync, readFileSync, writeFileSync } from "node:fs"
+
+/**
+ * Writes dist/bin.js for the bundle dist/main.cjs (run from the app's folder). The cache file is
+ * named `${cachePrefix}-${version}-${hash of main.cjs}-${node version}-${arch}.cache`, so a new
+ * build never reads an old build's cache.
+ */
+export const writeLoader = ({ cachePrefix, version }) => {
+  const hash = createHash("sha256").update(readFileSync("dist/main.cjs")).digest("hex").slice(0, 16)
+  const loader = `#!/usr/bin/env node
+// Loads main.cjs, through a V8 code cache written on the first run (see build.mjs in the source
+// repository).
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { homedir } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { setFlagsFromString } from "node:v8"
+import { Script } from "node:vm"
+
+// A long export or \`list --all\` allocates briefly-lived pages at a high rate: with V8's
+// defaults the heap grows to several times the live data (see bench/RESULTS-export.md). Set
+// here, before anything else runs:
+// - the old generation grows by 50% of the live data between full collections (not up to 4x);
+// - the young generation keeps the size it has now (1 MB semi-spaces) instead of growing to 16 MB
+//   ones: --max-semi-space-size only counts when the heap is created, but the growth factor is
+//   read at each growth;
+// - WebAssembly stays on V8's baseline compiler: optimizing undici's HTTP parser (one large
+//   function) takes ~30 MB of compiler memory for a moment, the peak of a short export.
+// Flags given on the command line or in NODE_OPTIONS win, each on its own.
+{
+  const given = process.execArgv.join(" ") + " " + (process.env.NODE_OPTIONS ?? "")
+  const flags = []
+  if (!given.includes("--heap-growing-percent")) flags.push("--heap-growing-percent=50")
+  if (!/--(max|min)-semi-space-size|--semi-space-growth-factor/.test(given)) flags.push("--semi-space-growth-factor=1")
+  if (!/liftoff|wasm-tier|wasm-dynamic-tiering/.test(given)) flags.push("--liftoff-only")
+  if (flags.length > 0) setFlagsFromString(flags.join(" "))
+}
+
+const file = fileURLToPath(new URL("./main.cjs", import.meta.url))
+const env = process.env
+const cacheFile =
+  env.TASKHISTORY_CODE_CACHE === "0"
+    ? undefined
+    : join(
+        env.TASKHISTORY_CACHE_DIR || join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "taskhistory"),
+        \`${cachePrefix}-${version}-${hash}-\${process.version}-\${process.arch}.cache\`
+      )
+let cachedData
+try {
+  if (cacheFile !== undefined) cachedData = readFileSync(cacheFile)
+} catch {}
+const script = new Script(readFileSync(file, "utf8"), {
+  filename: file,
+  ...(cachedData === undefined ? {} : { cachedData })
+})
+if (cacheFile !== undefined && (cachedData === undefined || script.cachedDataRejected)) {
+  // After the run, so that the functions this run compiled are in the cache too.
+  process.once("exit", () => {
+    try {
+      mkdirSync(dirname(cacheFile), { recursive: true, mode: 0o700 })
+      const partial = \`\${cacheFile}.\${process.pid}\`
+      writeFileSync(partial, script.createCachedData(), { mode: 0o600 })
+      renameSync(partial, cacheFile)
+    } catch {}
+  })
+}
+const module = { exports: {} }
+script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, dirname(file))
+`
+  writeFileSync("dist/bin.js", loader)
+  // tsc may have written dist/bin.js already: a mode given to writeFileSync would not apply.
+  chmodSync("dist/bin.js", 0o755)
+}
