@@ -22,6 +22,7 @@ import { Effect, Layer, Logger, LogLevel } from "effect"
 const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js")
 const dir = mkdtempSync(join(tmpdir(), "taskhistory-cli-errors-"))
 const db = join(dir, "th.db")
+const noStepsDb = join(dir, "no-steps.db")
 const ndjsonDir = join(dir, "nd")
 const NOW = "2026-11-30T00:00:00.000Z"
 let sim: RunningSimulator
@@ -74,7 +75,11 @@ beforeAll(async () => {
     ),
     Layer.provide(UndiciHttpClient.layer)
   )
-  for (const sink of [SqliteSink.layer({ path: db }), FileSink.layerNdjson({ dir: ndjsonDir })]) {
+  for (const sink of [
+    SqliteSink.layer({ path: db }),
+    SqliteSink.layer({ path: noStepsDb }),
+    FileSink.layerNdjson({ dir: ndjsonDir })
+  ]) {
     await Effect.runPromise(
       Exporter.run({ since: "2026-10-01" }).pipe(
         Effect.provide(Layer.merge(client, sink)),
@@ -187,5 +192,23 @@ describe("report from an export with step executions", () => {
     )
     expect(fromFiles.code, fromFiles.stderr).toBe(0)
     expect(readFileSync(files, "utf8")).toContain("Step errors were not available")
+  })
+
+  it("a SQLite export made without --steps has the tables but no step data: not available, not 'none failed'", async () => {
+    const period = ["--after", "2026-11-01", "--before", "2026-11-30T00:00:00Z"]
+    const html = join(dir, "no-steps.html")
+    const made = await run(["report", "--source", `sqlite:${noStepsDb}`, ...period, "-o", html], cleanEnv())
+    expect(made.code, made.stderr).toBe(0)
+    const page = readFileSync(html, "utf8")
+    expect(page).toContain("Step errors were not available")
+    expect(page).not.toContain("No step errors in this period")
+    const ranking = await run(
+      ["usage", "--by", "error", "--format", "json", "--source", `sqlite:${noStepsDb}`, ...period],
+      cleanEnv()
+    )
+    expect(ranking.code).toBe(2)
+    expect(ranking.stdout).toBe("")
+    expect(ranking.stderr).toMatch(/^error: .*no run of this export fetched step executions.*--steps failed/)
+    expect(ranking.stderr.trim().split("\n")).toHaveLength(1)
   })
 })

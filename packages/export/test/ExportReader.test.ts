@@ -82,6 +82,13 @@ const contract = (
           const refused = yield* Effect.flip(Stream.runDrain(r.executions({ integration: "slack" })))
           expect(refused._tag).toBe("InvalidInput")
           expect(refused.message).toContain("--integration")
+          // Exported without --steps: the step tables may exist, their data does not.
+          if (r.stepFailures !== undefined) {
+            const none = yield* Effect.flip(Stream.runDrain(r.stepFailures(all[0]!)))
+            expect(none._tag).toBe("SinkError")
+            expect(none.message).toContain("no run of this export fetched step executions")
+            expect(none.message).toContain("--steps failed")
+          }
         })
       )
     )

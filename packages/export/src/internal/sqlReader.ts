@@ -133,6 +133,16 @@ const noSteps = (name: string, cause: unknown) =>
     cause
   )
 
+/**
+ * An export whose runs never fetched step executions (`step_scopes` empty, the default
+ * `--steps none`): it has the tables but not their data, so "no step failed" would be a false
+ * answer.
+ */
+const neverFetchedSteps = (name: string) => noSteps(name, "no run of this export fetched step executions")
+
+/** Whether any run of the export fetched step executions (`--steps failed|all`). */
+const stepScopesSql = (t: Tables) => `SELECT scope FROM ${t.stepScopes} LIMIT 1`
+
 const toFailure = (executionId: unknown, workflowId: unknown, message: unknown): StepFailure => ({
   executionId: String(executionId),
   workflowId: text(workflowId),
@@ -240,6 +250,11 @@ export const makeSqlite = (path: string): Effect.Effect<ExportReaderShape, SinkE
         Effect.gen(function* () {
           yield* checkQuery(query)
           const q = stepFailuresSelect("sqlite", t, query)
+          const fetched = yield* Effect.try({
+            try: () => db.prepare(stepScopesSql(t)).get() !== undefined,
+            catch: (cause) => noSteps(name, cause)
+          })
+          if (!fetched) return yield* neverFetchedSteps(name)
           const rows = yield* Effect.try({
             try: () =>
               db
@@ -301,7 +316,10 @@ export const makePostgres = (
     )
     const stepFailures = (query: ExecutionQuery) =>
       Stream.unwrap(
-        Effect.map(checkQuery(query), () => {
+        Effect.gen(function* () {
+          yield* checkQuery(query)
+          const scopes = yield* Effect.mapError(sql.unsafe(stepScopesSql(t)), (e) => noSteps(name, e))
+          if (scopes.length === 0) return yield* neverFetchedSteps(name)
           const q = stepFailuresSelect("pg", t, query)
           return sql.unsafe<Record<string, unknown>>(q.sql, [...q.params]).stream.pipe(
             Stream.mapError((e) => noSteps(name, e)),
