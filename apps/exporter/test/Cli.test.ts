@@ -6,6 +6,7 @@ import * as Cli from "../src/Cli.js"
 import { version } from "../src/internal/version.js"
 
 const flags = {
+  config: Option.none<string>(),
   connection: ConnectionOptions.emptyFlags,
   once: false,
   schedule: Option.none<string>(),
