@@ -215,7 +215,7 @@ const runOptions = {
   ),
   steps: Options.choice("steps", ["none", "failed", "all"]).pipe(
     Options.withDescription(
-      "Also export step executions into table step_executions: failed (the steps of failed executions, with each failed step's output and error message), all (the steps of every execution) or none. An execution's steps are read once per status it is exported with. SQLite and Postgres sinks. Default: none."
+      "Also export step executions: failed (the steps of failed executions, with each failed step's output and error message), all (the steps of every execution) or none. An execution's steps are read once per status it is exported with. SQL sinks: table step_executions; file sinks: DIR/step_executions/date=YYYY-MM-DD/, same columns. Default: none."
     ),
     Options.withDefault("none" as const)
   ),
@@ -399,13 +399,6 @@ export const runSettings = (flags: RunFlags) =>
         field: "--steps-max-requests",
         value: String(flags.stepsMaxRequests.value),
         expected: "a positive integer"
-      })
-    }
-    if (flags.steps !== "none" && !(sink._tag === "Sqlite" || sink._tag === "Postgres")) {
-      return yield* new InvalidInput({
-        field: "--steps",
-        value: flags.steps,
-        expected: `a SQLite or Postgres sink (${SinkSpec.describe(sink)} does not store step executions yet)`
       })
     }
     const lease = yield* fromEither(TaskHistoryConfig.parseDuration(flags.lease, "--lease"))
