@@ -56,6 +56,16 @@ describe("ConfigFile.parse", () => {
     expect(staging?.steps).toBe("none")
   })
 
+  it("takes steps with a file sink (step_executions/ beside the executions)", () => {
+    const files = good.replace(
+      "sink: postgres://exporter@db:5432/analytics?schema=prod",
+      "sink: parquet:/data/th"
+    )
+    const [prod] = Either.getOrThrow(parse(files))
+    expect(prod?.sinkSpec._tag).toBe("File")
+    expect(prod?.steps).toBe("failed")
+  })
+
   it("refuses an inline key before any other check, naming file, line and field, never the value", () => {
     const inline = good.replace("apiKeyEnv: PROD_KEY", "apiKey: sk-live-abcdefghijklmnop")
     const message = error(inline.replace("every: 15m", "every: banana"))

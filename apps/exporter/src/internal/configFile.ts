@@ -367,16 +367,6 @@ export const parse = (
       if (steps !== "none" && steps !== "failed" && steps !== "all") {
         return yield* Either.left(fail(f.get("steps"), at("steps"), steps, "none, failed or all"))
       }
-      if (steps !== "none" && sinkSpec._tag === "File") {
-        return yield* Either.left(
-          fail(
-            f.get("steps"),
-            at("steps"),
-            steps,
-            `none with a file sink (${SinkSpec.describe(sinkSpec)} does not store step executions; use a SQLite or Postgres sink)`
-          )
-        )
-      }
       const entry: StreamEntry = {
         name,
         projectId,
