@@ -34,6 +34,8 @@ import type { Dispatcher } from "undici"
 import Agent from "undici/lib/dispatcher/agent.js"
 import {
   AnswerTimeout,
+  BodyText,
+  type HasBodyText,
   KeepsSize,
   KeepsTimeout,
   type Limits,
@@ -45,7 +47,10 @@ import {
 
 const textDecoder = new TextDecoder()
 
-class BufferedResponse extends Inspectable.Class implements HttpClientResponse.HttpClientResponse {
+class BufferedResponse
+  extends Inspectable.Class
+  implements HttpClientResponse.HttpClientResponse, HasBodyText
+{
   readonly [IncomingMessage.TypeId]: IncomingMessage.TypeId = IncomingMessage.TypeId
   readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
   readonly remoteAddress = Option.none<string>()
@@ -78,6 +83,9 @@ class BufferedResponse extends Inspectable.Class implements HttpClientResponse.H
     this.cachedText ??= textDecoder.decode(this.bytes)
     return this.cachedText
   }
+
+  // Decoded at each call, not cached on the response (see `BodyText`).
+  readonly [BodyText] = (): string => this.cachedText ?? textDecoder.decode(this.bytes)
 
   get text(): Effect.Effect<string, HttpClientError.ResponseError> {
     return Effect.sync(() => this.body)

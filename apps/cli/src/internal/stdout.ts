@@ -6,14 +6,25 @@
  */
 import { Console, Effect } from "effect"
 
+/**
+ * Texts from this length on are written as their UTF-8 bytes: a write the pipe cannot take at
+ * once waits in Node's stream queue, and bytes wait off the JavaScript heap, where a string of a
+ * page's output would be copied and promoted by the garbage collector meanwhile. Encoding costs
+ * the same either way (Node encodes a string when it writes it).
+ */
+const AS_BYTES = 4096
+
+const drain: Effect.Effect<void> = Effect.async<void>((resume) => {
+  process.stdout.once("drain", () => resume(Effect.void))
+})
+
 /** @internal */
 export const write = (text: string): Effect.Effect<void> =>
   text === ""
     ? Effect.void
-    : Effect.async<void>((resume) => {
-        if (process.stdout.write(text)) resume(Effect.void)
-        else process.stdout.once("drain", () => resume(Effect.void))
-      })
+    : Effect.suspend(() =>
+        process.stdout.write(text.length >= AS_BYTES ? Buffer.from(text) : text) ? Effect.void : drain
+      )
 
 /** @internal */
 export const line = (text: string): Effect.Effect<void> => write(`${text}\n`)

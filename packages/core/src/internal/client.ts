@@ -66,9 +66,27 @@ export const offsetOfLink = (link: string | undefined): number | undefined => {
   return Number.isSafeInteger(offset) ? offset : undefined
 }
 
-/** Where a windowed read stopped: its last page and whether the listing ended there. */
+/**
+ * A page request of a window: its fiber, and its answer once it came, taken (and cleared) when
+ * the page is pulled. The answer waits here undecoded (its body's bytes, off the JavaScript
+ * heap) rather than as the fiber's result: a fiber that lived through a garbage collection is in
+ * the old generation, and what it references when it ends (its result) is then kept by every
+ * scavenge until the next full collection, with all that the result references (a page's text,
+ * its records); those get promoted in turn. Cleared, nothing of a page outlives its use.
+ */
+interface InFlight {
+  readonly offset: number
+  answer: Answer | undefined
+  fiber: Fiber.RuntimeFiber<void, RequestError> | undefined
+}
+
+/**
+ * Where a windowed read stopped: the link of its last page (none when that page was empty) and
+ * whether the listing ended there. The link only: a page kept here would keep its records alive
+ * one page longer than they are needed.
+ */
 interface WindowState {
-  last: ExecutionPage
+  lastLink: string | undefined
   ended: boolean
 }
 
@@ -147,6 +165,18 @@ const firstStart = (page: ExecutionPage, last: boolean): number | undefined => {
   return undefined
 }
 
+/** What {@link gapBefore} needs of the page before: its `total` and the start of its last record. */
+export interface PageEnd {
+  readonly total: number | undefined
+  readonly lastStart: number | undefined
+}
+
+/** The {@link PageEnd} of `page` (kept instead of the page: its records can be collected). */
+export const pageEnd = (page: ExecutionPage): PageEnd => ({
+  total: page.total,
+  lastStart: page.total === undefined ? undefined : firstStart(page, true)
+})
+
 /**
  * Where the read may have skipped executions between `previous` and `page`, two pages read one
  * after the other: when their `total`s differ, the listing changed between the two requests
@@ -157,13 +187,13 @@ const firstStart = (page: ExecutionPage, last: boolean): number | undefined => {
  * already read).
  */
 export const gapBefore = (
-  previous: ExecutionPage | undefined,
+  previous: PageEnd | undefined,
   page: ExecutionPage,
   descending: boolean
 ): Gap | undefined => {
   if (previous === undefined || previous.total === undefined || page.total === undefined) return undefined
   if (previous.total === page.total || page.records.length === 0) return undefined
-  const last = firstStart(previous, true)
+  const last = previous.lastStart
   const first = firstStart(page, false)
   if (last === undefined || first === undefined) return undefined
   // A page that starts at or behind where the one before ended overlaps it: nothing in between.
@@ -233,7 +263,8 @@ export const make = Effect.gen(function* () {
         return Either.map(raw, (page) => toExecutionPage(page, offset))
       })
 
-  const listPage: TaskHistoryClientShape["listPage"] = (query, offset = 0) =>
+  /** The answer to the request of the page at `offset`, not decoded yet. */
+  const fetchPage = (query: ExecutionQuery, offset: number): Effect.Effect<Answer, RequestError> =>
     get(
       {
         operation: "list",
@@ -244,22 +275,31 @@ export const make = Effect.gen(function* () {
         // The only logs below are the debug logs of `send`: annotated there, when they are kept.
         annotations: { offset }
       },
-      decodePage(offset)
-    ).pipe(traced("TaskHistory.listPage", { attributes: { offset }, captureStackTrace: false }))
+      Either.right
+    )
+
+  const pageSpan = (offset: number) =>
+    traced("TaskHistory.listPage", { attributes: { offset }, captureStackTrace: false })
+
+  const listPage: TaskHistoryClientShape["listPage"] = (query, offset = 0) =>
+    Effect.flatMap(fetchPage(query, offset), decodePage(offset)).pipe(pageSpan(offset))
+
+  /** The link a read continues from after `page` (none after an empty page). */
+  const linkAfter = (page: ExecutionPage): string | undefined => (isEmpty(page) ? undefined : page.nextLink)
 
   /**
-   * Follows `nextLink` offsets from `from`, one page at a time, until a null link or an empty
-   * page; a link that does not move forward, or pages that bring nothing new, fail the read
-   * (`guard`).
+   * Follows `nextLink` offsets from `link` (that of a page read, see `linkAfter`), one page at a
+   * time, until a null link or an empty page; a link that does not move forward, or pages that
+   * bring nothing new, fail the read (`guard`).
    */
   const followLinks = (
     query: ExecutionQuery,
-    from: ExecutionPage,
+    link: string | undefined,
     seen: Set<number>,
     guard: PageGuard
   ): Stream.Stream<ExecutionPage, RequestError> => {
-    const start = offsetOfLink(from.nextLink)
-    if (isEmpty(from) || start === undefined || seen.has(start)) return Stream.empty
+    const start = offsetOfLink(link)
+    if (start === undefined || seen.has(start)) return Stream.empty
     return Stream.paginateChunkEffect(start, (offset) => {
       seen.add(offset)
       return Effect.flatMap(listPage(query, offset), (page) => {
@@ -290,16 +330,16 @@ export const make = Effect.gen(function* () {
       if (problem !== undefined) return Stream.fail(problem)
       const step = firstNext === undefined ? 0 : firstNext - first.offset
       if (isEmpty(first) || first.total === undefined || concurrency <= 1 || step <= 0) {
-        return followLinks(query, first, seen, guard)
+        return followLinks(query, linkAfter(first), seen, guard)
       }
       // `total` known: fetch the offsets up to `total` concurrently (bounded), yielded in order.
       // If the last of them still links further (records were added), follow the links from there.
       const offsets: Array<number> = []
       for (let offset = first.offset + step; offset < first.total; offset += step) offsets.push(offset)
-      const state: WindowState = { last: first, ended: false }
+      const state: WindowState = { lastLink: linkAfter(first), ended: false }
       return Stream.concat(
         inOrder(query, offsets, concurrency, seen, state, guard),
-        Stream.suspend(() => (state.ended ? Stream.empty : followLinks(query, state.last, seen, guard)))
+        Stream.suspend(() => (state.ended ? Stream.empty : followLinks(query, state.lastLink, seen, guard)))
       )
     })
 
@@ -321,16 +361,21 @@ export const make = Effect.gen(function* () {
     guard: PageGuard
   ): Stream.Stream<ExecutionPage, RequestError> =>
     Stream.suspend(() => {
-      const inflight: Array<Fiber.RuntimeFiber<ExecutionPage, RequestError>> = []
+      const inflight: Array<InFlight> = []
       let next = 0
       const pull = Effect.suspend(() => {
         const head = inflight.shift()
         if (head === undefined || state.ended) return Effect.fail(Option.none())
         // `Fiber.await`, not `Fiber.join`: a join also merges the request fiber's fiber refs into
         // this one, a walk over every fiber ref per page, for nothing the request sets.
-        return Effect.flatMap(Fiber.await(head), (exit) => {
+        return Effect.flatMap(Fiber.await(head.fiber as Fiber.RuntimeFiber<void, RequestError>), (exit) => {
           if (Exit.isFailure(exit)) return Effect.failCause(Cause.map(exit.cause, Option.some))
-          const page = exit.value
+          const answer = head.answer as Answer
+          head.answer = undefined
+          // Decoded here, when the page is wanted, not as it arrives (see `InFlight`).
+          const decoded = decodePage(head.offset)(answer)
+          if (Either.isLeft(decoded)) return Effect.fail(Option.some(decoded.left))
+          const page = decoded.right
           seen.add(page.offset)
           if (isEmpty(page)) {
             state.ended = true
@@ -339,7 +384,7 @@ export const make = Effect.gen(function* () {
           const link = offsetOfLink(page.nextLink)
           const problem = guard.check(page, link)
           if (problem !== undefined) return Effect.fail(Option.some(problem))
-          state.last = page
+          state.lastLink = page.nextLink
           if (link === undefined) state.ended = true
           return Effect.as(fill, page)
         })
@@ -347,14 +392,23 @@ export const make = Effect.gen(function* () {
       const fill: Effect.Effect<void> = Effect.suspend(() => {
         if (state.ended || inflight.length >= concurrency || next >= offsets.length) return Effect.void
         const offset = offsets[next++] as number
-        return Effect.flatMap(Effect.forkDaemon(listPage(query, offset)), (fiber) => {
-          inflight.push(fiber)
+        const request: InFlight = { offset, answer: undefined, fiber: undefined }
+        const fetch = Effect.map(fetchPage(query, offset), (answer) => {
+          request.answer = answer
+        })
+        return Effect.flatMap(Effect.forkDaemon(fetch.pipe(pageSpan(offset))), (fiber) => {
+          request.fiber = fiber
+          inflight.push(request)
           return fill
         })
       })
       return Stream.ensuring(
         Stream.repeatEffectOption(pull).pipe(Stream.onStart(fill)),
-        Effect.suspend(() => Fiber.interruptAll(inflight.splice(0)))
+        Effect.suspend(() =>
+          Fiber.interruptAll(
+            inflight.splice(0).flatMap((request) => (request.fiber === undefined ? [] : [request.fiber]))
+          )
+        )
       )
     })
 
@@ -379,7 +433,7 @@ export const make = Effect.gen(function* () {
       // before it are emitted, no page after it is read, then the stream fails.
       let failure: InvalidRecordError | undefined
       // The last page with records, whose `total` the next page's is compared with.
-      let previous: ExecutionPage | undefined
+      let previous: PageEnd | undefined
       // One chunk per page (no inner stream per page): the records kept, in order.
       const kept = pages(query, { concurrency: options.concurrency, firstPage: options.firstPage }).pipe(
         Stream.takeUntil((page) => onInvalid === "fail" && page.invalid.length > 0),
@@ -387,7 +441,7 @@ export const make = Effect.gen(function* () {
           const firstInvalid = onInvalid === "fail" ? page.invalid[0] : undefined
           const batch = firstInvalid === undefined ? page.records : page.records.slice(0, firstInvalid.index)
           const gap = dedupe ? gapBefore(previous, page, query.sortBy !== "ASC") : undefined
-          if (page.records.length > 0) previous = page
+          if (page.records.length > 0) previous = pageEnd(page)
           if (gap !== undefined) {
             return Effect.flatMap(between(query, gap), (missed) =>
               emit(page, firstInvalid, seen.keep(missed.length === 0 ? batch : [...missed, ...batch]))

@@ -33,6 +33,18 @@ export const KeepsTimeout: unique symbol = Symbol.for("@taskhistory/core/interna
 /** Present (true) on a client made by `[WithLimits]`, and on the decorations of one: it keeps `maxBytes`. */
 export const KeepsSize: unique symbol = Symbol.for("@taskhistory/core/internal/deadline/KeepsSize")
 
+/**
+ * On a response whose body is in memory already (read whole by the client): its text, decoded
+ * when this is called. A body kept as bytes until it is wanted is off the JavaScript heap
+ * meanwhile (the pages a bulk read fetches ahead wait that way).
+ */
+export const BodyText: unique symbol = Symbol.for("@taskhistory/core/internal/deadline/BodyText")
+
+/** A response that has {@link BodyText}. */
+export interface HasBodyText {
+  readonly [BodyText]: () => string
+}
+
 /** A client that can keep the limits itself. */
 export interface LimitsCapable {
   readonly [WithLimits]: (limits: Limits) => HttpClient.HttpClient

@@ -37,12 +37,21 @@ const RECENT = 4
 export class OrderedDedupe {
   /** The start of the last record kept, in the read's order. */
   private edge: string | undefined
-  /** The ids kept that started at `edge`. */
-  private atEdge = new Set<string>()
+  /** The first id kept that started at `edge`. */
+  private edgeId: string | undefined
+  /**
+   * The other ids kept that started at `edge`, when there are any: most instants have one
+   * execution, and a set per record was a tenth of a bulk read's allocations.
+   */
+  private moreAtEdge: Set<string> | undefined
   /** Every id kept since the pages turned out not to be in order. */
   private all: Set<string> | undefined
-  /** The records kept from the last pages (while in order). */
-  private readonly recent: Array<ReadonlyArray<WorkflowExecution>> = []
+  /**
+   * The ids kept from the last pages (while in order): ids only, not the records, which would
+   * otherwise live four pages longer than they are needed (the garbage collector copies and
+   * promotes whatever lives that long).
+   */
+  private readonly recent: Array<ReadonlyArray<string>> = []
 
   /** `order`: the query's `sortBy` (DESC when absent, as the API). */
   constructor(order: "ASC" | "DESC" | undefined) {
@@ -53,7 +62,20 @@ export class OrderedDedupe {
 
   /** How many ids are held (for tests: stays small while the read is in order). */
   get held(): number {
-    return this.all === undefined ? this.atEdge.size : this.all.size
+    if (this.all !== undefined) return this.all.size
+    return (this.edgeId === undefined ? 0 : 1) + (this.moreAtEdge?.size ?? 0)
+  }
+
+  /** Adds `id` to the ids at the edge; false when it was there already. */
+  private addAtEdge(id: string): boolean {
+    if (this.edgeId === undefined) {
+      this.edgeId = id
+      return true
+    }
+    if (id === this.edgeId) return false
+    this.moreAtEdge ??= new Set()
+    const before = this.moreAtEdge.size
+    return this.moreAtEdge.add(id).size !== before
   }
 
   /** The records of `batch` (one page, in the server's order) to keep. */
@@ -71,8 +93,9 @@ export class OrderedDedupe {
       if (key === undefined || (previous !== undefined && this.behind(key, previous))) {
         // Not in order: from here on, every id kept is remembered, starting with those still
         // known (the edge, the last pages, this page so far).
-        this.all = new Set(this.atEdge)
-        for (const page of this.recent) for (const kept of page) this.all.add(kept.id)
+        this.all = new Set(this.moreAtEdge)
+        if (this.edgeId !== undefined) this.all.add(this.edgeId)
+        for (const page of this.recent) for (const id of page) this.all.add(id)
         for (const kept of out) this.all.add(kept.id)
         this.recent.length = 0
         k--
@@ -82,16 +105,18 @@ export class OrderedDedupe {
       const edge = this.edge
       if (edge === undefined || this.behind(edge, key)) {
         this.edge = key
-        this.atEdge = new Set([record.id])
+        this.edgeId = record.id
+        this.moreAtEdge = undefined
         out.push(record)
       } else if (edge === key) {
-        const before = this.atEdge.size
-        if (this.atEdge.add(record.id).size !== before) out.push(record)
+        if (this.addAtEdge(record.id)) out.push(record)
       }
       // else: started behind the edge, so read already.
     }
     if (this.all === undefined) {
-      this.recent.push(out)
+      const ids: Array<string> = new Array(out.length)
+      for (let k = 0; k < out.length; k++) ids[k] = (out[k] as WorkflowExecution).id
+      this.recent.push(ids)
       if (this.recent.length > RECENT) this.recent.shift()
     }
     return out

@@ -56,6 +56,8 @@ import {
 } from "../TaskHistoryError.js"
 import {
   AnswerTimeout,
+  BodyText,
+  type HasBodyText,
   isLimitsCapable,
   KeepsSize,
   KeepsTimeout,
@@ -198,6 +200,7 @@ const transportCode: Record<TransportError["reason"], string> = {
 /** A completed answer with a 2xx status. */
 export interface Answer {
   readonly status: number
+  /** The body's text (decoded the first time it is read, when the client kept the bytes). */
   readonly body: string
   readonly contentType: string
   readonly request: RequestInfo
@@ -333,17 +336,22 @@ const formatBytes = (n: number): string =>
 
 const utf8 = new TextDecoder()
 
+const hasBodyText = (
+  response: HttpClientResponse.HttpClientResponse
+): response is HttpClientResponse.HttpClientResponse & HasBodyText => BodyText in response
+
 /**
- * The body as text, at most `maxBytes` of it: a client that keeps the limit itself
- * (`KeepsSize`) hands over a body within it; any other is read from its stream, stopped (and
- * the connection closed) as soon as it grows past the limit or announces more.
+ * The body as text (a function that decodes it, when the client read it whole: see `BodyText`),
+ * at most `maxBytes` of it: a client that keeps the limit itself (`KeepsSize`) hands over a body
+ * within it; any other is read from its stream, stopped (and the connection closed) as soon as
+ * it grows past the limit or announces more.
  */
 const bodyOf = (
   client: HttpClient.HttpClient,
   response: HttpClientResponse.HttpClientResponse,
   maxBytes: number
-): Effect.Effect<string, HttpClientError | ResponseTooLarge> => {
-  if (KeepsSize in client) return response.text
+): Effect.Effect<string | (() => string), HttpClientError | ResponseTooLarge> => {
+  if (KeepsSize in client) return hasBodyText(response) ? Effect.succeed(response[BodyText]) : response.text
   return Effect.suspend(() => {
     const declared = response.headers["content-length"]
     if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > maxBytes) {
@@ -358,6 +366,28 @@ const bodyOf = (
       return Effect.void
     }).pipe(Effect.map(() => utf8.decode(Buffer.concat(chunks, length))))
   })
+}
+
+const textOf = (body: string | (() => string)): string => (typeof body === "string" ? body : body())
+
+/** An `Answer` whose body is decoded when it is first read, if it is not text already. */
+const answerOf = (
+  status: number,
+  body: string | (() => string),
+  contentType: string,
+  request: RequestInfo
+): Answer => {
+  if (typeof body === "string") return { status, body, contentType, request }
+  // Not cached: an answer may outlive its use (referenced by an old object not collected yet),
+  // and its text with it; each reader decodes it once (see `parseJson`).
+  return {
+    status,
+    contentType,
+    request,
+    get body() {
+      return body()
+    }
+  }
 }
 
 /**
@@ -452,9 +482,9 @@ export const send = (
     }),
     Effect.flatMap(({ status, headers, body }) =>
       status >= 200 && status < 300
-        ? Effect.succeed<Answer>({ status, body, contentType: headers["content-type"] ?? "", request: info })
+        ? Effect.succeed(answerOf(status, body, headers["content-type"] ?? "", info))
         : Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            Effect.fail(statusError(status, headers, body, spec, info, now, config))
+            Effect.fail(statusError(status, headers, textOf(body), spec, info, now, config))
           )
     )
   )
@@ -493,17 +523,19 @@ export const parseJson = (
   answer: Answer,
   secret: Redacted.Redacted<string>
 ): Either.Either<unknown, InvalidResponse> => {
+  // read once: a lazy answer decodes its body at each read
+  const body = answer.body
   const fail = (reason: "NotJson" | "Html", detail?: string) =>
     new InvalidResponse({
       reason,
       status: answer.status,
       detail,
-      excerpt: excerpt(scrub(secret, answer.body)),
+      excerpt: excerpt(scrub(secret, body)),
       request: answer.request
     })
-  if (HTML.test(answer.body) || /text\/html/i.test(answer.contentType)) return Either.left(fail("Html"))
+  if (HTML.test(body) || /text\/html/i.test(answer.contentType)) return Either.left(fail("Html"))
   return Either.try({
-    try: (): unknown => JSON.parse(answer.body),
+    try: (): unknown => JSON.parse(body),
     catch: (e) => fail("NotJson", e instanceof Error ? excerpt(scrub(secret, e.message), 100) : undefined)
   })
 }

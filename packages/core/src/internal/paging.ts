@@ -17,15 +17,33 @@ const WINDOW = 4
 /** Records beyond `total` tolerated (inserts while paging): `total` plus this much again, at least 1,000. */
 const pastTotalLimit = (total: number) => 2 * total + 1_000
 
-const idsOf = (page: ExecutionPage): Array<string> => page.records.map((r) => r.id)
+const idsOf = (page: ExecutionPage): Array<string> => {
+  const ids: Array<string> = new Array(page.records.length)
+  for (let k = 0; k < ids.length; k++) ids[k] = (page.records[k] as ExecutionPage["records"][number]).id
+  return ids
+}
+
+/** Whether `id` is one of the ids of `pages`. */
+const among = (pages: ReadonlyArray<ReadonlyArray<string>>, id: string): boolean =>
+  pages.some((ids) => ids.includes(id))
 
 /** A guard for one read; feed it each page in order, with the offset of the next one. */
 export class PageGuard {
-  private readonly recent: Array<ReadonlySet<string>> = []
+  /** The ids of the last pages (arrays: a set per page cost more than the rare full check). */
+  private readonly recent: Array<ReadonlyArray<string>> = []
   private wasted = 0
   private read = 0
 
   constructor(private readonly total: number | undefined) {}
+
+  /** Whether every id of `ids` is among those of the last pages. */
+  private allSeen(ids: ReadonlyArray<string>): boolean {
+    if (ids.length === 0 || !among(this.recent, ids[0] as string)) return false
+    // The first is a repeat: check them all, against one set of the recent ids.
+    const seen = new Set<string>()
+    for (const page of this.recent) for (const id of page) seen.add(id)
+    return ids.every((id) => seen.has(id))
+  }
 
   /**
    * Checks the next page: `NoProgress` when the read should stop. `next` is the offset its
@@ -48,8 +66,8 @@ export class PageGuard {
       })
     }
     const ids = idsOf(page)
-    const old = ids.length > 0 && ids.every((id) => this.recent.some((set) => set.has(id)))
-    this.recent.push(new Set(ids))
+    const old = this.allSeen(ids)
+    this.recent.push(ids)
     if (this.recent.length > WINDOW) this.recent.shift()
     if (!old) {
       this.wasted = 0
