@@ -1,7 +1,7 @@
 /**
  * `usage --by error`, end to end on the BUILT binary: from the API (a small range) and from a
- * SQLite export made with `steps: "failed"`, the same ranking; a file sink and a large range are
- * refused with exit 2.
+ * SQLite or NDJSON export made with `steps: "failed"`, the same ranking; an export without steps
+ * and a large range are refused with exit 2.
  */
 import { execFile } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -24,6 +24,7 @@ const dir = mkdtempSync(join(tmpdir(), "taskhistory-cli-errors-"))
 const db = join(dir, "th.db")
 const noStepsDb = join(dir, "no-steps.db")
 const ndjsonDir = join(dir, "nd")
+const ndjsonSteps = join(dir, "nd-steps")
 const NOW = "2026-11-30T00:00:00.000Z"
 let sim: RunningSimulator
 
@@ -87,12 +88,14 @@ beforeAll(async () => {
       )
     )
   }
-  await Effect.runPromise(
-    Exporter.run({ since: "2026-10-01", steps: "failed" }).pipe(
-      Effect.provide(Layer.merge(client, SqliteSink.layer({ path: db }))),
-      Logger.withMinimumLogLevel(LogLevel.Error)
+  for (const sink of [SqliteSink.layer({ path: db }), FileSink.layerNdjson({ dir: ndjsonSteps })]) {
+    await Effect.runPromise(
+      Exporter.run({ since: "2026-10-01", steps: "failed" }).pipe(
+        Effect.provide(Layer.merge(client, sink)),
+        Logger.withMinimumLogLevel(LogLevel.Error)
+      )
     )
-  )
+  }
 }, 120_000)
 
 afterAll(async () => {
@@ -125,6 +128,14 @@ describe("usage --by error", () => {
     const { source, ...report } = JSON.parse(fromExport.stdout)
     expect(report).toEqual(JSON.parse(fromApi.stdout))
     expect(source.sink).toBe(`sqlite:${db}`)
+    // The same from an NDJSON export's step_executions/ partitions.
+    const fromFiles = await run(
+      ["usage", "--by", "error", "--format", "json", "--source", `ndjson:${ndjsonSteps}`, ...filters],
+      cleanEnv()
+    )
+    expect(fromFiles.code, fromFiles.stderr).toBe(0)
+    const { source: _files, ...fileReport } = JSON.parse(fromFiles.stdout)
+    expect(fileReport).toEqual(report)
     expect(report.failures).toBeGreaterThan(5)
     // Ranked by failures, each message with the workflows it hit.
     const counts = report.groups.map((g: { failures: number }) => g.failures)

@@ -19,15 +19,29 @@ import * as Main from "@taskhistory/app-kit/Main"
 import * as OutputFormat from "@taskhistory/app-kit/OutputFormat"
 import type * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
 import * as RateLimiter from "@taskhistory/core/RateLimiter"
+import * as TaskHistoryClient from "@taskhistory/core/TaskHistoryClient"
 import * as TaskHistoryConfig from "@taskhistory/core/TaskHistoryConfig"
 import { escapeControls, InvalidInput } from "@taskhistory/core/TaskHistoryError"
 import * as Exporter from "@taskhistory/export/Exporter"
-import { Sink, type SinkError } from "@taskhistory/export/Sink"
+import { type Lease, Sink, type SinkError } from "@taskhistory/export/Sink"
 import * as SinkSpec from "@taskhistory/export/SinkSpec"
-import { Cause, Clock, Config, Console, Duration, Effect, Either, Layer, Option, Predicate } from "effect"
+import {
+  Cause,
+  Clock,
+  Config,
+  Console,
+  Context,
+  Duration,
+  Effect,
+  Either,
+  Layer,
+  Option,
+  Predicate
+} from "effect"
 import type * as ExporterMetrics from "./ExporterMetrics.js"
 import type * as Alerting from "./internal/alerting.js"
 import type * as AlertsFile from "./internal/alertsFile.js"
+import type * as ConfigFile from "./internal/configFile.js"
 import * as Failure from "./internal/failure.js"
 import * as StatusFormat from "./internal/status.js"
 import * as Webhooks from "./internal/webhooks.js"
@@ -131,6 +145,13 @@ export const sinkText = (sink: string, sinkFile: Option.Option<string>) =>
 const DEFAULT_MIN_EVERY = "10s"
 
 const runOptions = {
+  config: Options.text("config").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription(
+      "Run the streams of this YAML file (projects, keys from apiKeyEnv or apiKeyFile, sinks, schedules, filters; see the README), all in this process, each on its own schedule; replicas with the same file share the streams of their Postgres sinks. Replaces the connection, sink, schedule, filter and --steps flags; an API key written in the file is refused (exit 2)."
+    ),
+    Options.optional
+  ),
   connection: ConnectionOptions.options,
   once: Options.boolean("once").pipe(
     Options.withDescription(
@@ -194,7 +215,7 @@ const runOptions = {
   ),
   steps: Options.choice("steps", ["none", "failed", "all"]).pipe(
     Options.withDescription(
-      "Also export step executions into table step_executions: failed (the steps of failed executions, with each failed step's output and error message), all (the steps of every execution) or none. An execution's steps are read once per status it is exported with. SQLite and Postgres sinks. Default: none."
+      "Also export step executions: failed (the steps of failed executions, with each failed step's output and error message), all (the steps of every execution) or none. An execution's steps are read once per status it is exported with. SQL sinks: table step_executions; file sinks: DIR/step_executions/date=YYYY-MM-DD/, same columns. Default: none."
     ),
     Options.withDefault("none" as const)
   ),
@@ -380,13 +401,6 @@ export const runSettings = (flags: RunFlags) =>
         expected: "a positive integer"
       })
     }
-    if (flags.steps !== "none" && !(sink._tag === "Sqlite" || sink._tag === "Postgres")) {
-      return yield* new InvalidInput({
-        field: "--steps",
-        value: flags.steps,
-        expected: `a SQLite or Postgres sink (${SinkSpec.describe(sink)} does not store step executions yet)`
-      })
-    }
     const lease = yield* fromEither(TaskHistoryConfig.parseDuration(flags.lease, "--lease"))
     const leaseCheck = yield* fromEither(TaskHistoryConfig.parseDuration(flags.leaseCheck, "--lease-check"))
     if (Duration.toMillis(lease) < 1000) {
@@ -450,6 +464,39 @@ const summary = (report: Exporter.RunReport) =>
   )
 
 /**
+ * One export run, recorded in `metrics` and summed up in the log. With `replicated`, a run stopped
+ * because the lease was lost (a refused write, an interruption) is neither a success nor a failure.
+ */
+const exportOnce = (
+  options: Exporter.RunOptions,
+  metrics: ExporterMetrics.StreamMetrics,
+  replicated: boolean
+) =>
+  Effect.gen(function* () {
+    yield* metrics.runStarted
+    const startedAt = yield* Clock.currentTimeMillis
+    const report = yield* Exporter.run(options).pipe(
+      Effect.onExit((exit) =>
+        exit._tag === "Success"
+          ? Effect.void
+          : replicated && (Leadership.isFencedCause(exit.cause) || Cause.isInterruptedOnly(exit.cause))
+            ? metrics.runStopped
+            : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+                const failure = Failure.classify(exit.cause)
+                return metrics.runFailed({
+                  reason: failure.reason,
+                  message: failure.message,
+                  durationMs: now - startedAt
+                })
+              })
+      )
+    )
+    yield* metrics.runSucceeded(report)
+    yield* summary(report)
+    return report
+  })
+
+/**
  * Writes the usage report of the last `days` days, read from the sink just written (zero API
  * requests). A report that cannot be made is logged and does not fail the run: the export
  * itself succeeded.
@@ -501,6 +548,8 @@ const loadMetrics = Effect.promise(() => import("./ExporterMetrics.js"))
  * The alert modules (YAML, prom-client counters), loaded only when `--alerts` or `alerts` is used.
  */
 const loadAlertsFile = Effect.promise(() => import("./internal/alertsFile.js"))
+/** The `--config` streams file's module (YAML), loaded only with `--config`. */
+const loadConfigFile = Effect.promise(() => import("./internal/configFile.js"))
 const loadAlerting = Effect.promise(() => import("./internal/alerting.js"))
 
 /**
@@ -553,10 +602,233 @@ const metricsLayer: Layer.Layer<
   )
 )
 
+/** Serves `/metrics` and `/healthz` on `--metrics-port` (when given) for the program's scope. */
+const serveMetrics = (flags: RunFlags) =>
+  Effect.gen(function* () {
+    if (Option.isNone(flags.metricsPort)) return
+    const Metrics = yield* loadMetrics
+    const address = yield* Metrics.serve({ port: flags.metricsPort.value, host: flags.metricsHost }).pipe(
+      Effect.mapError(
+        (error) =>
+          new InvalidInput({
+            field: "--metrics-port",
+            value: `${flags.metricsHost}:${flags.metricsPort.pipe(Option.getOrElse(() => 0))}`,
+            expected: `a free port to listen on (${String(error.cause)})`
+          })
+      )
+    )
+    yield* Effect.logInfo(`metrics on ${address}/metrics, health check on ${address}/healthz`)
+  })
+
+/** How `supervise` runs, and where it tells of leaders, takeovers and lost leases. */
+const leadershipOptions = (
+  holder: string,
+  lease: Duration.Duration,
+  check: Duration.Duration,
+  metrics: ExporterMetrics.ExporterMetricsShape
+) => ({
+  holder,
+  lease,
+  check,
+  isFenced: Leadership.isFencedCause,
+  onLeader: metrics.leader,
+  onTakeover: metrics.takeover,
+  onLost: metrics.leaseLost
+})
+
+/** The flags `--config` replaces: given with it, they are exit 2 (the file says it per stream). */
+const configConflicts = (flags: RunFlags): ReadonlyArray<string> => {
+  const c = flags.connection
+  const given: Array<[boolean, string]> = [
+    [Option.isSome(c.projectId), "--project-id"],
+    [Option.isSome(c.apiKeyFile), "--api-key-file"],
+    [Option.isSome(c.baseUrl), "--base-url"],
+    [Option.isSome(c.rateLimit), "--rate-limit"],
+    [Option.isSome(c.rateLimitRedis), "--rate-limit-redis"],
+    [flags.sink !== defaultSink, "--sink"],
+    [Option.isSome(flags.sinkFile), "--sink-file"],
+    [flags.once, "--once"],
+    [Option.isSome(flags.schedule), "--schedule"],
+    [Option.isSome(flags.every), "--every"],
+    [flags.steps !== "none", "--steps"],
+    [Option.isSome(flags.report), "--report"],
+    [Option.isSome(flags.alerts), "--alerts"],
+    ...Object.entries(flags.filters).map(([field, value]): [boolean, string] => [
+      Option.isSome(value as Option.Option<string>),
+      FilterOptions.flagOf(field as keyof typeof flags.filters)
+    ])
+  ]
+  return given.filter(([isGiven]) => isGiven).map(([, flag]) => flag)
+}
+
+/** The connection of one stream of a `--config`: its project, key, base URL and limits. */
+const streamConnection = (
+  flags: ConnectionOptions.ConnectionFlags,
+  stream: ConfigFile.Stream
+): ConnectionOptions.ConnectionFlags => ({
+  ...flags,
+  apiKeyFile: Option.none(),
+  projectId: Option.some(stream.projectId),
+  baseUrl: Option.fromNullable(stream.baseUrl),
+  rateLimit: Option.fromNullable(stream.rateLimit),
+  rateLimitRedis: Option.fromNullable(stream.rateLimitRedis)
+})
+
+/**
+ * `run --config FILE`: every stream of the file in this process, each on its own schedule with its
+ * own client; streams of one project and key share one rate limiter (the key's budget), and
+ * streams on one sink one connection to it. Streams on Postgres sinks are led by one replica at
+ * a time among the replicas that run the same file (see `Leadership`), spread over them; the
+ * others run here alone (their sinks' locks refuse a second exporter).
+ */
+const runConfigured = (flags: RunFlags, file: string) =>
+  Effect.gen(function* () {
+    const conflicts = configConflicts(flags)
+    if (conflicts.length > 0) {
+      return yield* new InvalidInput({
+        field: conflicts[0]!,
+        value: file,
+        problem: `cannot be given with --config ${file}`,
+        expected: `the stream's settings in the config file (projectId, apiKeyEnv or apiKeyFile, baseUrl, rateLimit, rateLimitRedis, sink, every or schedule, filters, steps), or no --config`
+      })
+    }
+    const settings = yield* runSettings(flags)
+    const minEvery = yield* fromEither(TaskHistoryConfig.parseDuration(flags.minEvery, "--min-every"))
+    const ConfigFileModule = yield* loadConfigFile
+    const config = yield* ConfigFileModule.load(file, {
+      minEvery,
+      timezone: Option.getOrUndefined(flags.timezone)
+    })
+    const { lease, leaseCheck } = settings
+    const program = Effect.gen(function* () {
+      const Metrics = yield* loadMetrics
+      const metrics = yield* Metrics.make({ streams: true })
+      // One connection per sink, one limiter per budget (project and key), one client per stream.
+      const sinks = new Map<string, Context.Context<Sink>>()
+      const limiters = new Map<string, Context.Context<RateLimiter.RateLimiter>>()
+      const http = yield* Layer.build(
+        Layer.merge(ConnectionOptions.httpClientLayer, ConnectionOptions.retryReporterLayer)
+      )
+      const units: Array<{
+        stream: ConfigFile.Stream
+        key: string
+        context: Context.Context<Sink | TaskHistoryClient.TaskHistoryClient>
+      }> = []
+      for (const stream of config.streams) {
+        const identity = ConfigFileModule.sinkIdentity(stream.sinkSpec, ".")
+        let sinkContext = sinks.get(identity)
+        if (sinkContext === undefined) {
+          sinkContext = yield* Layer.build(
+            SinkSpec.layer(stream.sinkSpec, { waitForLock: flags.waitForLock })
+          )
+          sinks.set(identity, sinkContext)
+        }
+        const configContext = yield* Layer.build(
+          ConnectionOptions.configLayer(streamConnection(flags.connection, stream), stream.apiKey)
+        )
+        const budget = ConfigFileModule.budgetOf(stream)
+        let limiterContext = limiters.get(budget)
+        if (limiterContext === undefined) {
+          limiterContext = yield* Layer.build(
+            ConnectionOptions.rateLimiterLayer.pipe(Layer.provide(Layer.succeedContext(configContext)))
+          )
+          limiters.set(budget, limiterContext)
+        }
+        const clientContext = yield* Layer.build(
+          TaskHistoryClient.layer.pipe(
+            Layer.provide(
+              Layer.succeedContext(Context.merge(Context.merge(configContext, limiterContext), http))
+            )
+          )
+        )
+        const key = Exporter.streamKey(stream.filters)
+        units.push({ stream, key, context: Context.merge(sinkContext, clientContext) })
+        const stored = yield* Context.get(sinkContext, Sink).loadState(key)
+        yield* metrics
+          .stream(stream.name)
+          .restore(Option.getOrUndefined(Option.flatMapNullable(stored, Exporter.freshness)))
+      }
+      yield* serveMetrics(flags).pipe(Effect.provideService(Metrics.ExporterMetrics, metrics))
+      const stopOn = (cause: Cause.Cause<unknown>) => Failure.classify(cause).permanent
+      const withStream = <A, E, R>(stream: ConfigFile.Stream, effect: Effect.Effect<A, E, R>) =>
+        effect.pipe(Effect.annotateLogs("stream", stream.name), Effect.tagMetrics("stream", stream.name))
+      const replicated = units.filter((u) => {
+        const sink = Context.get(u.context, Sink)
+        return sink.leases !== undefined && sink.fenced !== undefined
+      })
+      const alone = units.filter((u) => !replicated.includes(u))
+      const holder = replicaName()
+      for (const u of units) {
+        yield* Effect.logInfo(
+          `stream ${u.stream.name}: project ${u.stream.projectId}, ${u.key}, to ${SinkSpec.describe(u.stream.sinkSpec)} ${RunSchedule.describe(u.stream.schedule)}${replicated.includes(u) ? ", led by one replica at a time" : ""}`
+        )
+      }
+      const runAlone = alone.map((u) =>
+        withStream(
+          u.stream,
+          RunSchedule.runScheduled(
+            u.stream.schedule,
+            exportOnce(
+              { ...settings.options, filters: u.stream.filters, steps: u.stream.steps },
+              metrics.stream(u.stream.name),
+              false
+            ),
+            { stopOn }
+          ).pipe(Effect.provide(u.context))
+        )
+      )
+      const storeOf = new Map(
+        replicated.map(
+          (u) => [`${u.stream.projectId}/${u.key}`, Context.get(u.context, Sink).leases!] as const
+        )
+      )
+      const supervised =
+        replicated.length === 0
+          ? []
+          : [
+              Effect.zipRight(
+                Effect.logInfo(
+                  `replica ${holder}: leads at most its share of ${replicated.length} stream(s) on Postgres sinks while it holds their leases, stands by otherwise (lease ${Duration.format(lease)}, checked every ${Duration.format(leaseCheck)})`
+                ),
+                Leadership.supervise(
+                  Leadership.combine(storeOf),
+                  replicated.map((u) => ({
+                    stream: `${u.stream.projectId}/${u.key}`,
+                    label: u.stream.name,
+                    lead: (held: Lease) =>
+                      withStream(
+                        u.stream,
+                        RunSchedule.runScheduled(
+                          u.stream.schedule,
+                          exportOnce(
+                            { ...settings.options, filters: u.stream.filters, steps: u.stream.steps },
+                            metrics.stream(u.stream.name),
+                            true
+                          ),
+                          { stopOn, endOn: Leadership.isFencedCause }
+                        ).pipe(
+                          Effect.provide(u.context),
+                          Effect.provideService(Sink, Context.get(u.context, Sink).fenced!(held))
+                        )
+                      )
+                  })),
+                  leadershipOptions(holder, lease, leaseCheck, metrics)
+                )
+              )
+            ]
+      // A permanent error of one stream (401, 403, the project's 404) ends the process with its code.
+      yield* Effect.all([...runAlone, ...supervised], { concurrency: "unbounded", discard: true })
+    })
+    return yield* withExitCodes(Effect.scoped(program)).pipe(
+      Effect.onInterrupt(() => Effect.logInfo("stopped by a signal; the state is saved"))
+    )
+  })
+
 const runHandler = (flags: RunFlags) =>
   Effect.gen(function* () {
     // Before the sink's first file: the database, its lock, day files, the report.
     yield* FileMode.apply(flags.umask)
+    if (Option.isSome(flags.config)) return yield* runConfigured(flags, flags.config.value)
     const sinkSpec = yield* sinkText(flags.sink, flags.sinkFile)
     const { schedule, sink, options, lease, leaseCheck } = yield* runSettings({ ...flags, sink: sinkSpec })
     // A bad rules file is exit 2 before any request, and before the sink is opened.
@@ -574,48 +846,14 @@ const runHandler = (flags: RunFlags) =>
           ? undefined
           : yield* startAlerting(alertsConfig, sink, sinkService, key, options.filters ?? {}, metrics)
       yield* metrics.restore(Option.getOrUndefined(Option.flatMapNullable(stored, Exporter.freshness)))
-      if (Option.isSome(flags.metricsPort)) {
-        const address = yield* Metrics.serve({
-          port: flags.metricsPort.value,
-          host: flags.metricsHost
-        }).pipe(
-          Effect.mapError(
-            (error) =>
-              new InvalidInput({
-                field: "--metrics-port",
-                value: `${flags.metricsHost}:${flags.metricsPort.pipe(Option.getOrElse(() => 0))}`,
-                expected: `a free port to listen on (${String(error.cause)})`
-              })
-          )
-        )
-        yield* Effect.logInfo(`metrics on ${address}/metrics, health check on ${address}/healthz`)
-      }
+      yield* serveMetrics(flags)
       yield* Effect.logInfo(`exporting to ${SinkSpec.describe(sink)} ${RunSchedule.describe(schedule)}`)
       const store = sinkService.leases
       const fenced = sinkService.fenced
       // Replicas on one Postgres sink: a run stopped because the lease was lost is no failure.
       const replicated = schedule._tag !== "Once" && store !== undefined && fenced !== undefined
       const once = Effect.gen(function* () {
-        yield* metrics.runStarted
-        const startedAt = yield* Clock.currentTimeMillis
-        const report = yield* Exporter.run(options).pipe(
-          Effect.onExit((exit) =>
-            exit._tag === "Success"
-              ? Effect.void
-              : replicated && (Leadership.isFencedCause(exit.cause) || Cause.isInterruptedOnly(exit.cause))
-                ? metrics.runStopped
-                : Effect.flatMap(Clock.currentTimeMillis, (now) => {
-                    const failure = Failure.classify(exit.cause)
-                    return metrics.runFailed({
-                      reason: failure.reason,
-                      message: failure.message,
-                      durationMs: now - startedAt
-                    })
-                  })
-          )
-        )
-        yield* metrics.runSucceeded(report)
-        yield* summary(report)
+        const report = yield* exportOnce(options, metrics, replicated)
         if (Option.isSome(flags.report)) {
           yield* writeReport(sink, options.filters ?? {}, flags.report.value, flags.reportDays)
         }
@@ -651,15 +889,7 @@ const runHandler = (flags: RunFlags) =>
               }).pipe(Effect.provideService(Sink, fenced(held)))
           }
         ],
-        {
-          holder,
-          lease,
-          check: leaseCheck,
-          isFenced: Leadership.isFencedCause,
-          onLeader: metrics.leader,
-          onTakeover: metrics.takeover,
-          onLost: metrics.leaseLost
-        }
+        leadershipOptions(holder, lease, leaseCheck, metrics)
       )
     })
     return yield* withExitCodes(
@@ -686,7 +916,8 @@ export const runCommand = Command.make("run", runOptions, runHandler).pipe(
         "taskhistory-exporter run --sink sqlite:./taskhistory.db",
         "taskhistory-exporter run --every 15m --sink parquet:./export --metrics-port 9464",
         'taskhistory-exporter run --schedule "0 * * * *" --sink postgres://exporter@db:5432/analytics',
-        "taskhistory-exporter run --status FAILED --since 2026-01-01 --sink ndjson:./failed"
+        "taskhistory-exporter run --status FAILED --since 2026-01-01 --sink ndjson:./failed",
+        "taskhistory-exporter run --config streams.yaml --metrics-port 9464"
       ]
     )
   )

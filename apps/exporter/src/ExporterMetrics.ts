@@ -96,7 +96,25 @@ export interface ExporterMetricsShape {
    * @since 0.3.0
    */
   readonly leaseLost: (stream: string, reason: string) => Effect.Effect<void>
+  /**
+   * The export metrics of one stream of a `--config` run: the same series with
+   * `stream="NAME"` (the service must be made with {@link MetricsOptions.streams}). `/healthz` is
+   * 503 while any stream's last run failed.
+   *
+   * @since 0.3.0
+   */
+  readonly stream: (name: string) => StreamMetrics
 }
+
+/**
+ * What one stream records (see {@link ExporterMetricsShape.stream}).
+ *
+ * @since 0.3.0
+ */
+export type StreamMetrics = Pick<
+  ExporterMetricsShape,
+  "runStarted" | "runSucceeded" | "runFailed" | "runStopped" | "restore"
+>
 
 /**
  * The metrics service.
@@ -114,8 +132,16 @@ export class ExporterMetrics extends Context.Tag("@taskhistory/exporter/Exporter
  * @since 0.2.0
  */
 export interface MetricsOptions {
-  /** Labels on every metric of the export (none today; `stream` when one process runs several). */
+  /** Labels on every metric of the export. */
   readonly labels?: Readonly<Record<string, string>> | undefined
+  /**
+   * One process runs several streams (`--config`): every metric of the export, and the core's
+   * request metrics (tagged `stream` by the caller with `Effect.tagMetrics`), carry a `stream`
+   * label; record with {@link ExporterMetricsShape.stream}.
+   *
+   * @since 0.3.0
+   */
+  readonly streams?: boolean | undefined
   /**
    * Slots left in the rate limiter's window, read at each scrape
    * (`taskhistory_rate_limit_remaining`); `undefined` when it cannot be told.
@@ -189,7 +215,7 @@ export const make = (options: MetricsOptions = {}): Effect.Effect<ExporterMetric
     const clock = yield* Effect.clock
     const runtime = yield* Effect.runtime<never>()
     const base = { ...options.labels }
-    const baseNames = Object.keys(base)
+    const baseNames = [...Object.keys(base), ...(options.streams === true ? ["stream"] : [])]
     const registry = new Registry()
     if (options.defaultMetrics !== false) {
       collectDefaultMetrics({ register: registry })
@@ -243,14 +269,12 @@ export const make = (options: MetricsOptions = {}): Effect.Effect<ExporterMetric
       labelNames: baseNames,
       registers
     })
-    inProgress.set(base, 0)
     const healthy = new Gauge({
       name: "taskhistory_export_healthy",
       help: "1 while the last export run succeeded (or none finished yet), 0 after a failed run until the next success.",
       labelNames: baseNames,
       registers
     })
-    healthy.set(base, 1)
     const inflight = new Gauge({
       name: "taskhistory_export_inflight_executions",
       help: "Executions still running when the last successful run read them; each run reads them again until they end.",
@@ -271,9 +295,9 @@ export const make = (options: MetricsOptions = {}): Effect.Effect<ExporterMetric
       registers
     })
 
-    // What the lag is computed from at each scrape: the start of the range the last successful
-    // run read completely (in-flight executions do not hold it back).
-    let readThroughMs: number | undefined
+    // What the lag is computed from at each scrape, by stream: the start of the range the last
+    // successful run read completely (in-flight executions do not hold it back).
+    const readThrough = new Map<string, { labels: Record<string, string>; ms: number | undefined }>()
     new Gauge({
       name: "taskhistory_export_lag_seconds",
       help: "Seconds between now and the time up to which the last successful run read every execution (in-flight executions being read again do not hold it back).",
@@ -281,10 +305,8 @@ export const make = (options: MetricsOptions = {}): Effect.Effect<ExporterMetric
       registers,
       collect() {
         // Unknown until a run completed (or the sink told): NaN, which no threshold matches.
-        this.set(
-          base,
-          readThroughMs === undefined ? Number.NaN : Math.max(0, nowSeconds() - readThroughMs / 1000)
-        )
+        for (const { labels, ms } of readThrough.values())
+          this.set(labels, ms === undefined ? Number.NaN : Math.max(0, nowSeconds() - ms / 1000))
       }
     })
 
@@ -304,7 +326,12 @@ export const make = (options: MetricsOptions = {}): Effect.Effect<ExporterMetric
       })
     }
 
-    EffectMetrics.register(registry, bridged)
+    EffectMetrics.register(
+      registry,
+      options.streams === true
+        ? bridged.map((b) => ({ ...b, labelNames: ["stream", ...b.labelNames] }))
+        : bridged
+    )
 
     const leaderGauge = new Gauge({
       name: "taskhistory_leader",
@@ -326,47 +353,69 @@ export const make = (options: MetricsOptions = {}): Effect.Effect<ExporterMetric
       registers
     })
 
-    let health: Health = { ok: true, text: "starting: no export run has finished yet" }
+    const starting: Health = { ok: true, text: "starting: no export run has finished yet" }
+    const healths = new Map<string, Health>()
 
-    const setFreshness = (freshness: Freshness | undefined) => {
-      if (freshness === undefined) return
-      const t = Date.parse(freshness.readThrough)
-      if (Number.isFinite(t)) readThroughMs = t
-      inflight.set(base, freshness.inFlight)
+    /** The recording of the export series labelled `labels`, `key` naming it for the lag and health. */
+    const recorder = (key: string, labels: Record<string, string>): StreamMetrics => {
+      readThrough.set(key, { labels, ms: undefined })
+      inProgress.set(labels, 0)
+      healthy.set(labels, 1)
+      healths.set(key, starting)
+      const setFreshness = (freshness: Freshness | undefined) => {
+        if (freshness === undefined) return
+        const t = Date.parse(freshness.readThrough)
+        if (Number.isFinite(t)) readThrough.set(key, { labels, ms: t })
+        inflight.set(labels, freshness.inFlight)
+      }
+      return {
+        runStarted: Effect.sync(() => inProgress.set(labels, 1)),
+        runSucceeded: (report) =>
+          Effect.sync(() => {
+            inProgress.set(labels, 0)
+            runs.inc({ ...labels, result: "success" })
+            duration.observe({ ...labels, result: "success" }, report.durationMs / 1000)
+            for (const outcome of ["inserted", "updated", "unchanged", "rejected"] as const)
+              records.inc({ ...labels, outcome }, report[outcome])
+            lastSuccess.set(labels, nowSeconds())
+            if (report.steps !== undefined) {
+              stepBacklog.set(labels, report.steps.backlog)
+              stepRows.inc(labels, report.steps.rows)
+            }
+            setFreshness(report)
+            healthy.set(labels, 1)
+            healths.set(key, { ok: true, text: "ok" })
+          }),
+        runFailed: (failure) =>
+          Effect.sync(() => {
+            inProgress.set(labels, 0)
+            runs.inc({ ...labels, result: "failure", reason: failure.reason })
+            duration.observe({ ...labels, result: "failure" }, failure.durationMs / 1000)
+            healthy.set(labels, 0)
+            const health = healths.get(key) ?? starting
+            const since = health.ok
+              ? new Date(clock.unsafeCurrentTimeMillis()).toISOString()
+              : (/failing since (\S+):/.exec(health.text)?.[1] ?? "")
+            healths.set(key, { ok: false, text: `failing since ${since}: ${oneLine(failure.message)}` })
+          }),
+        runStopped: Effect.sync(() => inProgress.set(labels, 0)),
+        restore: (freshness) => Effect.sync(() => setFreshness(freshness))
+      }
     }
+    const streams = new Map<string, StreamMetrics>()
+    const single = options.streams === true ? undefined : recorder("", base)
+    const noStream: StreamMetrics = {
+      runStarted: Effect.void,
+      runSucceeded: () => Effect.void,
+      runFailed: () => Effect.void,
+      runStopped: Effect.void,
+      restore: () => Effect.void
+    }
+    const main = single ?? noStream
 
     return {
       registry,
-      runStarted: Effect.sync(() => inProgress.set(base, 1)),
-      runSucceeded: (report) =>
-        Effect.sync(() => {
-          inProgress.set(base, 0)
-          runs.inc({ ...base, result: "success" })
-          duration.observe({ ...base, result: "success" }, report.durationMs / 1000)
-          for (const outcome of ["inserted", "updated", "unchanged", "rejected"] as const)
-            records.inc({ ...base, outcome }, report[outcome])
-          lastSuccess.set(base, nowSeconds())
-          if (report.steps !== undefined) {
-            stepBacklog.set(base, report.steps.backlog)
-            stepRows.inc(base, report.steps.rows)
-          }
-          setFreshness(report)
-          healthy.set(base, 1)
-          health = { ok: true, text: "ok" }
-        }),
-      runFailed: (failure) =>
-        Effect.sync(() => {
-          inProgress.set(base, 0)
-          runs.inc({ ...base, result: "failure", reason: failure.reason })
-          duration.observe({ ...base, result: "failure" }, failure.durationMs / 1000)
-          healthy.set(base, 0)
-          const since = health.ok
-            ? new Date(clock.unsafeCurrentTimeMillis()).toISOString()
-            : (/^failing since (\S+):/.exec(health.text)?.[1] ?? "")
-          health = { ok: false, text: `failing since ${since}: ${oneLine(failure.message)}` }
-        }),
-      runStopped: Effect.sync(() => inProgress.set(base, 0)),
-      restore: (freshness) => Effect.sync(() => setFreshness(freshness)),
+      ...main,
       leader: (stream, leading) =>
         Effect.sync(() => {
           if (!knownStreams.has(stream)) {
@@ -385,7 +434,21 @@ export const make = (options: MetricsOptions = {}): Effect.Effect<ExporterMetric
         Effect.sync(() => {
           leasesLost.inc({ stream, reason })
         }),
-      health: Effect.sync(() => health),
+      stream: (name) => {
+        const known = streams.get(name)
+        if (known !== undefined) return known
+        const made = recorder(name, { ...base, stream: name })
+        streams.set(name, made)
+        return made
+      },
+      health: Effect.sync((): Health => {
+        if (single !== undefined) return healths.get("") ?? starting
+        const failing = [...healths.entries()].filter(([, h]) => !h.ok)
+        if (failing.length > 0)
+          return { ok: false, text: failing.map(([name, h]) => `${name}: ${h.text}`).join("; ") }
+        const all = [...healths.values()]
+        return all.length > 0 && all.every((h) => h.text === "ok") ? { ok: true, text: "ok" } : starting
+      }),
       text: Effect.promise(() => registry.metrics())
     }
   })

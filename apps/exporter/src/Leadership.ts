@@ -109,6 +109,10 @@ export const supervise = <E, R>(
     const checkMs = Math.max(1, Duration.toMillis(options.check))
     const { holder } = options
     const led = new Map<string, Led<E>>()
+    /** Local time since which a stream was seen without a leader (while this replica had its share). */
+    const freeSince = new Map<string, number>()
+    /** Streams taken beyond the share because nobody led them for longer than a lease. */
+    const adopted = new Set<string>()
     const order = [...streams].sort((a, b) => hash(`${holder}|${a.stream}`) - hash(`${holder}|${b.stream}`))
     const ttl = leaseMs
     for (const s of streams) if (options.onLeader) yield* options.onLeader(s.label, false)
@@ -118,6 +122,7 @@ export const supervise = <E, R>(
         const current = led.get(s.stream)
         if (current === undefined) return
         led.delete(s.stream)
+        adopted.delete(s.stream)
         yield* Fiber.interrupt(current.fiber)
         if (options.onLeader) yield* options.onLeader(s.label, false)
         if (reason === undefined) {
@@ -189,7 +194,8 @@ export const supervise = <E, R>(
       const share = fairShare(streams.length, live.value)
       // More than our share while others are free: hand one stream over per check.
       if (led.size > share) {
-        const surplus = order.filter((s) => led.has(s.stream)).at(-1)
+        // Not a stream taken because it had no leader: its fair taker did not take it.
+        const surplus = order.filter((s) => led.has(s.stream) && !adopted.has(s.stream)).at(-1)
         if (surplus !== undefined) {
           yield* Effect.logInfo(
             `handing stream ${surplus.label} over: ${live.value} replicas share ${streams.length} streams (${share} each)`
@@ -198,8 +204,26 @@ export const supervise = <E, R>(
         }
         return
       }
+      // A stream nobody led for longer than a lease (its fair taker is stuck or gone before its
+      // heartbeat expired) is taken beyond the share.
+      const orphans = new Set<string>()
+      if (led.size >= share && led.size < streams.length) {
+        const records = yield* store.list.pipe(Effect.orElseSucceed(() => []))
+        const now = yield* Clock.currentTimeMillis
+        for (const s of streams) {
+          const record = records.find((r) => r.stream === s.stream)
+          const free = record === undefined || record.holder === undefined || record.expired
+          if (!free || led.has(s.stream)) {
+            freeSince.delete(s.stream)
+            continue
+          }
+          const since = freeSince.get(s.stream) ?? now
+          freeSince.set(s.stream, since)
+          if (now - since > leaseMs) orphans.add(s.stream)
+        }
+      }
       for (const s of order) {
-        if (led.size >= share) break
+        if (led.size >= share && !orphans.has(s.stream)) continue
         if (led.has(s.stream)) continue
         const acquiredAt = yield* Clock.currentTimeMillis
         const acquired = yield* store
@@ -220,6 +244,12 @@ export const supervise = <E, R>(
             ? `leading stream ${s.label} (lease token ${lease.token}, expires ${lease.expiresAt})`
             : `took stream ${s.label} over from ${takenFrom}, whose lease expired (token ${lease.token})`
         )
+        if (led.size >= share) {
+          adopted.add(s.stream)
+          yield* Effect.logInfo(
+            `stream ${s.label} had no leader for longer than a lease: taking it beyond this replica's share`
+          )
+        }
         const fiber = yield* Effect.forkDaemon(s.lead(lease))
         led.set(s.stream, { lease, validUntil: acquiredAt + leaseMs, fiber })
         if (options.onLeader) yield* options.onLeader(s.label, true)
@@ -241,3 +271,37 @@ export const supervise = <E, R>(
     })
     return yield* loop.pipe(Effect.ensuring(Effect.uninterruptible(releaseAll)))
   })
+
+/**
+ * One `LeaseStore` over the stores of several sinks (a `--config` whose streams write to several
+ * Postgres databases or schemas): each stream's lease lives in its own sink's store, where its
+ * writes are fenced, and the replicas' heartbeats in all of them, so that every replica counts
+ * the same live replicas and takes its fair share of all the streams. `storeOf` maps a stream
+ * (`Lease.stream`) to its store.
+ *
+ * @since 0.3.0
+ */
+export const combine = (storeOf: ReadonlyMap<string, LeaseStore>): LeaseStore => {
+  const stores = [...new Set(storeOf.values())]
+  const of = (stream: string) => {
+    const store = storeOf.get(stream)
+    // Every stream given to `supervise` has a store: a stream without one is a bug of the caller.
+    if (store === undefined) throw new Error(`no lease store for stream ${stream}`)
+    return store
+  }
+  return {
+    heartbeat: (holder, ttlMs) =>
+      Effect.map(
+        Effect.forEach(stores, (store) => store.heartbeat(holder, ttlMs)),
+        (counts) => Math.max(1, ...counts)
+      ),
+    acquire: (stream, holder, ttlMs) => Effect.suspend(() => of(stream).acquire(stream, holder, ttlMs)),
+    renew: (lease, ttlMs) => Effect.suspend(() => of(lease.stream).renew(lease, ttlMs)),
+    release: (lease) => Effect.suspend(() => of(lease.stream).release(lease)),
+    leave: (holder) => Effect.forEach(stores, (store) => store.leave(holder), { discard: true }),
+    list: Effect.map(
+      Effect.forEach(stores, (store) => store.list),
+      (lists) => lists.flat()
+    )
+  }
+}

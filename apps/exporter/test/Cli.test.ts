@@ -6,6 +6,7 @@ import * as Cli from "../src/Cli.js"
 import { version } from "../src/internal/version.js"
 
 const flags = {
+  config: Option.none<string>(),
   connection: ConnectionOptions.emptyFlags,
   once: false,
   schedule: Option.none<string>(),
@@ -57,6 +58,9 @@ describe("Cli.runSettings", () => {
       expect(Duration.toMillis(Duration.decode(settings.options.lookback ?? 0))).toBe(7_200_000)
       expect(settings.options.batchSize).toBe(300)
       expect(settings.options.onInvalid).toBe("quarantine")
+      // Every sink stores step executions (file sinks in DIR/step_executions/).
+      const files = yield* Cli.runSettings({ ...flags, steps: "failed", sink: "csv:/tmp/x" })
+      expect(files.options.steps).toBe("failed")
     })
   )
 
@@ -107,7 +111,6 @@ describe("Cli.runSettings", () => {
       expect((yield* bad({ every: Option.some("1") })).message).toContain("a bare number")
       expect((yield* bad({ minEvery: "fast" })).message).toContain('--min-every "fast"')
       expect((yield* bad({ steps: "failed", stepsBudget: 2 })).message).toContain("--steps-budget")
-      expect((yield* bad({ steps: "failed", sink: "csv:/tmp/x" })).message).toContain("--steps")
       expect((yield* bad({ filters: { ...flags.filters, status: Option.some("done") } })).message).toContain(
         '--status "done"'
       )

@@ -302,48 +302,55 @@ const limitsOf = (flags: ConnectionFlags) =>
  * of `--api-key-file`, hands {@link config} to `TaskHistoryConfig.layerConfig`, and applies
  * `--max-retries` (or `TASKHISTORY_MAX_RETRIES`). Fails with `InvalidInput` naming the missing
  * or bad value and where it came from. The key and the Redis URL are registered as secrets, so
- * nothing printed shows them.
+ * nothing printed shows them. `apiKey`, when given, is the key (read by the caller from a source
+ * of its own, such as a stream of `run --config`), in place of `--api-key-file` and
+ * `PARAGON_API_KEY`.
  *
  * @since 0.1.0
  */
 export const configLayer = (
-  flags: ConnectionFlags
+  flags: ConnectionFlags,
+  apiKey?: Redacted.Redacted<string>
 ): Layer.Layer<TaskHistoryConfig.TaskHistoryConfig, InvalidInput | CliError, FileSystem.FileSystem> =>
   Layer.unwrapEffect(
-    Effect.map(Effect.transposeMapOption(flags.apiKeyFile, readKeyFile), (keyFromFile) =>
-      Layer.effect(
-        TaskHistoryConfig.TaskHistoryConfig,
-        Effect.gen(function* () {
-          const settings = yield* TaskHistoryConfig.TaskHistoryConfig
-          Secrets.register(Redacted.value(settings.apiKey))
-          // Only the password of the Redis URL: a message still names the server that failed.
-          if (Option.isSome(settings.rateLimitRedis))
-            Secrets.registerUrl(Redacted.value(settings.rateLimitRedis.value))
-          const retries = yield* maxRetries(flags)
-          const limits = yield* limitsOf(flags)
-          return {
-            ...settings,
-            ...limits.settings,
-            retry: {
-              ...settings.retry,
-              ...limits.retry,
-              ...(Option.isSome(retries) ? { maxRetries: retries.value } : {})
+    Effect.map(
+      apiKey === undefined
+        ? Effect.transposeMapOption(flags.apiKeyFile, readKeyFile)
+        : Effect.succeed(Option.some(apiKey)),
+      (keyFromFile) =>
+        Layer.effect(
+          TaskHistoryConfig.TaskHistoryConfig,
+          Effect.gen(function* () {
+            const settings = yield* TaskHistoryConfig.TaskHistoryConfig
+            Secrets.register(Redacted.value(settings.apiKey))
+            // Only the password of the Redis URL: a message still names the server that failed.
+            if (Option.isSome(settings.rateLimitRedis))
+              Secrets.registerUrl(Redacted.value(settings.rateLimitRedis.value))
+            const retries = yield* maxRetries(flags)
+            const limits = yield* limitsOf(flags)
+            return {
+              ...settings,
+              ...limits.settings,
+              retry: {
+                ...settings.retry,
+                ...limits.retry,
+                ...(Option.isSome(retries) ? { maxRetries: retries.value } : {})
+              }
             }
-          }
-        })
-      ).pipe(
-        Layer.provide(
-          TaskHistoryConfig.layerConfig(config(flags, keyFromFile)).pipe(
-            Layer.mapError((error) =>
-              error._tag === "InvalidInput"
-                ? explain(flags)(error)
-                : // The flags and the environment readers never fail; a ConfigError here is a
-                  // configuration the binaries cannot read.
-                  new CliError({ exitCode: 2, text: `invalid configuration: ${String(error)}` })
+          })
+        ).pipe(
+          Layer.provide(
+            TaskHistoryConfig.layerConfig(config(flags, keyFromFile)).pipe(
+              Layer.mapError((error) =>
+                error._tag === "InvalidInput"
+                  ? explain(flags)(error)
+                  : // The flags and the environment readers never fail; a ConfigError here is a
+                    // configuration the binaries cannot read.
+                    new CliError({ exitCode: 2, text: `invalid configuration: ${String(error)}` })
+              )
             )
           )
         )
-      )
     )
   )
 

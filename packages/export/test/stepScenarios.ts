@@ -282,3 +282,19 @@ export const longWindow = (fixture: StepFixture) =>
     // Well under the 10-minute window (the test's own timeout is one minute).
     expect(report.durationMs).toBeLessThan(50_000)
   }).pipe(Effect.scoped)
+
+/** Executions exported before steps were turned on are queued once, then read to the same rows. */
+export const turnedOnLater = (fixture: StepFixture) =>
+  Effect.gen(function* () {
+    const sim = yield* Simulator.start({ records: 600, seed: 37, span: 10 })
+    const db = fixture.fresh()
+    const plain = yield* run(sim, db.layer(), {})
+    expect(plain.steps).toBeUndefined()
+    expect(yield* db.steps).toEqual([])
+    const failed = failedIds(yield* sim.dataset)
+    const report = yield* run(sim, db.layer(), { steps: "failed" })
+    expect(report.steps?.executions).toBe(failed.length)
+    expectStepsMatch(yield* db.steps, yield* expectedSteps(sim, failed))
+    const again = yield* run(sim, db.layer(), { steps: "failed" })
+    expect(again.steps?.requests).toBe(0)
+  }).pipe(Effect.scoped)

@@ -117,7 +117,7 @@ export const fromExport = (query: ExecutionQuery, format: Format.Format, rawCsv:
     const reader = yield* ExportReader
     if (reader.stepFailures === undefined) {
       return yield* usageError(
-        `--by error reads table step_executions, which ${reader.name} does not have: export step executions into a SQLite or Postgres sink with \`taskhistory-exporter run --steps failed\`, or use --source api`
+        `--by error reads table step_executions, which ${reader.name} does not have: export step executions with \`taskhistory-exporter run --steps failed\`, or use --source api`
       )
     }
     const freshness = yield* reader.freshness

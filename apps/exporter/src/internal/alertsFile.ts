@@ -9,11 +9,12 @@
 import type { FileSystem } from "@effect/platform/FileSystem"
 import * as InputFile from "@taskhistory/app-kit/InputFile"
 import * as Main from "@taskhistory/app-kit/Main"
-import * as TaskHistoryConfig from "@taskhistory/core/TaskHistoryConfig"
 import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
 import type * as Alerts from "@taskhistory/export/Alerts"
-import { Duration, Effect, Either, Option, Redacted } from "effect"
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml"
+import { Effect, Either, Option, Redacted } from "effect"
+import { isScalar, isSeq, type Node, type YAMLMap } from "yaml"
+import * as YamlFields from "./yamlFields.js"
+import { durationField, ENV_NAME, type Fail, fieldsOf, list, numberField, scalarText } from "./yamlFields.js"
 
 /** @internal */
 export interface Webhook {
@@ -34,8 +35,6 @@ export interface AlertsConfig {
 const MAX_BYTES = 1024 * 1024
 const HOUR = 3_600_000
 
-type Fail = (node: Node | undefined, field: string, value: string, expected: string) => InvalidInput
-
 const WEBHOOK_KEYS = new Set(["name", "url", "urlEnv", "format", "secretEnv"])
 const RULE_KEYS = new Set([
   "name",
@@ -48,98 +47,25 @@ const RULE_KEYS = new Set([
   "cooldown",
   "notify"
 ])
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
-
-const scalarText = (node: Node | undefined): string =>
-  node === undefined ? "" : isScalar(node) ? String(node.value) : isMap(node) ? "a mapping" : "a list"
 
 /** Parses the text of a rules file (`file` names it in errors); `env` resolves `urlEnv` and `secretEnv`. */
 export const parse = (
   file: string,
   text: string,
   env: (name: string) => Option.Option<Redacted.Redacted<string>>
-): Either.Either<AlertsConfig, InvalidInput> => {
-  const lines = new LineCounter()
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
-  const lineOf = (offset: number | undefined) => (offset === undefined ? 1 : lines.linePos(offset).line)
-  const fail: Fail = (node, field, value, expected) =>
-    new InvalidInput({ field: `${file}:${lineOf(node?.range?.[0])} ${field}`, value, expected })
-  const syntax = doc.errors[0]
-  if (syntax !== undefined) {
-    return Either.left(
-      new InvalidInput({
-        field: `${file}:${lineOf(syntax.pos[0])}`,
-        value: "",
-        problem: `is not valid YAML (${syntax.message.split("\n")[0]})`,
-        expected: "a rules file with webhooks and rules (see the README)"
-      })
+): Either.Either<AlertsConfig, InvalidInput> =>
+  Either.gen(function* () {
+    const { root, fail } = yield* YamlFields.parse(
+      file,
+      text,
+      "a rules file with webhooks and rules (see the README)"
     )
-  }
-  const root = doc.contents
-  if (!isMap(root))
-    return Either.left(
-      fail(
-        root ?? undefined,
-        "(top level)",
-        scalarText(root ?? undefined),
-        "a mapping with webhooks and rules"
-      )
-    )
-  return Either.gen(function* () {
-    for (const pair of root.items) {
-      const key = isScalar(pair.key) ? String(pair.key.value) : ""
-      if (key !== "webhooks" && key !== "rules") {
-        return yield* Either.left(fail(pair.key as Node, key, key, "webhooks or rules"))
-      }
-    }
+    yield* YamlFields.onlyKeys(root, ["webhooks", "rules"], fail)
     const webhooks = yield* parseWebhooks(root, fail, env)
     const names = new Set(webhooks.map((w) => w.name))
     const rules = yield* parseRules(root, fail, names)
     return { file, webhooks, rules }
   })
-}
-
-const list = (root: YAMLMap, key: string, fail: Fail) => {
-  const node = root.get(key, true) as Node | undefined
-  if (node === undefined || (isScalar(node) && node.value === null)) return Either.right([] as Array<Node>)
-  if (!isSeq(node)) return Either.left(fail(node, key, scalarText(node), "a list"))
-  return Either.right(node.items as Array<Node>)
-}
-
-interface Fields {
-  readonly node: YAMLMap
-  readonly path: string
-  readonly get: (key: string) => Node | undefined
-  readonly text: (key: string) => Either.Either<string | undefined, InvalidInput>
-}
-
-const fieldsOf = (
-  item: Node,
-  path: string,
-  keys: ReadonlySet<string>,
-  fail: Fail
-): Either.Either<Fields, InvalidInput> => {
-  if (!isMap(item)) return Either.left(fail(item, path, scalarText(item), "a mapping"))
-  for (const pair of item.items) {
-    const key = isScalar(pair.key) ? String(pair.key.value) : ""
-    if (!keys.has(key))
-      return Either.left(fail(pair.key as Node, `${path}.${key}`, key, `one of ${[...keys].join(", ")}`))
-  }
-  const get = (key: string) => item.get(key, true) as Node | undefined
-  return Either.right({
-    node: item,
-    path,
-    get,
-    text: (key) => {
-      const node = get(key)
-      if (node === undefined) return Either.right(undefined)
-      if (!isScalar(node) || node.value === null || typeof node.value === "object") {
-        return Either.left(fail(node, `${path}.${key}`, scalarText(node), "a value"))
-      }
-      return Either.right(String(node.value))
-    }
-  })
-}
 
 const parseWebhooks = (
   root: YAMLMap,
@@ -239,30 +165,6 @@ const parseWebhooks = (
       out.push({ name, url: Redacted.make(Redacted.value(url).trim()), format, secret })
     }
     return out
-  })
-
-const durationField = (f: Fields, key: string, fail: Fail) =>
-  Either.gen(function* () {
-    const text = yield* f.text(key)
-    if (text === undefined) return undefined
-    const parsed = TaskHistoryConfig.parseDuration(text, key, Duration.days(3660))
-    if (Either.isLeft(parsed) || Duration.toMillis(parsed.right) <= 0) {
-      return yield* Either.left(
-        fail(f.get(key), `${f.path}.${key}`, text, "a duration such as 30m, 6h or 7d")
-      )
-    }
-    return Duration.toMillis(parsed.right)
-  })
-
-const numberField = (f: Fields, key: string, fail: Fail, check: (n: number) => boolean, expected: string) =>
-  Either.gen(function* () {
-    const node = f.get(key)
-    if (node === undefined) return undefined
-    const value = isScalar(node) ? node.value : undefined
-    if (typeof value !== "number" || !Number.isFinite(value) || !check(value)) {
-      return yield* Either.left(fail(node, `${f.path}.${key}`, scalarText(node), expected))
-    }
-    return value
   })
 
 const parseRules = (root: YAMLMap, fail: Fail, webhooks: ReadonlySet<string>) =>

@@ -525,7 +525,7 @@ export const run = (
     if (settings.steps !== undefined && stepStore === undefined) {
       return yield* new ExportError({
         reason: "InvalidOptions",
-        detail: `steps ${settings.steps.scope}: the sink ${sink.name} does not store step executions (use a SQLite or Postgres sink)`
+        detail: `steps ${settings.steps.scope}: the sink ${sink.name} does not store step executions (the SQLite, Postgres and file sinks do)`
       })
     }
     const wake = yield* Queue.sliding<void>(1)

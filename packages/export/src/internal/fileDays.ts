@@ -141,19 +141,25 @@ export const readDay = (store: Store, day: string) =>
     return loaded
   })
 
-/** A day from memory (now the most recently used) or from its files. */
-const getDay = (store: Store, day: string) =>
-  Effect.gen(function* () {
-    const cached = store.cache.get(day)
+/**
+ * The entry `key` of an LRU `cache` (a `Map` in use order: it becomes the most recently used),
+ * or `load`ed into it.
+ */
+export const cachedOr = <K, V, E>(cache: Map<K, V>, key: K, load: Effect.Effect<V, E>): Effect.Effect<V, E> =>
+  Effect.suspend(() => {
+    const cached = cache.get(key)
     if (cached !== undefined) {
-      store.cache.delete(day)
-      store.cache.set(day, cached)
-      return cached
+      cache.delete(key)
+      cache.set(key, cached)
+      return Effect.succeed(cached)
     }
-    const loaded = yield* readDay(store, day)
-    store.cache.set(day, loaded)
-    return loaded
+    return Effect.tap(load, (loaded) => {
+      cache.set(key, loaded)
+    })
   })
+
+/** A day from memory (now the most recently used) or from its files. */
+const getDay = (store: Store, day: string) => cachedOr(store.cache, day, readDay(store, day))
 
 /** Creates the day's directory when the day is new. */
 const ensureDir = async (store: Store, day: Day) => {
@@ -256,14 +262,19 @@ export type Counts = { -readonly [K in Exclude<keyof BatchResult, "finished">]: 
 
 /**
  * Upserts `incoming` (rows of one day, by id) into that day, writes the day when it changed and
- * records its entry in the manifest.
+ * records its entry in the manifest. `options.changed` is told of each inserted or updated row,
+ * with the status stored before (`undefined` for a new row).
  */
 export const upsertDay = (
   store: Store,
   dayName: string,
   incoming: ReadonlyMap<string, FileRow>,
   counts: Counts,
-  options: { readonly maxOpenDays: number; readonly deferDerived: boolean }
+  options: {
+    readonly maxOpenDays: number
+    readonly deferDerived: boolean
+    readonly changed?: ((row: FileRow, before: unknown) => void) | undefined
+  }
 ) =>
   Effect.gen(function* () {
     const day = yield* getDay(store, dayName)
@@ -281,12 +292,15 @@ export const upsertDay = (
         counts.inserted++
         const reached = transition(undefined, row.values)
         if (reached !== undefined) counts.finished.push(reached)
+        options.changed?.(row, undefined)
         changed = true
       } else if (existing.rawText === row.rawText) {
         counts.unchanged++
       } else {
-        const reached = transition(statusOf(existing.values), row.values)
+        const storedStatus = statusOf(existing.values)
+        const reached = transition(storedStatus, row.values)
         if (reached !== undefined) counts.finished.push(reached)
+        options.changed?.(row, storedStatus)
         if (existing.startedMs !== row.startedMs) day.sorted = false
         assignRow(existing, row)
         changedRows.push(existing)

@@ -9,7 +9,7 @@
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { Effect, Either, Schema } from "effect"
-import type { ExportState } from "../Sink.js"
+import type { ExportState, QueuedSteps, StepScope } from "../Sink.js"
 import { fsyncDir, orMissing, writeAtomic } from "./atomicFile.js"
 import type { FileFormatName } from "./fileFormat.js"
 import * as SinkErrors from "./sinkErrors.js"
@@ -41,26 +41,76 @@ const DayEntry = Schema.Struct({
 /** What the manifest says of one day. */
 export type DayEntry = typeof DayEntry.Type
 
+/**
+ * The step executions of the export (`--steps`): the days of `step_executions/`, the backlog of
+ * executions whose steps are still to be read (`[executionId, status, dateStarted, queuedAt]`,
+ * oldest first) and the scopes whose stored executions were queued once.
+ */
+const StoredSteps = Schema.Struct({
+  days: Schema.Record({ key: Schema.String, value: DayEntry }),
+  backlog: Schema.Array(Schema.Tuple(Schema.String, Schema.String, Schema.String, Schema.String)),
+  scopes: Schema.Array(Schema.Literal("failed", "all"))
+})
+
 const ManifestJson = Schema.parseJson(
   Schema.Struct({
     version: Schema.Literal(1),
     format: Schema.Literal("ndjson", "csv", "parquet"),
     states: Schema.Record({ key: Schema.String, value: StoredState }),
     days: Schema.Record({ key: Schema.String, value: DayEntry }),
-    rejects: Schema.Struct({ count: Schema.Number, bytes: Schema.Number })
+    rejects: Schema.Struct({ count: Schema.Number, bytes: Schema.Number }),
+    steps: Schema.optional(StoredSteps)
   })
 )
 
 const decode = Schema.decodeUnknownEither(ManifestJson)
+
+/** What the manifest says of the step executions, in memory. */
+export interface Steps {
+  readonly days: Map<string, DayEntry>
+  /** By execution id. */
+  readonly backlog: Map<string, QueuedSteps>
+  readonly scopes: Set<StepScope>
+}
 
 /** The manifest in memory. */
 export interface Manifest {
   readonly states: Map<string, ExportState>
   readonly days: Map<string, DayEntry>
   rejects: { count: number; bytes: number }
+  /** Present once steps were exported into the directory (or queued). */
+  steps: Steps | undefined
 }
 
-export const empty = (): Manifest => ({ states: new Map(), days: new Map(), rejects: { count: 0, bytes: 0 } })
+export const empty = (): Manifest => ({
+  states: new Map(),
+  days: new Map(),
+  rejects: { count: 0, bytes: 0 },
+  steps: undefined
+})
+
+/** The steps section of `manifest`, created when missing. */
+export const stepsOf = (manifest: Manifest): Steps => {
+  if (manifest.steps === undefined)
+    manifest.steps = { days: new Map(), backlog: new Map(), scopes: new Set() }
+  return manifest.steps
+}
+
+/** Backlog order: oldest start first, then by id. */
+export const compareQueued = (a: QueuedSteps, b: QueuedSteps): number =>
+  Date.parse(a.dateStarted) - Date.parse(b.dateStarted) ||
+  (a.executionId < b.executionId ? -1 : a.executionId > b.executionId ? 1 : 0)
+
+const byKey = <V>(entries: Iterable<readonly [string, V]>) =>
+  Object.fromEntries([...entries].sort(([a], [b]) => (a < b ? -1 : 1)))
+
+const encodeSteps = (steps: Steps) => ({
+  days: byKey(steps.days),
+  backlog: [...steps.backlog.values()]
+    .sort(compareQueued)
+    .map((q) => [q.executionId, q.status, q.dateStarted, q.queuedAt]),
+  scopes: [...steps.scopes].sort()
+})
 
 const toState = (s: typeof StoredState.Type): ExportState => ({
   streamKey: s.streamKey,
@@ -77,8 +127,9 @@ export const encode = (format: FileFormatName, manifest: Manifest): string =>
       version: 1,
       format,
       states: Object.fromEntries(manifest.states),
-      days: Object.fromEntries([...manifest.days].sort(([a], [b]) => (a < b ? -1 : 1))),
-      rejects: manifest.rejects
+      days: byKey(manifest.days),
+      rejects: manifest.rejects,
+      ...(manifest.steps === undefined ? {} : { steps: encodeSteps(manifest.steps) })
     },
     null,
     1
@@ -123,6 +174,18 @@ export const read = (
     for (const [key, s] of Object.entries(m.states)) manifest.states.set(key, toState(s))
     for (const [day, entry] of Object.entries(m.days)) manifest.days.set(day, entry)
     manifest.rejects = { ...m.rejects }
+    if (m.steps !== undefined) {
+      manifest.steps = {
+        days: new Map(Object.entries(m.steps.days)),
+        backlog: new Map(
+          m.steps.backlog.map(([executionId, status, dateStarted, queuedAt]) => [
+            executionId,
+            { executionId, status, dateStarted, queuedAt }
+          ])
+        ),
+        scopes: new Set(m.steps.scopes)
+      }
+    }
     return manifest
   })
 
@@ -130,9 +193,9 @@ export const read = (
 export const write = (dir: string, format: FileFormatName, manifest: Manifest): Promise<void> =>
   writeAtomic(dir, STATE_FILE, encode(format, manifest)).then(() => fsyncDir(dir))
 
-/** The rows of every day. */
-export const rowCount = (manifest: Manifest): number => {
+/** The rows of every day of `days` (the executions' by default). */
+export const rowCount = (manifest: Manifest, days: ReadonlyMap<string, DayEntry> = manifest.days): number => {
   let rows = 0
-  for (const entry of manifest.days.values()) rows += entry.rows
+  for (const entry of days.values()) rows += entry.rows
   return rows
 }

@@ -36,7 +36,7 @@ const text = (value: Columns.Value | undefined): string | null => (typeof value 
 const encoders = { text, number: int64, timestamp } as const
 
 /** The schema element of a column of `kind`. */
-const element = (name: string, kind: Columns.Kind, required: boolean): SchemaElement => {
+export const element = (name: string, kind: Columns.Kind, required: boolean): SchemaElement => {
   const repetition_type = required ? "REQUIRED" : "OPTIONAL"
   switch (kind) {
     case "text":
@@ -124,4 +124,64 @@ export const decodeParquet = async (data: Uint8Array): Promise<Array<FileRow> | 
     rows[i] = row
   }
   return rows
+}
+
+/** A column of a table written by {@link encodeTable}. */
+export interface TableColumn {
+  readonly name: string
+  readonly kind: Columns.Kind
+  readonly required: boolean
+}
+
+/**
+ * Encodes rows of values (in the order of `columns`) as one Parquet file with the same logical
+ * types as the day files (used by the step partitions). Throws on a writer bug: wrap it.
+ */
+export const encodeTable = (
+  columns: ReadonlyArray<TableColumn>,
+  rows: ReadonlyArray<ReadonlyArray<Columns.Value>>
+): Uint8Array => {
+  const n = rows.length
+  const columnData: Array<ColumnSource> = columns.map((column, k) => {
+    const encode = encoders[column.kind]
+    const missing = column.required && column.kind === "text" ? "" : null
+    const data = new Array<string | bigint | Date | null>(n)
+    for (let i = 0; i < n; i++) data[i] = encode(rows[i]![k]) ?? missing
+    return { name: column.name, data }
+  })
+  const buffer = parquetWriteBuffer({
+    columnData,
+    schema: [
+      { name: "root", num_children: columns.length },
+      ...columns.map((c) => element(c.name, c.kind, c.required))
+    ],
+    rowGroupSize: 100_000,
+    createdBy: "@taskhistory/export"
+  })
+  return new Uint8Array(buffer)
+}
+
+/**
+ * Reads the rows of a file written by {@link encodeTable} as values in the order of `columns`
+ * (instants as ISO text, absent values `null`). An error string when it is not such a file.
+ */
+export const decodeTable = async (
+  columns: ReadonlyArray<TableColumn>,
+  data: Uint8Array
+): Promise<Array<Array<Columns.Value>> | string> => {
+  let objects: Array<Record<string, unknown>>
+  try {
+    const file = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer
+    objects = await parquetReadObjects({ file, columns: columns.map((c) => c.name) })
+  } catch (error) {
+    return `not a readable Parquet file (${error instanceof Error ? error.message : String(error)})`
+  }
+  return objects.map((o) =>
+    columns.map((c) => {
+      const value = o[c.name]
+      if (value instanceof Date) return value.toISOString()
+      if (typeof value === "bigint") return Number(value)
+      return typeof value === "string" || typeof value === "number" ? value : null
+    })
+  )
 }

@@ -6,7 +6,9 @@
  *
  * @internal
  */
+import * as path from "node:path"
 import type { ExecutionQuery } from "@taskhistory/core/ExecutionQuery"
+import type { StepFailure } from "@taskhistory/core/StepErrors"
 import { decodeExecution, type WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Chunk, Effect, Stream } from "effect"
 import type { ExportReaderShape, Freshness } from "../ExportReader.js"
@@ -15,6 +17,7 @@ import { dayDir, readDayFiles } from "./fileDays.js"
 import { type FileFormatName, formats } from "./fileFormat.js"
 import * as Manifest from "./fileManifest.js"
 import { compareRows } from "./fileRow.js"
+import { readStepFile, STEPS_DIR, stepFormats } from "./fileSteps.js"
 import { checkQuery } from "./readerQuery.js"
 import * as SinkErrors from "./sinkErrors.js"
 
@@ -52,48 +55,93 @@ export const make = (format: FileFormatName, dir: string): Effect.Effect<ExportR
         : Effect.succeed(m)
     )
     // Fails here, once, when the directory is not an export of this format.
-    yield* load
+    const opened = yield* load
     const file = formats[format]
+
+    /** The days of `days` in the range of `query`, and the executions of a day that match it. */
+    const selection = (query: ExecutionQuery, days: Iterable<string>) => {
+      const after = query.afterDate === undefined ? undefined : Date.parse(query.afterDate)
+      const before = query.beforeDate === undefined ? undefined : Date.parse(query.beforeDate)
+      const inRange = [...days]
+        .filter(
+          (d) => (after === undefined || d >= dayOf(after)) && (before === undefined || d <= dayOf(before))
+        )
+        .sort()
+      const keep = (e: WorkflowExecution) => {
+        if (query.workflowId !== undefined && e.workflowId !== query.workflowId) return false
+        if (query.userId !== undefined && e.userId !== query.userId) return false
+        if (query.status !== undefined && e.status !== query.status) return false
+        const ms = Date.parse(e.dateStarted)
+        return (after === undefined || ms >= after) && (before === undefined || ms <= before)
+      }
+      const readDay = (day: string, operation: "read executions" | "read steps") =>
+        Effect.gen(function* () {
+          const files = yield* Effect.tryPromise({
+            try: () => readDayFiles(dayDir(dir, day), file),
+            catch: SinkErrors.fromCause("Io", name, operation)
+          })
+          if (typeof files === "string") return yield* SinkErrors.make("Corrupt", name, operation, files)
+          const rows = [...files.rows.values()].sort(compareRows)
+          const out: Array<WorkflowExecution> = []
+          for (const row of rows) {
+            const decoded = decodeExecution(JSON.parse(row.rawText))
+            if (decoded._tag === "Right" && keep(decoded.right)) out.push(decoded.right)
+          }
+          return out
+        })
+      return { days: inRange, readDay }
+    }
 
     const executions = (query: ExecutionQuery) =>
       Stream.unwrap(
         Effect.gen(function* () {
           yield* checkQuery(query)
-          const manifest = yield* load
-          const after = query.afterDate === undefined ? undefined : Date.parse(query.afterDate)
-          const before = query.beforeDate === undefined ? undefined : Date.parse(query.beforeDate)
-          const days = [...manifest.days.keys()]
-            .filter(
-              (d) =>
-                (after === undefined || d >= dayOf(after)) && (before === undefined || d <= dayOf(before))
-            )
-            .sort()
-          const keep = (e: WorkflowExecution) => {
-            if (query.workflowId !== undefined && e.workflowId !== query.workflowId) return false
-            if (query.userId !== undefined && e.userId !== query.userId) return false
-            if (query.status !== undefined && e.status !== query.status) return false
-            const ms = Date.parse(e.dateStarted)
-            return (after === undefined || ms >= after) && (before === undefined || ms <= before)
-          }
-          const readDay = (day: string) =>
+          const { days, readDay } = selection(query, (yield* load).days.keys())
+          return Stream.fromIterable(days).pipe(
+            Stream.mapEffect((day) => Effect.map(readDay(day, "read executions"), Chunk.unsafeFromArray)),
+            Stream.flattenChunks
+          )
+        })
+      )
+
+    /**
+     * The failed steps of the matching executions: each step day joined with its executions' day.
+     * Only for an export that holds step executions (made with `--steps`).
+     */
+    const stepFailures = (query: ExecutionQuery) =>
+      Stream.unwrap(
+        Effect.gen(function* () {
+          yield* checkQuery(query)
+          const { days, readDay } = selection(query, (yield* load).steps?.days.keys() ?? [])
+          const stepFormat = stepFormats[format]
+          const failuresOf = (day: string) =>
             Effect.gen(function* () {
-              const files = yield* Effect.tryPromise({
-                try: () => readDayFiles(dayDir(dir, day), file),
-                catch: SinkErrors.fromCause("Io", name, "read executions")
+              const workflows = new Map((yield* readDay(day, "read steps")).map((e) => [e.id, e.workflowId]))
+              const steps = yield* Effect.tryPromise({
+                try: () =>
+                  readStepFile(path.join(dir, STEPS_DIR, `date=${day}`, stepFormat.file), stepFormat),
+                catch: SinkErrors.fromCause("Io", name, "read steps")
               })
-              if (typeof files === "string") {
-                return yield* SinkErrors.make("Corrupt", name, "read executions", files)
-              }
-              const rows = [...files.rows.values()].sort(compareRows)
-              const out: Array<WorkflowExecution> = []
-              for (const row of rows) {
-                const decoded = decodeExecution(JSON.parse(row.rawText))
-                if (decoded._tag === "Right" && keep(decoded.right)) out.push(decoded.right)
+              if (typeof steps === "string")
+                return yield* SinkErrors.make("Corrupt", name, "read steps", steps)
+              const out: Array<StepFailure> = []
+              for (const { row } of steps ?? []) {
+                if (row.status !== "FAILED" || !workflows.has(row.executionId)) continue
+                out.push({
+                  executionId: row.executionId,
+                  workflowId: workflows.get(row.executionId),
+                  message: row.errorMessage
+                })
               }
               return Chunk.unsafeFromArray(out)
             })
-          return Stream.fromIterable(days).pipe(Stream.mapEffect(readDay), Stream.flattenChunks)
+          return Stream.fromIterable(days).pipe(Stream.mapEffect(failuresOf), Stream.flattenChunks)
         })
       )
-    return { name, executions, freshness: Effect.map(load, freshnessOf) }
+    return {
+      name,
+      executions,
+      ...(opened.steps === undefined ? {} : { stepFailures }),
+      freshness: Effect.map(load, freshnessOf)
+    }
   })

@@ -8,7 +8,9 @@
  * - `fileDays.ts`: the days in memory and on disk, and the upsert of a batch's rows into a day;
  * - `fileRejects.ts`: the append-only rejects file;
  * - `fileRecovery.ts`: what a crash left, put right on open and after a failed batch;
- * - `fileFormat.ts` / `fileRow.ts`: how a day's rows are written (NDJSON, CSV, Parquet).
+ * - `fileFormat.ts` / `fileRow.ts`: how a day's rows are written (NDJSON, CSV, Parquet);
+ * - `fileSteps.ts`: the step executions (`step_executions/date=YYYY-MM-DD/`), whose backlog is in
+ *   the manifest, so steps, backlog and state move together.
  *
  * @internal
  */
@@ -16,16 +18,30 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { decodeExecution } from "@taskhistory/core/WorkflowExecution"
 import { Clock, Effect, Option, type Scope } from "effect"
-import type { Batch, BatchResult, SinkShape, SinkStatus } from "../Sink.js"
+import * as Columns from "../Columns.js"
+import type {
+  Batch,
+  BatchResult,
+  QueuedSteps,
+  SinkShape,
+  SinkStatus,
+  StepBatch,
+  StepRow,
+  StepScope,
+  StepStore
+} from "../Sink.js"
 import * as FileAlerts from "./fileAlerts.js"
-import { type Counts, flushJournal, io, type Store, upsertDay } from "./fileDays.js"
+import { type Counts, flushJournal, io, readDay, type Store, upsertDay } from "./fileDays.js"
 import type { FileFormat } from "./fileFormat.js"
 import * as Manifest from "./fileManifest.js"
 import { recover } from "./fileRecovery.js"
 import * as Rejects from "./fileRejects.js"
 import { dayOf, type FileRow, makeRow } from "./fileRow.js"
+import * as FileSteps from "./fileSteps.js"
+import { statusOf } from "./finished.js"
 import * as ProcessLock from "./processLock.js"
 import * as SinkErrors from "./sinkErrors.js"
+import { shouldQueue } from "./stepRecords.js"
 
 /** Options shared by the three file sinks. */
 export interface FileSinkOptions {
@@ -87,25 +103,89 @@ export const make = (
       rejectKeys: new Set()
     }
 
+    const stepTable: FileSteps.StepTable = {
+      dir: path.join(dir, FileSteps.STEPS_DIR),
+      name,
+      format: FileSteps.stepFormats[format.name],
+      cache: new Map()
+    }
+    const writeManifest = io(store, "write state", () => Manifest.write(dir, format.name, store.manifest))
+    const recoverAll = Effect.gen(function* () {
+      yield* recover(store)
+      if (yield* FileSteps.recoverSteps(stepTable, store.manifest)) yield* writeManifest
+    })
+
     yield* io(store, "open", () => fs.mkdir(dir, { recursive: true }))
     yield* ProcessLock.acquire(dir, name, { wait: options.waitForLock })
-    yield* recover(store)
+    yield* recoverAll
 
     let needsRecovery = false
     const semaphore = yield* Effect.makeSemaphore(1)
     /** After a failed batch, memory may be ahead of the disk: rebuild it from the files first. */
     const ensureRecovered = Effect.suspend(() =>
       needsRecovery
-        ? Effect.tap(recover(store), () => {
+        ? Effect.tap(recoverAll, () => {
             needsRecovery = false
           })
         : Effect.void
     )
-    const writeManifest = io(store, "write state", () => Manifest.write(dir, format.name, store.manifest))
+    /** A write of the sink: one at a time, never interrupted halfway; after a failure, memory is rebuilt. */
+    const exclusive = <A>(effect: Effect.Effect<A, SinkErrors.SinkError>) =>
+      semaphore.withPermits(1)(
+        Effect.uninterruptible(
+          Effect.zipRight(ensureRecovered, effect).pipe(
+            Effect.onExit((exit) =>
+              Effect.sync(() => {
+                if (exit._tag === "Failure") {
+                  // Memory may be ahead of the disk: rebuild it from the files before the next write.
+                  needsRecovery = true
+                  store.cache.clear()
+                  stepTable.cache.clear()
+                }
+              })
+            )
+          )
+        )
+      )
+
+    /** The backlog sorted oldest first, kept between calls (entries that left it are skipped). */
+    const order: { dirty: boolean; source: Map<string, QueuedSteps> | undefined; list: Array<QueuedSteps> } =
+      {
+        dirty: true,
+        source: undefined,
+        list: []
+      }
+    const oldestQueued = (limit: number): ReadonlyArray<QueuedSteps> => {
+      const backlog = store.manifest.steps?.backlog
+      if (backlog === undefined) return []
+      if (order.dirty || order.source !== backlog) {
+        order.list = [...backlog.values()].sort(Manifest.compareQueued)
+        order.source = backlog
+        order.dirty = false
+      }
+      const out: Array<QueuedSteps> = []
+      let gone = 0
+      for (const q of order.list) {
+        if (out.length >= limit) break
+        if (backlog.get(q.executionId) === q) out.push(q)
+        else if (out.length === 0) gone++
+      }
+      if (gone > 0) order.list.splice(0, gone)
+      return out
+    }
+
+    /** Queues executions (one that is queued already keeps its place and takes the new status). */
+    const queue = (entries: ReadonlyArray<QueuedSteps>) => {
+      const backlog = Manifest.stepsOf(store.manifest).backlog
+      for (const q of entries) {
+        const existing = backlog.get(q.executionId)
+        backlog.set(q.executionId, existing === undefined ? q : { ...existing, status: q.status })
+      }
+      order.dirty = true
+    }
 
     const write = (batch: Batch) =>
       Effect.gen(function* () {
-        yield* ensureRecovered
         const counts: Counts = {
           inserted: 0,
           updated: 0,
@@ -117,8 +197,27 @@ export const make = (
           return counts
         const exportedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
         const byDay = yield* rowsByDay(store, batch.records, exportedAt, counts)
+        const queued: Array<QueuedSteps> = []
+        const scope = batch.steps
+        const changed =
+          scope === undefined
+            ? undefined
+            : (row: FileRow, before: unknown) => {
+                const status = statusOf(row.values)
+                if (shouldQueue(scope, before, status)) {
+                  const dateStarted = row.values[DATE_STARTED]
+                  queued.push({
+                    executionId: row.id,
+                    status: String(status),
+                    dateStarted:
+                      typeof dateStarted === "string" ? dateStarted : new Date(row.startedMs).toISOString(),
+                    queuedAt: exportedAt
+                  })
+                }
+              }
         for (const day of [...byDay.keys()].sort())
-          yield* upsertDay(store, day, byDay.get(day)!, counts, settings)
+          yield* upsertDay(store, day, byDay.get(day)!, counts, { ...settings, changed })
+        if (queued.length > 0) queue(queued)
         yield* Rejects.append(store, batch.rejects, batch.state?.streamKey)
         if (batch.state !== undefined) store.manifest.states.set(batch.state.streamKey, batch.state)
         yield* writeManifest
@@ -126,21 +225,70 @@ export const make = (
       })
 
     const writeBatch = (batch: Batch): Effect.Effect<BatchResult, SinkErrors.SinkError> =>
-      semaphore.withPermits(1)(
-        Effect.uninterruptible(
-          write(batch).pipe(
-            Effect.onExit((exit) =>
-              Effect.sync(() => {
-                if (exit._tag === "Failure") {
-                  // Memory may be ahead of the disk: rebuild it from the files before the next batch.
-                  needsRecovery = true
-                  store.cache.clear()
-                }
-              })
-            )
-          )
-        )
-      )
+      exclusive(write(batch))
+
+    const writeSteps = (batch: StepBatch) =>
+      Effect.gen(function* () {
+        const exportedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
+        const steps = Manifest.stepsOf(store.manifest)
+        const dayOfExecution = new Map(batch.done.map((d) => [d.executionId, d.dateStarted] as const))
+        const byDay = new Map<string, Array<StepRow>>()
+        for (const row of batch.rows) {
+          const started = Date.parse(dayOfExecution.get(row.executionId) ?? row.dateStarted ?? "")
+          if (Number.isNaN(started)) {
+            const detail = `step ${row.id} of execution ${row.executionId}: no start date to partition it by`
+            return yield* SinkErrors.make("InvalidRecord", name, "write steps", detail)
+          }
+          const day = dayOf(started)
+          const rows = byDay.get(day)
+          if (rows === undefined) byDay.set(day, [row])
+          else rows.push(row)
+        }
+        yield* FileSteps.upsertSteps(stepTable, steps, byDay, exportedAt, settings.maxOpenDays)
+        yield* Rejects.append(store, batch.rejects, batch.streamKey)
+        // Unless its status changed since it was queued: then it is read again for the new one.
+        for (const done of batch.done) {
+          if (steps.backlog.get(done.executionId)?.status === done.status)
+            steps.backlog.delete(done.executionId)
+        }
+        yield* writeManifest
+      })
+
+    const queueStored = (scope: StepScope) =>
+      Effect.gen(function* () {
+        const steps = Manifest.stepsOf(store.manifest)
+        if (steps.scopes.has(scope) || steps.scopes.has("all")) return 0
+        const queuedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
+        const withSteps = yield* FileSteps.executionsWithSteps(stepTable, steps)
+        const found: Array<QueuedSteps> = []
+        for (const day of [...store.manifest.days.keys()].sort()) {
+          for (const row of (yield* readDay(store, day)).rows.values()) {
+            const status = statusOf(row.values)
+            const dateStarted = row.values[DATE_STARTED]
+            if (
+              (scope === "all" || status === "FAILED") &&
+              typeof dateStarted === "string" &&
+              !withSteps.has(row.id) &&
+              !steps.backlog.has(row.id)
+            ) {
+              found.push({ executionId: row.id, status: String(status), dateStarted, queuedAt })
+            }
+          }
+        }
+        queue(found)
+        steps.scopes.add(scope)
+        yield* writeManifest
+        return found.length
+      })
+
+    const stepStore: StepStore = {
+      backlog: (limit) => semaphore.withPermits(1)(Effect.map(ensureRecovered, () => oldestQueued(limit))),
+      backlogSize: semaphore.withPermits(1)(
+        Effect.map(ensureRecovered, () => store.manifest.steps?.backlog.size ?? 0)
+      ),
+      writeSteps: (batch) => exclusive(writeSteps(batch)),
+      queueStored: (scope) => exclusive(queueStored(scope))
+    }
 
     // On close, fold the journals of deferred Parquet days into their files (if this fails, the
     // next open does it).
@@ -167,7 +315,7 @@ export const make = (
       )
 
     const status: Effect.Effect<SinkStatus, SinkErrors.SinkError> = semaphore.withPermits(1)(
-      Effect.map(ensureRecovered, () => statusOf(name, store.manifest))
+      Effect.map(ensureRecovered, () => sinkStatus(name, store.manifest))
     )
 
     const sink: SinkShape = {
@@ -175,6 +323,7 @@ export const make = (
       loadState,
       writeBatch,
       status,
+      steps: stepStore,
       loadAlertState: (streamKey) => semaphore.withPermits(1)(FileAlerts.load(dir, name, streamKey)),
       saveAlertState: (streamKey, state) =>
         semaphore.withPermits(1)(Effect.uninterruptible(FileAlerts.save(dir, name, streamKey, state)))
@@ -182,11 +331,21 @@ export const make = (
     return sink
   })
 
-const statusOf = (name: string, manifest: Manifest.Manifest | undefined): SinkStatus => ({
+const DATE_STARTED = Columns.names.indexOf("date_started")
+
+const sinkStatus = (name: string, manifest: Manifest.Manifest | undefined): SinkStatus => ({
   sink: name,
   rows: manifest === undefined ? 0 : Manifest.rowCount(manifest),
   rejects: manifest?.rejects.count ?? 0,
-  states: manifest === undefined ? [] : [...manifest.states.values()]
+  states: manifest === undefined ? [] : [...manifest.states.values()],
+  ...(manifest?.steps === undefined
+    ? {}
+    : {
+        steps: {
+          rows: Manifest.rowCount(manifest, manifest.steps.days),
+          backlog: manifest.steps.backlog.size
+        }
+      })
 })
 
 /** Reads the manifest of a sink directory on each call, without its lock (`status` while a run goes on). */
@@ -199,7 +358,7 @@ const makeReadOnly = (format: FileFormat, dir: string, name: string) =>
       loadState: (streamKey) => Effect.map(read, (m) => Option.fromNullable(m?.states.get(streamKey))),
       writeBatch: () =>
         Effect.fail(SinkErrors.make("ReadOnly", name, "write batch", "the sink was opened read-only")),
-      status: Effect.map(read, (m) => statusOf(name, m)),
+      status: Effect.map(read, (m) => sinkStatus(name, m)),
       loadAlertState: (streamKey) => FileAlerts.load(dir, name, streamKey),
       saveAlertState: () =>
         Effect.fail(SinkErrors.make("ReadOnly", name, "save alert state", "the sink was opened read-only"))

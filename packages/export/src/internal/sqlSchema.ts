@@ -10,6 +10,7 @@ import { Clock, Effect } from "effect"
 import * as Columns from "../Columns.js"
 import type { ExportState, QueuedSteps, Reject, StepRow, StepScope } from "../Sink.js"
 import { rejectKey } from "./rejects.js"
+import { shouldQueue, stepColumnNames, stepValues } from "./stepRecords.js"
 
 /** The default database file of the SQLite sink (and so of the exporter). */
 export const DEFAULT_PATH = "./taskhistory.db"
@@ -427,40 +428,13 @@ export const decodeState = (row: StateRow): ExportState => ({
 // ---------------------------------------------------------------------------------------------
 // step executions
 
-/** The columns of `step_executions`, in the order of {@link stepParams}. */
-export const stepColumns: ReadonlyArray<string> = [
-  "id",
-  "execution_id",
-  "step_id",
-  "type",
-  "status",
-  "date_started",
-  "date_ended",
-  "error_message",
-  "output_raw",
-  "raw",
-  "exported_at"
-]
-
-/** The parameters of a step row. */
-export const stepParams = (row: StepRow, exportedAt: string): Array<unknown> => [
-  row.id,
-  row.executionId,
-  row.stepId ?? null,
-  row.type ?? null,
-  row.status ?? null,
-  row.dateStarted ?? null,
-  row.dateEnded ?? null,
-  row.errorMessage ?? null,
-  row.outputRaw ?? null,
-  row.raw,
-  exportedAt
-]
+/** The parameters of a step row, in the order of `stepColumns`. */
+export const stepParams = (row: StepRow, exportedAt: string): Array<unknown> => stepValues(row, exportedAt)
 
 /** Upserts one step row by id (parameters: {@link stepParams}). */
 export const stepUpsert = (dialect: Dialect, t: Tables): string =>
-  `INSERT INTO ${t.steps} (${stepColumns.join(", ")}) VALUES ${placeholders(dialect, 1, stepColumns.length)} ` +
-  `ON CONFLICT (id) DO UPDATE SET ${stepColumns
+  `INSERT INTO ${t.steps} (${stepColumnNames.join(", ")}) VALUES ${placeholders(dialect, 1, stepColumnNames.length)} ` +
+  `ON CONFLICT (id) DO UPDATE SET ${stepColumnNames
     .slice(1)
     .map((c) => `${c} = excluded.${c}`)
     .join(", ")}`
@@ -500,14 +474,7 @@ export const decodeBacklog = (row: BacklogRow): QueuedSteps => ({
   queuedAt: toIso(row.queued_at) ?? ""
 })
 
-/**
- * The executions of a write whose steps are to be queued: in `scope` (`failed`: now `FAILED`;
- * `all`: any status) and new or with a status other than the stored one (`before`: the stored
- * status, `undefined` for a new row). An execution whose status did not change is never queued
- * again.
- */
-export const shouldQueue = (scope: StepScope | undefined, before: unknown, status: unknown): boolean =>
-  scope !== undefined && before !== status && (scope === "all" || status === "FAILED")
+export { shouldQueue }
 
 /** The parameters of {@link backlogUpsert}. */
 export const backlogParams = (
