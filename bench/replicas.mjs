@@ -9,7 +9,7 @@
 //
 //   TASKHISTORY_TEST_PG_URL=postgres://postgres@127.0.0.1:5432/test node bench/replicas.mjs [--kills 10] [--lease 3000] [--check 1000]
 import { spawn, spawnSync } from "node:child_process"
-import { writeFileSync } from "node:fs"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { cpus, loadavg } from "node:os"
 import { fileURLToPath } from "node:url"
 import { startSimulator } from "@taskhistory/simulator"
@@ -115,8 +115,13 @@ console.log(line)
 const load = loadavg()
   .map((l) => l.toFixed(1))
   .join(" ")
+const resultsFile = fileURLToPath(new URL("./RESULTS-replicas.md", import.meta.url))
+// The section of bench/streams.mjs (three projects across three replicas) is kept as it is.
+const marker = "<!-- streams: written by bench/streams.mjs -->"
+const previous = existsSync(resultsFile) ? readFileSync(resultsFile, "utf8") : ""
+const streamsSection = previous.includes(marker) ? `\n${previous.slice(previous.indexOf(marker))}` : ""
 writeFileSync(
-  fileURLToPath(new URL("./RESULTS-replicas.md", import.meta.url)),
+  resultsFile,
   `## replicas: takeover time (\`node bench/replicas.mjs\`)
 
 Three replicas of \`taskhistory-exporter run --every 2s --lease ${leaseMs}ms --lease-check ${checkMs}ms\` on one
@@ -132,7 +137,5 @@ Each kill: ${times.map((t) => `${t} ms`).join(", ")}. After the kills and 50 new
 simulator's dataset. The leader renews every check, so a kill lands 0 to one check after its last renewal:
 the takeover comes between lease - check and lease + check after the kill, plus the time a loaded machine
 takes to run a check.
-
-Not measured yet: three projects across three replicas at a scaled budget (\`run --config\`, not built yet).
-`
+${streamsSection}`
 )

@@ -109,10 +109,15 @@ export const supervise = <E, R>(
     const checkMs = Math.max(1, Duration.toMillis(options.check))
     const { holder } = options
     const led = new Map<string, Led<E>>()
+    let first = true
     /** Local time since which a stream was seen without a leader (while this replica had its share). */
     const freeSince = new Map<string, number>()
-    /** Streams taken beyond the share because nobody led them for longer than a lease. */
-    const adopted = new Set<string>()
+    /**
+     * Streams taken beyond the share because nobody led them for longer than a lease, with when:
+     * they are not handed over for ten leases (the replica that should take them is stuck), then
+     * count like the others again (it may have recovered).
+     */
+    const adopted = new Map<string, number>()
     const order = [...streams].sort((a, b) => hash(`${holder}|${a.stream}`) - hash(`${holder}|${b.stream}`))
     const ttl = leaseMs
     for (const s of streams) if (options.onLeader) yield* options.onLeader(s.label, false)
@@ -191,9 +196,18 @@ export const supervise = <E, R>(
         }
       }
       if (Option.isNone(live)) return
+      for (const [stream, at] of adopted) if (start - at > 10 * leaseMs) adopted.delete(stream)
+      // Several streams: the first check only says this replica is alive, so that replicas started
+      // together count each other before any takes its share (no take-all-then-hand-over).
+      if (first && streams.length > 1) {
+        first = false
+        return
+      }
+      first = false
       const share = fairShare(streams.length, live.value)
       // More than our share while others are free: hand one stream over per check.
-      if (led.size > share) {
+      // (Streams adopted because nobody led them are extra: they do not count against the share.)
+      if (led.size - adopted.size > share) {
         // Not a stream taken because it had no leader: its fair taker did not take it.
         const surplus = order.filter((s) => led.has(s.stream) && !adopted.has(s.stream)).at(-1)
         if (surplus !== undefined) {
@@ -245,7 +259,7 @@ export const supervise = <E, R>(
             : `took stream ${s.label} over from ${takenFrom}, whose lease expired (token ${lease.token})`
         )
         if (led.size >= share) {
-          adopted.add(s.stream)
+          adopted.set(s.stream, acquiredAt)
           yield* Effect.logInfo(
             `stream ${s.label} had no leader for longer than a lease: taking it beyond this replica's share`
           )

@@ -51,7 +51,16 @@ const memoryStore = () => {
         }
       }),
     leave: (holder) => Effect.sync(() => replicas.delete(holder)),
-    list: Effect.succeed([])
+    list: Effect.map(Clock.currentTimeMillis, (now) =>
+      [...rows.entries()].map(([stream, row]) => ({
+        stream,
+        holder: row.holder,
+        token: row.token,
+        expiresAt: new Date(row.expiresAt).toISOString(),
+        acquiredAt: new Date(0).toISOString(),
+        expired: row.expiresAt <= now
+      }))
+    )
   }
   /** A write fenced like the Postgres sink's: refused unless the lease is the writer's and alive. */
   const write = (lease: Lease) =>
@@ -243,7 +252,10 @@ describe("Leadership.supervise", () => {
       const b = recorder()
       const streams = [writer(mem, "p1/all"), writer(mem, "p2/all")]
       const fa = yield* Effect.fork(Leadership.supervise(mem.store, streams, a.options("a")))
+      // Its first check only registers it (replicas started together count each other first).
       yield* TestClock.adjust(Duration.seconds(1))
+      expect([a.leading.get("p1/all"), a.leading.get("p2/all")]).toEqual([false, false])
+      yield* TestClock.adjust(CHECK)
       expect([a.leading.get("p1/all"), a.leading.get("p2/all")]).toEqual([true, true])
       const fb = yield* Effect.fork(Leadership.supervise(mem.store, streams, b.options("b")))
       yield* TestClock.adjust(Duration.seconds(40))
@@ -259,6 +271,50 @@ describe("Leadership.supervise", () => {
       expect(ledBy(b)).toBe(2)
       expect(b.events.filter((e) => e.startsWith("takeover"))).toEqual([])
       yield* Fiber.interrupt(fb)
+    })
+  )
+
+  it.effect("replicas started together take one stream each, none taken twice", () =>
+    Effect.gen(function* () {
+      const mem = memoryStore()
+      const replicas = [recorder(), recorder(), recorder()]
+      const streams = [writer(mem, "p1/all"), writer(mem, "p2/all"), writer(mem, "p3/all")]
+      const fibers = yield* Effect.forEach(replicas, (r, i) =>
+        Effect.fork(Leadership.supervise(mem.store, streams, r.options(`r${i}`)))
+      )
+      yield* TestClock.adjust(Duration.seconds(1))
+      yield* TestClock.adjust(CHECK)
+      yield* TestClock.adjust(Duration.seconds(60))
+      const ledBy = (r: (typeof replicas)[number]) => streams.filter((s) => r.leading.get(s.stream) === true)
+      expect(replicas.map((r) => ledBy(r).length)).toEqual([1, 1, 1])
+      // Each lease acquired once: nobody took all and handed some over.
+      expect(streams.map((s) => mem.rows.get(s.stream)?.token)).toEqual([1, 1, 1])
+      yield* Effect.forEach(fibers, Fiber.interrupt)
+    })
+  )
+
+  it.effect("a stream nobody leads for longer than a lease is taken beyond the share, and kept", () =>
+    Effect.gen(function* () {
+      const mem = memoryStore()
+      const a = recorder()
+      const streams = [writer(mem, "p1/all"), writer(mem, "p2/all")]
+      // Replica "stuck" is alive (its heartbeat goes on) but never takes a stream.
+      const stuck = yield* Effect.fork(
+        Effect.forever(Effect.zipRight(mem.store.heartbeat("stuck", 30_000), Effect.sleep(CHECK)))
+      )
+      const fa = yield* Effect.fork(Leadership.supervise(mem.store, streams, a.options("a")))
+      yield* TestClock.adjust(Duration.seconds(1))
+      yield* TestClock.adjust(CHECK)
+      const ledBy = () => streams.filter((s) => a.leading.get(s.stream) === true).length
+      expect(ledBy()).toBe(1)
+      yield* TestClock.adjust(Duration.sum(LEASE, Duration.times(CHECK, 2)))
+      expect(ledBy()).toBe(2)
+      // Not handed back and forth: the stuck replica does not take it.
+      yield* TestClock.adjust(Duration.seconds(120))
+      expect(ledBy()).toBe(2)
+      expect(streams.map((s) => mem.rows.get(s.stream)?.token)).toEqual([1, 1])
+      yield* Fiber.interrupt(fa)
+      yield* Fiber.interrupt(stuck)
     })
   )
 

@@ -47,6 +47,7 @@ const notRun: ReadonlyArray<readonly [RegExp, string]> = [
   [/db\.internal/, "the example's Postgres host (the Postgres sink has its own tests)"],
   [/--every|--schedule/, "runs until stopped (the scheduler has its own tests)"],
   [/--alerts /, "needs the example's rules file and webhook hosts (alerts.test.ts runs these commands)"],
+  [/--config /, "runs the streams of the example's file until stopped (config.test.ts runs --config)"],
   [
     /--completions \w+ >/,
     "installs into the user's shell configuration (manners.test.ts sources the scripts)"

@@ -4,11 +4,13 @@
  * slack for a loaded machine), exact rows, and a leader paused (SIGSTOP) past its lease that
  * writes nothing more once resumed.
  */
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
 import { PgClient } from "@effect/sql-pg"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
 import { Effect, Redacted } from "effect"
 import { afterAll, afterEach, describe, expect, it } from "vitest"
-import { diff, killAll, type Running, simEnv, spawnBin, waitFor } from "./utils/harness.js"
+import { diff, killAll, type Running, simEnv, spawnBin, tempDir, waitFor } from "./utils/harness.js"
 
 const url = process.env.TASKHISTORY_TEST_PG_URL
 
@@ -103,6 +105,131 @@ if (url === undefined || url === "") {
       simEnv(sim),
       { timeoutMs: 240_000 }
     )
+
+  describe("taskhistory-exporter replicas of one --config", () => {
+    it("two projects over two replicas: each replica leads one stream, rows exact per project; one dies, the other takes both", async () => {
+      const projects = await Promise.all([
+        startSimulator({
+          records: 1500,
+          seed: 61,
+          projectId: "project-one",
+          apiKey: "key-one-0123456789",
+          latency: 20
+        }),
+        startSimulator({
+          records: 1200,
+          seed: 62,
+          projectId: "project-two",
+          apiKey: "key-two-0123456789",
+          latency: 20
+        })
+      ])
+      sims.push(...projects)
+      const [one, two] = projects as [RunningSimulator, RunningSimulator]
+      const schemaOne = nextSchema()
+      const schemaTwo = nextSchema()
+      const dir = tempDir()
+      const config = join(dir.path, "streams.yaml")
+      writeFileSync(
+        config,
+        `streams:
+  - name: one
+    projectId: project-one
+    apiKeyEnv: KEY_ONE
+    baseUrl: ${one.url}
+    rateLimit: 100000/1s
+    sink: ${sinkOf(schemaOne)}
+    every: 1s
+  - name: two
+    projectId: project-two
+    apiKeyEnv: KEY_TWO
+    baseUrl: ${two.url}
+    rateLimit: 100000/1s
+    sink: ${sinkOf(schemaTwo)}
+    every: 1s
+`
+      )
+      const replica = () =>
+        spawnBin(
+          [
+            "run",
+            "--config",
+            config,
+            "--lease",
+            `${LEASE_MS}ms`,
+            "--lease-check",
+            `${CHECK_MS}ms`,
+            "--batch-size",
+            "100",
+            "--metrics-port",
+            "0"
+          ],
+          { KEY_ONE: "key-one-0123456789", KEY_TWO: "key-two-0123456789" },
+          { timeoutMs: 240_000 }
+        )
+      try {
+        const replicas = [replica(), replica()]
+        const holders = async () => [(await leaseOf(schemaOne))?.holder, (await leaseOf(schemaTwo))?.holder]
+        // Spread: each replica leads one stream (whichever started first hands one over).
+        expect(
+          await waitFor(
+            async () => {
+              const [a, b] = await holders().catch(() => [undefined, undefined])
+              const ra = replicaOf(replicas, a)
+              const rb = replicaOf(replicas, b)
+              return ra !== undefined && rb !== undefined && ra !== rb
+            },
+            120_000,
+            100
+          ),
+          replicas.map((r) => r.stderr()).join("\n")
+        ).toBe(true)
+        expect(
+          await waitFor(
+            async () => (await exact(schemaOne, one)) && (await exact(schemaTwo, two)),
+            120_000,
+            200
+          )
+        ).toBe(true)
+        const [a, b] = await holders()
+        const leadOne = replicaOf(replicas, a)!
+        const leadTwo = replicaOf(replicas, b)!
+        expect(await metricsOf(leadOne)).toMatch(/taskhistory_leader\{stream="one"\} 1/)
+        expect(await metricsOf(leadOne)).toMatch(/taskhistory_leader\{stream="two"\} 0/)
+        expect(await metricsOf(leadTwo)).toMatch(/taskhistory_leader\{stream="two"\} 1/)
+        expect(await metricsOf(leadTwo)).toMatch(
+          /taskhistory_export_runs_total\{stream="two",result="success"\} [1-9]/
+        )
+        // Rows stay per project: nothing of one project in the other's sink.
+        const idsOne = new Set(one.dataset().map((r) => r.id))
+        for (const id of (await rowsOf(schemaTwo)).keys()) expect(idsOne.has(id as string)).toBe(false)
+
+        // The leader of stream two dies: the other replica takes it too (it is then alone).
+        leadTwo.child.kill("SIGKILL")
+        await leadTwo.done
+        one.insert(20)
+        two.insert(20)
+        expect(
+          await waitFor(
+            async () => replicaOf([leadOne], (await leaseOf(schemaTwo))?.holder) === leadOne,
+            60_000,
+            100
+          )
+        ).toBe(true)
+        expect(
+          await waitFor(
+            async () => (await exact(schemaOne, one)) && (await exact(schemaTwo, two)),
+            120_000,
+            200
+          )
+        ).toBe(true)
+        expect(leadOne.stderr()).toMatch(/took stream two over from/)
+        expect(one.stats().rateLimited + two.stats().rateLimited).toBe(0)
+      } finally {
+        dir.remove()
+      }
+    }, 300_000)
+  })
 
   describe("taskhistory-exporter replicas on one Postgres sink", () => {
     it("three replicas: one leads; kill -9 of the leader mid-run, another takes over within the bound, rows exact", async () => {
