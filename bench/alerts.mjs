@@ -117,7 +117,9 @@ let read = 0
 for (let i = 0; i < repeat; i++) {
   base.push(await bin(["run", "--once", "--verbose", ...sink], env))
   const run = await bin(["run", "--once", "--verbose", ...sink, "--alerts", rules], env)
-  const m = /evaluated over (\d+) executions and stored in (\d+) ms/.exec(run.stderr)
+  const m = /evaluated over (\d+) executions(?: \(counted in the sink\))? and stored in (\d+) ms/.exec(
+    run.stderr
+  )
   if (m === null) throw new Error(`no evaluation line in:\n${run.stderr.slice(-2000)}`)
   read = Number(m[1])
   evaluation.push(Number(m[2]))

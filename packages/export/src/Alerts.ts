@@ -14,7 +14,7 @@ import type { ExecutionQuery } from "@taskhistory/core/ExecutionQuery"
 import type { InvalidInput } from "@taskhistory/core/TaskHistoryError"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Effect, Option, Stream } from "effect"
-import type { ExportReaderShape } from "./ExportReader.js"
+import type { ExportReaderShape, GroupCounts } from "./ExportReader.js"
 import type { SinkError } from "./Sink.js"
 
 /**
@@ -182,8 +182,13 @@ const groupOf = (rule: Rule, e: WorkflowExecution): Group | undefined => {
  */
 export interface Evaluation {
   readonly windowEnd: number
-  /** Executions read from the export. */
+  /**
+   * Executions the rules went over: read from the export, or, when counted in the sink
+   * (`inSink`), the executions counted, summed over the rules.
+   */
   readonly read: number
+  /** The sink counted (no execution was read into memory). */
+  readonly inSink: boolean
   readonly groups: ReadonlyMap<string, ReadonlyMap<string, GroupStats>>
 }
 
@@ -237,7 +242,12 @@ export const aggregate = (rules: ReadonlyArray<Rule>, windowEnd: number): Aggreg
         if (stats.lastStartedMs === undefined || started > stats.lastStartedMs) stats.lastStartedMs = started
       }
     },
-    result: () => ({ windowEnd, read, groups: new Map(rules.map((rule, i) => [rule.name, maps[i]!])) })
+    result: () => ({
+      windowEnd,
+      read,
+      inSink: false,
+      groups: new Map(rules.map((rule, i) => [rule.name, maps[i]!]))
+    })
   }
 }
 
@@ -377,9 +387,63 @@ export const holding = (
   return out
 }
 
+/** The group of a reader's counts. */
+const groupOfCounts = (by: Rule["by"], c: GroupCounts): Group =>
+  by === "workflow" ? { workflowId: c.workflowId! } : by === "user" ? { userId: c.userId! } : {}
+
 /**
- * Reads the executions the rules need from an export (those that started in the longest window
- * before `windowEnd`, and later) and counts them.
+ * Counts each rule's window in the sink ({@link ExportReaderShape.countBy}): failure rules the
+ * executions that started in `[windowEnd - window, windowEnd]` and reached a final status, silent
+ * rules every execution that started from the window's start on.
+ */
+const countInSink = (
+  countBy: NonNullable<ExportReaderShape["countBy"]>,
+  rules: ReadonlyArray<Rule>,
+  windowEnd: number,
+  selection: ExecutionQuery
+): Effect.Effect<Evaluation, SinkError | InvalidInput> =>
+  Effect.map(
+    Effect.forEach(rules, (rule) => {
+      const silent = rule.condition._tag === "Silent"
+      const selected = selection.beforeDate === undefined ? undefined : Date.parse(selection.beforeDate)
+      const before = silent ? selected : selected === undefined ? windowEnd : Math.min(selected, windowEnd)
+      const query: ExecutionQuery = {
+        ...selection,
+        afterDate: new Date(windowStartOf(rule, windowEnd)).toISOString(),
+        beforeDate: before === undefined ? undefined : new Date(before).toISOString()
+      }
+      return countBy(query, rule.by)
+    }),
+    (counted) => {
+      let read = 0
+      const groups = new Map<string, ReadonlyMap<string, GroupStats>>()
+      rules.forEach((rule, i) => {
+        const silent = rule.condition._tag === "Silent"
+        const map = new Map<string, GroupStats>()
+        for (const c of counted[i]!) {
+          const executions = silent ? c.executions : c.finished
+          read += executions
+          if (executions === 0) continue
+          const group = groupOfCounts(rule.by, c)
+          map.set(groupKey(group), {
+            group,
+            executions,
+            failures: c.failures,
+            lastStartedMs: c.lastStartedMs
+          })
+        }
+        groups.set(rule.name, map)
+      })
+      return { windowEnd, read, inSink: true, groups }
+    }
+  )
+
+/**
+ * Evaluates the rules over an export, for windows that end at `windowEnd` (ms). A reader that
+ * counts in the sink ({@link ExportReaderShape.countBy}: every reader of this package) is asked
+ * for each rule's counts, and no execution is read into memory; another reader's executions (those
+ * that started in the longest window before `windowEnd`, and later) are streamed through
+ * {@link aggregate}.
  *
  * @since 0.3.0
  */
@@ -391,6 +455,7 @@ export const evaluate = (
 ): Effect.Effect<Evaluation, SinkError | InvalidInput> => {
   const aggregator = aggregate(rules, windowEnd)
   if (rules.length === 0) return Effect.succeed(aggregator.result())
+  if (reader.countBy !== undefined) return countInSink(reader.countBy, rules, windowEnd, selection)
   const longest = Math.max(...rules.map((r) => r.windowMs))
   const query: ExecutionQuery = { ...selection, afterDate: new Date(windowEnd - longest).toISOString() }
   return reader.executions(query).pipe(

@@ -34,6 +34,33 @@ export interface Freshness {
 }
 
 /**
+ * How {@link ExportReaderShape.countBy} groups executions: by workflow, by user, or all as one.
+ *
+ * @since 0.3.0
+ */
+export type CountBy = "workflow" | "user" | "all"
+
+/**
+ * The exported executions of one group, counted where they are stored.
+ *
+ * @since 0.3.0
+ */
+export interface GroupCounts {
+  /** The group's workflow (`by: "workflow"`). */
+  readonly workflowId?: string | undefined
+  /** The group's user (`by: "user"`). */
+  readonly userId?: string | undefined
+  /** Executions of any status. */
+  readonly executions: number
+  /** Executions that reached a final status (`SUCCEEDED` or `FAILED`). */
+  readonly finished: number
+  /** `FAILED` executions. */
+  readonly failures: number
+  /** The latest start of an execution of the group (ms since the epoch). */
+  readonly lastStartedMs: number
+}
+
+/**
  * @since 0.1.0
  */
 export interface ExportReaderShape {
@@ -58,6 +85,22 @@ export interface ExportReaderShape {
    */
   readonly stepFailures?:
     | ((query: ExecutionQuery) => Stream.Stream<StepFailure, SinkError | InvalidInput>)
+    | undefined
+  /**
+   * Counts the exported executions that match `query` (filters as for
+   * {@link ExportReaderShape.executions}) by group, without reading them into memory: the SQL
+   * readers count in the database (`GROUP BY`), the file readers fold one day file at a time.
+   * Executions without the grouping field (no `workflowId` for `by: "workflow"`) are left out;
+   * groups come in no particular order, only groups with executions. What the alert rules of
+   * `run --alerts` are evaluated with.
+   *
+   * @since 0.3.0
+   */
+  readonly countBy?:
+    | ((
+        query: ExecutionQuery,
+        by: CountBy
+      ) => Effect.Effect<ReadonlyArray<GroupCounts>, SinkError | InvalidInput>)
     | undefined
 }
 
@@ -95,7 +138,7 @@ export const layer = (spec: SinkSpec): Layer.Layer<ExportReader, SinkError | Inv
     case "Postgres":
       return Layer.unwrapEffect(
         Effect.map(
-          Effect.promise(() => import("./internal/sqlReader.js")),
+          Effect.promise(() => import("./internal/pgReader.js")),
           (m) => Layer.scoped(ExportReader, m.makePostgres(spec.url, spec.schema))
         )
       )

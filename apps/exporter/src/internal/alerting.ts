@@ -166,7 +166,7 @@ export const make = (options: AlertingOptions): Effect.Effect<Alerting, never, S
         )
         const done = yield* Clock.currentTimeMillis
         yield* Effect.logDebug(
-          `alerts: ${config.rules.length} rule(s) evaluated over ${evaluation.read} executions and stored in ${done - started} ms`
+          `alerts: ${config.rules.length} rule(s) evaluated over ${evaluation.read} executions${evaluation.inSink ? " (counted in the sink)" : ""} and stored in ${done - started} ms`
         )
         for (const rule of config.rules) {
           firing

@@ -11,13 +11,14 @@ import type { ExecutionQuery } from "@taskhistory/core/ExecutionQuery"
 import type { StepFailure } from "@taskhistory/core/StepErrors"
 import { decodeExecution, type WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Chunk, Effect, Stream } from "effect"
-import type { ExportReaderShape, Freshness } from "../ExportReader.js"
+import type { CountBy, ExportReaderShape, Freshness } from "../ExportReader.js"
 import type { SinkError } from "../Sink.js"
 import { dayDir, readDayFiles } from "./fileDays.js"
 import { type FileFormatName, formats } from "./fileFormat.js"
 import * as Manifest from "./fileManifest.js"
 import { compareRows } from "./fileRow.js"
 import { readStepFile, STEPS_DIR, stepFormats } from "./fileSteps.js"
+import * as GroupCounts from "./groupCounts.js"
 import { checkQuery } from "./readerQuery.js"
 import * as SinkErrors from "./sinkErrors.js"
 
@@ -58,6 +59,17 @@ export const make = (format: FileFormatName, dir: string): Effect.Effect<ExportR
     const opened = yield* load
     const file = formats[format]
 
+    /** The rows of one day's file, read whole (as the sink decodes it). */
+    const dayRows = (day: string, operation: "read executions" | "read steps") =>
+      Effect.gen(function* () {
+        const files = yield* Effect.tryPromise({
+          try: () => readDayFiles(dayDir(dir, day), file),
+          catch: SinkErrors.fromCause("Io", name, operation)
+        })
+        if (typeof files === "string") return yield* SinkErrors.make("Corrupt", name, operation, files)
+        return files.rows
+      })
+
     /** The days of `days` in the range of `query`, and the executions of a day that match it. */
     const selection = (query: ExecutionQuery, days: Iterable<string>) => {
       const after = query.afterDate === undefined ? undefined : Date.parse(query.afterDate)
@@ -74,22 +86,23 @@ export const make = (format: FileFormatName, dir: string): Effect.Effect<ExportR
         const ms = Date.parse(e.dateStarted)
         return (after === undefined || ms >= after) && (before === undefined || ms <= before)
       }
+      /** The matching executions of a day's rows (of {@link dayRows}), in the given order. */
+      const matching = (rows: Iterable<{ readonly rawText: string }>, f: (e: WorkflowExecution) => void) => {
+        for (const row of rows) {
+          const decoded = decodeExecution(JSON.parse(row.rawText))
+          if (decoded._tag === "Right" && keep(decoded.right)) f(decoded.right)
+        }
+      }
       const readDay = (day: string, operation: "read executions" | "read steps") =>
-        Effect.gen(function* () {
-          const files = yield* Effect.tryPromise({
-            try: () => readDayFiles(dayDir(dir, day), file),
-            catch: SinkErrors.fromCause("Io", name, operation)
-          })
-          if (typeof files === "string") return yield* SinkErrors.make("Corrupt", name, operation, files)
-          const rows = [...files.rows.values()].sort(compareRows)
+        Effect.map(dayRows(day, operation), (rows) => {
           const out: Array<WorkflowExecution> = []
-          for (const row of rows) {
-            const decoded = decodeExecution(JSON.parse(row.rawText))
-            if (decoded._tag === "Right" && keep(decoded.right)) out.push(decoded.right)
-          }
+          matching([...rows.values()].sort(compareRows), (e) => out.push(e))
           return out
         })
-      return { days: inRange, readDay }
+      /** Each matching execution of a day, in no order (nothing of the day kept). */
+      const eachOfDay = (day: string, f: (e: WorkflowExecution) => void) =>
+        Effect.map(dayRows(day, "read executions"), (rows) => matching(rows.values(), f))
+      return { days: inRange, readDay, eachOfDay }
     }
 
     const executions = (query: ExecutionQuery) =>
@@ -138,9 +151,24 @@ export const make = (format: FileFormatName, dir: string): Effect.Effect<ExportR
           return Stream.fromIterable(days).pipe(Stream.mapEffect(failuresOf), Stream.flattenChunks)
         })
       )
+    // A fold over one day file at a time: no execution is kept once counted.
+    const countBy = (query: ExecutionQuery, by: CountBy) =>
+      Effect.gen(function* () {
+        yield* checkQuery(query)
+        const { days, eachOfDay } = selection(query, (yield* load).days.keys())
+        const counter = GroupCounts.make(by)
+        for (const day of days) {
+          yield* eachOfDay(day, (e) =>
+            counter.add(GroupCounts.groupValue(by, e), GroupCounts.one(e.status, Date.parse(e.dateStarted)))
+          )
+        }
+        return counter.result()
+      })
+
     return {
       name,
       executions,
+      countBy,
       ...(opened.steps === undefined ? {} : { stepFailures }),
       freshness: Effect.map(load, freshnessOf)
     }
