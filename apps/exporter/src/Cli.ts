@@ -991,6 +991,7 @@ const alertsFileOption = Options.text("alerts").pipe(
 const alertsCheckOptions = {
   alerts: alertsFileOption,
   sink: sinkOption,
+  sinkFile: sinkFileOption,
   filters: FilterOptions.selectionFlags,
   format: Options.choice("format", ["table", "json"]).pipe(
     Options.withDescription("Output format. Default: table."),
@@ -1001,7 +1002,8 @@ const alertsCheckOptions = {
 const alertsCheckHandler = (flags: Command.Command.ParseConfig<typeof alertsCheckOptions>) =>
   Effect.gen(function* () {
     const config = yield* (yield* loadAlertsFile).load(flags.alerts)
-    const spec = yield* parseSink(flags.sink)
+    const text = yield* sinkText(flags.sink, flags.sinkFile)
+    const spec = yield* parseSink(text)
     const now = yield* Clock.currentTimeMillis
     const filters = yield* fromEither(FilterOptions.validate(flags.filters, now))
     const ExportReader = yield* Effect.promise(() => import("@taskhistory/export/ExportReader"))
@@ -1029,7 +1031,7 @@ const alertsCheckHandler = (flags: Command.Command.ParseConfig<typeof alertsChec
             outbox: state.outbox.length
           }
         })
-      ).pipe(Effect.provide(yield* statusLayer(spec, flags.sink)))
+      ).pipe(Effect.provide(yield* statusLayer(spec, text)))
     )
     const key = (rule: string, group: { workflowId?: string; userId?: string }) =>
       `${rule} ${JSON.stringify([group.workflowId ?? null, group.userId ?? null])}`
@@ -1107,7 +1109,7 @@ const alertsTestHandler = (flags: Command.Command.ParseConfig<typeof alertsTestO
     const results = yield* Effect.forEach(
       config.webhooks,
       (webhook) =>
-        Effect.map(Webhooks.deliver(webhook, Webhooks.testBody(webhook, at), { attempts: 3 }), (d) => ({
+        Effect.map(Webhooks.deliver(webhook, Webhooks.testRequest(webhook, at), { attempts: 3 }), (d) => ({
           webhook,
           d
         })),

@@ -123,6 +123,7 @@ describe("taskhistory-exporter run --alerts", () => {
     expect(Object.keys(rate[0]!).sort()).toEqual(
       [
         "at",
+        "deliveryId",
         "executions",
         "failureRate",
         "failures",
@@ -133,12 +134,19 @@ describe("taskhistory-exporter run --alerts", () => {
         "windowStart"
       ].sort()
     )
-    // Signed with the secret; the Slack webhook got its own format.
+    // Signed with the secret; the Slack webhook got its own format. Each message has a delivery
+    // id of its own, in a header and (json) in the body.
     for (const r of json.requests()) {
       const expected = `sha256=${createHmac("sha256", SECRET).update(r.body).digest("hex")}`
       expect(r.headers["x-taskhistory-signature"]).toBe(expected)
       expect(r.path).toBe("/hooks/ops-token-123")
+      expect(r.headers["x-taskhistory-delivery"]).toMatch(/^[0-9a-f]{32}$/)
+      expect(JSON.parse(r.body).deliveryId).toBe(r.headers["x-taskhistory-delivery"])
     }
+    expect(new Set(json.requests().map((r) => r.headers["x-taskhistory-delivery"])).size).toBe(
+      json.requests().length
+    )
+    expect(slack.requests()[0]!.headers["x-taskhistory-delivery"]).toMatch(/^[0-9a-f]{32}$/)
     expect(slack.accepted()).toHaveLength(1)
     expect(String(slack.accepted()[0]!.text)).toContain("FIRING failure-rate")
     expect(slack.requests()[0]!.headers["x-taskhistory-signature"]).toBeUndefined()
@@ -218,6 +226,49 @@ rules:
     expect(run.stderr).toMatch(/webhook ops: HTTP 429, retrying in 1s/)
     const stored = await readSqlite(db2)
     expect(diff(stored.rows, sim.dataset())).toEqual([])
+  }, 120_000)
+
+  it("a crash after a delivery, before the outbox forgets it: the resend carries the same delivery id", async () => {
+    const db4 = join(dir.path, "crash.db")
+    const rules = rulesFile(
+      "crash.yml",
+      `webhooks:
+  - name: ops
+    urlEnv: OPS_HOOK
+    format: json
+    secretEnv: OPS_SECRET
+rules:
+  - name: any-failure
+    by: all
+    failures: 0
+    window: 100d
+    notify: [ops]
+`
+    )
+    json.clear()
+    // The receiver has the message; the exporter is killed before it hears the answer, so the
+    // notification is still in its outbox.
+    const args = ["run", "--once", "--sink", `sqlite:${db4}`, "--alerts", rules]
+    let crashed: ReturnType<typeof spawnBin> | undefined
+    json.answer({ instead: () => crashed?.child.kill("SIGKILL") })
+    crashed = spawnBin(args, hookEnv())
+    const killed = await crashed.done
+    expect(killed.signal).toBe("SIGKILL")
+    expect(json.requests()).toHaveLength(1)
+    const restarted = await runBin(args, hookEnv())
+    expect(restarted.code, restarted.stderr).toBe(0)
+    const [first, resent] = json.requests()
+    expect(json.requests()).toHaveLength(2)
+    expect(resent!.status).toBe(200)
+    expect(resent!.body).toBe(first!.body)
+    expect(resent!.headers["x-taskhistory-delivery"]).toMatch(/^[0-9a-f]{32}$/)
+    expect(resent!.headers["x-taskhistory-delivery"]).toBe(first!.headers["x-taskhistory-delivery"])
+    expect(resent!.headers["x-taskhistory-signature"]).toBe(first!.headers["x-taskhistory-signature"])
+    expect(JSON.parse(resent!.body).deliveryId).toBe(resent!.headers["x-taskhistory-delivery"])
+    // Delivered now: nothing more.
+    const again = await runBin(args, hookEnv())
+    expect(again.code, again.stderr).toBe(0)
+    expect(json.requests()).toHaveLength(2)
   }, 120_000)
 
   it("a webhook that is down does not fail the export; the notification goes out on a later run", async () => {

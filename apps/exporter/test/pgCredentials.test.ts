@@ -142,6 +142,26 @@ if (url === undefined || url === "") {
       expectClean(status)
       expect(status.stdout).toContain(`postgres://${user}:***@127.0.0.1:${gate.port}`)
 
+      // alerts check reads the same file (the gate lets it in with the file's password only).
+      const rules = join(dir.path, "alerts.yml")
+      writeFileSync(
+        rules,
+        "webhooks:\n  - name: ops\n    url: http://127.0.0.1:9/hook\nrules:\n  - name: any-failure\n    by: all\n    failures: 0\n    window: 100d\n    notify: [ops]\n"
+      )
+      const check = await runBin(
+        ["alerts", "check", "--alerts", rules, "--sink-file", file, "--verbose"],
+        pgEnv()
+      )
+      expect(check.code, check.stderr).toBe(0)
+      expectClean(check)
+      expect(check.stdout).toContain("Rules evaluated up to")
+      const checkBoth = await runBin(
+        ["alerts", "check", "--alerts", rules, "--sink-file", file, "--sink", "sqlite:x.db"],
+        pgEnv()
+      )
+      expect(checkBoth.code).toBe(2)
+      expect(checkBoth.stderr).toMatch(/^error: .*--sink-file/m)
+
       const both = await runBin(["status", "--sink-file", file, "--sink", "sqlite:x.db"], pgEnv())
       expect(both.code).toBe(2)
       expect(both.stderr).toMatch(/^error: .*--sink-file/m)

@@ -5,7 +5,8 @@
  * before any is sent, and a background fiber delivers the outbox: a notification leaves it once
  * delivered, rejected (a 4xx) or a day old. So a restart (even after kill -9) repeats nothing
  * that was delivered and loses nothing that was not; a crash in the instant between a delivery
- * and its removal from the outbox is the one case that sends it twice.
+ * and its removal from the outbox is the one case that sends it twice: delivery is at least once,
+ * and every message carries a delivery id (the same on every retry and resend) to de-duplicate on.
  *
  * Nothing here fails or holds up the export: failures are log lines and
  * `taskhistory_alert_notifications_total{result}`.
@@ -107,7 +108,7 @@ export const make = (options: AlertingOptions): Effect.Effect<Alerting, never, S
         }
         const delivery = yield* Webhooks.deliver(
           target,
-          Webhooks.body(target, pending.message),
+          Webhooks.request(target, pending),
           options.delivery,
           (detail, delayMs) =>
             Effect.zipRight(

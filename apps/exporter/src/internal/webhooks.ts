@@ -7,7 +7,7 @@
  *
  * @internal
  */
-import { createHmac } from "node:crypto"
+import { createHash, createHmac, randomBytes } from "node:crypto"
 import type * as Alerts from "@taskhistory/export/Alerts"
 import { Duration, Effect, Random, Redacted } from "effect"
 import type { Webhook } from "./alertsFile.js"
@@ -47,19 +47,47 @@ const percent = (rate: number) => `${(Math.round(rate * 1000) / 10).toString()}%
 export const summary = (m: Alerts.AlertMessage): string =>
   `${m.state === "firing" ? "FIRING" : "RESOLVED"} ${m.rule} (${describeGroup(m.group)}): ${m.failures} of ${m.executions} executions failed (${percent(m.failureRate)}) from ${m.windowStart} to ${m.windowEnd}`
 
-/** The body of a notification for `webhook`. @internal */
-export const body = (webhook: Webhook, message: Alerts.AlertMessage): string =>
-  webhook.format === "json"
-    ? JSON.stringify(message)
-    : JSON.stringify({
-        text: `${message.state === "firing" ? ":red_circle:" : ":large_green_circle:"} ${summary(message)}`
-      })
+/**
+ * The delivery id of a stored notification: 32 hex digits of the SHA-256 of its outbox id, so the
+ * same on every retry and on a resend after a restart (delivery is at least once: a crash after
+ * the webhook answered and before the outbox forgot the notification sends it again), and
+ * different for every other notification. Receivers de-duplicate on it. @internal
+ */
+export const deliveryId = (pending: Alerts.Pending): string =>
+  createHash("sha256").update(pending.id, "utf8").digest("hex").slice(0, 32)
 
-/** The body of `alerts test` for `webhook`. @internal */
-export const testBody = (webhook: Webhook, at: string): string =>
-  webhook.format === "json"
-    ? JSON.stringify({ test: true, webhook: webhook.name, at })
-    : JSON.stringify({ text: `taskhistory-exporter: test message for webhook ${webhook.name} (${at})` })
+/** One POST to a webhook: its body and the delivery id it carries in `X-Taskhistory-Delivery`. @internal */
+export interface Request {
+  readonly body: string
+  readonly deliveryId: string
+}
+
+/** The request of a stored notification for `webhook` (the `json` body carries `deliveryId` too). @internal */
+export const request = (webhook: Webhook, pending: Alerts.Pending): Request => {
+  const id = deliveryId(pending)
+  const message = pending.message
+  return {
+    deliveryId: id,
+    body:
+      webhook.format === "json"
+        ? JSON.stringify({ ...message, deliveryId: id })
+        : JSON.stringify({
+            text: `${message.state === "firing" ? ":red_circle:" : ":large_green_circle:"} ${summary(message)}`
+          })
+  }
+}
+
+/** The request of `alerts test` for `webhook`, with a (random) delivery id of its own. @internal */
+export const testRequest = (webhook: Webhook, at: string): Request => {
+  const id = randomBytes(16).toString("hex")
+  return {
+    deliveryId: id,
+    body:
+      webhook.format === "json"
+        ? JSON.stringify({ test: true, webhook: webhook.name, at, deliveryId: id })
+        : JSON.stringify({ text: `taskhistory-exporter: test message for webhook ${webhook.name} (${at})` })
+  }
+}
 
 /** `sha256=` and the hex HMAC-SHA256 of `text` under `secret`. @internal */
 export const signature = (secret: Redacted.Redacted<string>, text: string): string =>
@@ -90,11 +118,13 @@ const errorCode = (error: unknown): string | undefined => {
   return typeof code === "string" && /^[A-Z0-9_]+$/.test(code) ? code : undefined
 }
 
-const attempt = (webhook: Webhook, text: string, timeoutMs: number): Effect.Effect<Attempt> =>
+const attempt = (webhook: Webhook, request: Request, timeoutMs: number): Effect.Effect<Attempt> =>
   Effect.async<Attempt>((resume, signal) => {
+    const text = request.body
     const headers: Record<string, string> = {
       "content-type": "application/json",
-      "user-agent": "taskhistory-exporter"
+      "user-agent": "taskhistory-exporter",
+      "x-taskhistory-delivery": request.deliveryId
     }
     if (webhook.secret !== undefined) headers["x-taskhistory-signature"] = signature(webhook.secret, text)
     const timeout = AbortSignal.timeout(timeoutMs)
@@ -132,7 +162,7 @@ const attempt = (webhook: Webhook, text: string, timeoutMs: number): Effect.Effe
   })
 
 /**
- * Posts `text` to `webhook`, retrying transient failures with backoff (bounded: at most
+ * Posts `request` to `webhook`, retrying transient failures with backoff (bounded: at most
  * `attempts` attempts, each at most `timeoutMs`, delays at most `maxDelayMs`). `onRetry` is told
  * of each retry. Never fails: the outcome says what happened.
  *
@@ -140,7 +170,7 @@ const attempt = (webhook: Webhook, text: string, timeoutMs: number): Effect.Effe
  */
 export const deliver = (
   webhook: Webhook,
-  text: string,
+  request: Request,
   options: DeliveryOptions = {},
   onRetry: (detail: string, delayMs: number) => Effect.Effect<void> = () => Effect.void
 ): Effect.Effect<Delivery> =>
@@ -151,7 +181,7 @@ export const deliver = (
     const timeoutMs = options.timeoutMs ?? 10_000
     let last: Attempt | undefined
     for (let i = 1; i <= attempts; i++) {
-      last = yield* attempt(webhook, text, timeoutMs)
+      last = yield* attempt(webhook, request, timeoutMs)
       if (last.ok) return { result: "delivered", transient: false, attempts: i, detail: last.detail }
       if (!last.transient || i === attempts)
         return { result: "failed", transient: last.transient, attempts: i, detail: last.detail }
