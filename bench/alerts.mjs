@@ -9,7 +9,7 @@
 //
 //   node bench/alerts.mjs [--rows 1000000] [--repeat 5]
 import { spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:http"
 import { loadavg, tmpdir } from "node:os"
 import { dirname, join } from "node:path"
@@ -157,4 +157,9 @@ const lines = [
 ]
 const text = lines.join("\n")
 console.log(text)
-writeFileSync(join(here, "RESULTS-alerts.md"), text)
+// Notes kept by hand below the marker (a comparison with an older build) stay in the file.
+const results = join(here, "RESULTS-alerts.md")
+const MARKER = "<!-- kept:"
+const previous = existsSync(results) ? readFileSync(results, "utf8") : ""
+const kept = previous.includes(MARKER) ? previous.slice(previous.indexOf(MARKER)) : ""
+writeFileSync(results, kept === "" ? text : `${text}\n${kept}`)
