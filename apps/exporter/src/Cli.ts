@@ -10,6 +10,7 @@ import { hostname } from "node:os"
 import { dirname, resolve } from "node:path"
 import { Command, Options } from "@effect/cli"
 import * as ConnectionOptions from "@taskhistory/app-kit/ConnectionOptions"
+import * as CostNotice from "@taskhistory/app-kit/CostNotice"
 import * as Dates from "@taskhistory/app-kit/Dates"
 import * as FileMode from "@taskhistory/app-kit/FileMode"
 import * as FilterOptions from "@taskhistory/app-kit/FilterOptions"
@@ -464,6 +465,22 @@ const summary = (report: Exporter.RunReport) =>
   )
 
 /**
+ * At the first run of a stream (a backfill of the whole range): its plan, logged when it takes
+ * over a minute at the rate limit, with the step requests when `--steps` is on (an estimate).
+ * One request (two with `--steps`), made beside the run (forked: it never delays the run, nor
+ * changes how it fails); a failure only loses the notice.
+ */
+const firstRunNotice = (options: Exporter.RunOptions) =>
+  Effect.gen(function* () {
+    const config = yield* TaskHistoryConfig.TaskHistoryConfig
+    const plan = yield* Exporter.plan(options)
+    if (!CostNotice.isLong(plan.cost)) return
+    yield* Effect.logInfo(
+      `${CostNotice.describe(plan.cost, config.rateLimit, `the first run (executions started from ${plan.from})`)}${plan.backlog > 0 ? `, and ${plan.backlog} execution(s) wait in the step backlog` : ""}; later runs read only what is new`
+    )
+  }).pipe(Effect.catchAll((error) => Effect.logDebug("could not plan the first run", error)))
+
+/**
  * One export run, recorded in `metrics` and summed up in the log. With `replicated`, a run stopped
  * because the lease was lost (a refused write, an interruption) is neither a success nor a failure.
  */
@@ -848,6 +865,7 @@ const runHandler = (flags: RunFlags) =>
       yield* metrics.restore(Option.getOrUndefined(Option.flatMapNullable(stored, Exporter.freshness)))
       yield* serveMetrics(flags)
       yield* Effect.logInfo(`exporting to ${SinkSpec.describe(sink)} ${RunSchedule.describe(schedule)}`)
+      if (Option.isNone(stored)) yield* Effect.fork(firstRunNotice(options))
       const store = sinkService.leases
       const fenced = sinkService.fenced
       // Replicas on one Postgres sink: a run stopped because the lease was lost is no failure.

@@ -263,4 +263,25 @@ describe("run --steps", () => {
       instance.closeSync()
     }
   }, 240_000)
+
+  it("the first run's cost notice counts the step requests, and says they are an estimate", async () => {
+    // 2,000 executions at 10 requests a minute: the plan takes minutes, so the notice is logged.
+    const running = spawnBin(
+      ["run", "--once", "--steps", "failed", "--sink", `sqlite:${join(dir.path, "notice.db")}`],
+      simEnv(sim, { PARAGON_RATE_LIMIT: "10/1m" })
+    )
+    await waitFor(() => running.stderr().includes("later runs read only what is new"), 60_000, 20)
+    running.child.kill("SIGTERM")
+    const result = await running.done
+    expect(result.code, result.stderr).toBe(0)
+    const failed = sim.dataset().filter((r) => r.status === "FAILED").length
+    const line = result.stderr.split("\n").find((l) => l.includes("the first run"))
+    expect(line).toContain(
+      `needs about ${20 + 2 * failed} requests (20 list page request(s) for 2000 executions`
+    )
+    expect(line).toContain(
+      `+ about ${2 * failed} step request(s), an estimate: one per failed execution (${failed})`
+    )
+    expect(line).toMatch(/at the rate limit of 10\/1m/)
+  }, 120_000)
 })

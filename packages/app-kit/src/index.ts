@@ -3,6 +3,10 @@
  */
 export * as ConnectionOptions from "./ConnectionOptions.js"
 /**
+ * @since 0.3.0
+ */
+export * as CostNotice from "./CostNotice.js"
+/**
  * @since 0.2.0
  */
 export * as Dates from "./Dates.js"

@@ -49,6 +49,36 @@ export interface StreamOptions {
 }
 
 /**
+ * Which executions' step executions a read also fetches (`failed`: those that failed; `all`:
+ * every one), for {@link CostPlan}.
+ *
+ * @since 0.3.0
+ */
+export interface CostPlanOptions {
+  readonly steps?: "failed" | "all" | undefined
+}
+
+/**
+ * What reading the step executions adds to a plan: one request per execution in scope (its
+ * `stepExecutions`), plus one per failed step (its output). How many steps failed in an execution
+ * is only known once it is read: the plan counts one per failed execution, so `requests` is an
+ * estimate (a lower bound when executions fail in several steps).
+ *
+ * @since 0.3.0
+ */
+export interface StepCost {
+  readonly scope: "failed" | "all"
+  /** Executions whose steps are read; `undefined` when the API sent no `total`. */
+  readonly executions: number | undefined
+  /** Failed executions among the matches; `undefined` when the API sent no `total`. */
+  readonly failed: number | undefined
+  /** `executions + failed` (0 for what is unknown): the estimated step requests. */
+  readonly requests: number
+  /** `true`: the failed steps per execution (and, without totals, the executions) are not known in advance. */
+  readonly estimate: true
+}
+
+/**
  * How many requests a full read needs, and how long it takes at the configured budget.
  *
  * @since 0.1.0
@@ -57,10 +87,23 @@ export interface CostPlan {
   /** `total` of the first page, when the API sent it. */
   readonly total: number | undefined
   /**
-   * Requests a full read needs: `max(1, ceil(total / 100))`. Without `total`, a lower bound
-   * (1 when the first page is the last, else 2).
+   * Requests a full read needs: `max(1, ceil(total / 100))` list pages, plus the step requests of
+   * {@link CostPlan.steps} when they are asked for. Without `total`, a lower bound (1 when the first
+   * page is the last, else 2).
    */
   readonly requests: number
+  /**
+   * The list pages among `requests`.
+   *
+   * @since 0.3.0
+   */
+  readonly listRequests?: number | undefined
+  /**
+   * The step requests among `requests`, with `costPlan(query, { steps })` (an estimate).
+   *
+   * @since 0.3.0
+   */
+  readonly steps?: StepCost | undefined
   /**
    * `floor((requests - 1) / N) * W + requests * 250ms / pageConcurrency` for a limit of N
    * requests per W: every N requests after the first batch wait for a window to pass, plus an
@@ -107,8 +150,15 @@ export interface TaskHistoryClientShape {
   readonly replay: (
     executionId: string
   ) => Effect.Effect<WorkflowExecution, RequestError | ReplayOutcomeUnknown | InvalidInput>
-  /** Requests and time a full read of `query` needs (one request). */
-  readonly costPlan: (query: ExecutionQuery) => Effect.Effect<CostPlan, RequestError>
+  /**
+   * Requests and time a full read of `query` needs (one request). With `options.steps`, the read
+   * also fetches step executions: their requests are estimated (one more request for the number
+   * of failed executions, unless `query` already fixes the status).
+   */
+  readonly costPlan: (
+    query: ExecutionQuery,
+    options?: CostPlanOptions
+  ) => Effect.Effect<CostPlan, RequestError>
 }
 
 /**

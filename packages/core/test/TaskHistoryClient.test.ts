@@ -804,6 +804,55 @@ describe("pagination", () => {
     })
   )
 
+  it.scopedLive(
+    "costPlan with steps: the failed executions asked for once, one step request each plus its output",
+    () =>
+      Effect.gen(function* () {
+        // The test server serves the same page whatever the status: 300 "failed" out of 300.
+        const server = yield* testServer(paged(records(10), { total: 300 }))
+        const failed = yield* run(server.url, (c) => c.costPlan(noQuery, { steps: "failed" }), {
+          rateLimit: "40/4s",
+          pageConcurrency: 1
+        })
+        expect(server.requests.map((r) => r.query.get("status") ?? null)).toEqual([null, "FAILED"])
+        expect(failed.listRequests).toBe(3)
+        expect(failed.steps).toEqual({
+          scope: "failed",
+          executions: 300,
+          failed: 300,
+          requests: 600,
+          estimate: true
+        })
+        expect(failed.requests).toBe(603)
+        // floor(602 / 40) * 4 s + 603 * 250 ms: the step requests wait for the budget too.
+        expect(Duration.toMillis(failed.estimatedDuration)).toBe(15 * 4000 + 603 * 250)
+        const all = yield* run(server.url, (c) => c.costPlan(noQuery, { steps: "all" }))
+        expect(all.steps).toEqual({
+          scope: "all",
+          executions: 300,
+          failed: 300,
+          requests: 600,
+          estimate: true
+        })
+        // A query that fixes the status needs no second request.
+        const before = server.requests.length
+        const succeeded = yield* run(server.url, (c) =>
+          c.costPlan({ ...noQuery, status: "SUCCEEDED" }, { steps: "all" })
+        )
+        expect(server.requests.length - before).toBe(1)
+        expect(succeeded.steps).toEqual({
+          scope: "all",
+          executions: 300,
+          failed: 0,
+          requests: 300,
+          estimate: true
+        })
+        const none = yield* run(server.url, (c) => c.costPlan(noQuery))
+        expect(none.steps).toBeUndefined()
+        expect(none.requests).toBe(none.listRequests)
+      })
+  )
+
   it.scopedLive("costPlan's first page starts the read: the same records, page 0 not asked for again", () =>
     Effect.gen(function* () {
       const server = yield* testServer(paged(records(250), { total: 250 }))

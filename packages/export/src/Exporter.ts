@@ -17,7 +17,7 @@
  */
 
 import type * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
-import type { TaskHistoryClient } from "@taskhistory/core/TaskHistoryClient"
+import type { CostPlan, TaskHistoryClient } from "@taskhistory/core/TaskHistoryClient"
 import type { RequestError } from "@taskhistory/core/TaskHistoryError"
 import type { Duration, Effect } from "effect"
 import * as exportError from "./internal/exportError.js"
@@ -217,6 +217,37 @@ export const streamKey: (filters?: Filters) => string = internal.streamKey
  * @since 0.1.0
  */
 export const defaultLookback: (longestRunMs: number) => Duration.Duration = internal.defaultLookback
+
+/**
+ * What a run would read, before it starts: its range (from the stored high-water mark minus the
+ * look-back, or `since`, or the retention), the cost plan of that range (list pages, and with
+ * `steps` the step requests, an estimate: see `CostPlan.steps`), and the executions already
+ * waiting in the sink's step backlog (each costs at least one more request).
+ *
+ * @since 0.3.0
+ */
+export interface RunPlan {
+  readonly from: string
+  readonly to: string
+  readonly cost: CostPlan
+  readonly backlog: number
+}
+
+/**
+ * Plans a run without writing anything: one request (two with `steps`, for the failed count).
+ *
+ * @example
+ * ```ts
+ * import * as Exporter from "@taskhistory/export/Exporter"
+ * const plan = yield* Exporter.plan({ steps: "failed" })
+ * console.log(plan.cost.requests, plan.cost.steps?.requests, plan.backlog)
+ * ```
+ *
+ * @since 0.3.0
+ */
+export const plan: (
+  options?: RunOptions
+) => Effect.Effect<RunPlan, ExportError | RequestError | SinkError, TaskHistoryClient | Sink> = internal.plan
 
 /**
  * Runs one export: reads the range, writes batches, moves the high-water mark in the last one.

@@ -52,6 +52,17 @@ export const clientWithConfig = (sim: Simulator.SimulatorHandle, rateLimit = "10
     Layer.provide(NodeHttpClient.layerUndici)
   )
 
+/** `Exporter.plan` of a run with `options` on the sink. */
+const planOf = (
+  sim: Simulator.SimulatorHandle,
+  sink: Layer.Layer<Sink, SinkError>,
+  options: Exporter.RunOptions
+) =>
+  Exporter.plan(options).pipe(
+    Effect.provide(Layer.merge(clientWithConfig(sim), sink)),
+    Logger.withMinimumLogLevel(LogLevel.Error)
+  )
+
 const run = (
   sim: Simulator.SimulatorHandle,
   sink: Layer.Layer<Sink, SinkError>,
@@ -115,8 +126,19 @@ export const exactFailed = (fixture: StepFixture) =>
   Effect.gen(function* () {
     const sim = yield* Simulator.start({ records: 1200, seed: 31, span: 30 })
     const db = fixture.fresh()
+    const planned = yield* planOf(sim, db.layer(), { steps: "failed" })
     const report = yield* run(sim, db.layer(), { steps: "failed" })
     const failed = failedIds(yield* sim.dataset)
+    // The plan's estimate (one failed step per failed execution) is what the run sent here.
+    expect(planned.cost.steps).toEqual({
+      scope: "failed",
+      executions: failed.length,
+      failed: failed.length,
+      requests: report.steps!.requests,
+      estimate: true
+    })
+    expect(planned.cost.requests).toBe(planned.cost.listRequests! + report.steps!.requests)
+    expect(planned.backlog).toBe(0)
     expect(failed.length).toBeGreaterThan(30)
     const stored = yield* db.steps
     expectStepsMatch(stored, yield* expectedSteps(sim, failed))
@@ -180,6 +202,7 @@ export const backlogAcrossRuns = (fixture: StepFixture) =>
     expect(first.steps!.requests).toBeLessThanOrEqual(20)
     expect(first.steps!.executions).toBe(10)
     expect(first.steps!.backlog).toBe(failed.length - 10)
+    expect((yield* planOf(sim, db.layer(), { steps: "failed" })).backlog).toBe(failed.length - 10)
     // Oldest first: the next run reads the oldest of the backlog (the dataset is sorted by start).
     const before = new Set((yield* db.steps).map((s) => s.execution_id))
     const second = yield* run(sim, db.layer(), { steps: "failed", stepsMaxRequests: 20 })

@@ -7,9 +7,9 @@
  */
 import type { ExecutionQuery } from "@taskhistory/core/ExecutionQuery"
 import * as StepErrors from "@taskhistory/core/StepErrors"
-import { TaskHistoryClient } from "@taskhistory/core/TaskHistoryClient"
 import { ExportReader, type Freshness } from "@taskhistory/export/ExportReader"
 import { Effect, Stream } from "effect"
+import { costNotice } from "../internal/connection.js"
 import * as Format from "../internal/format.js"
 import { usageError } from "../internal/options.js"
 import * as Progress from "../internal/progress.js"
@@ -93,9 +93,9 @@ const print = (
 /** From the API: the failed executions of the range (at most {@link API_MAX_FAILED}), their steps and outputs. */
 export const fromApi = (query: ExecutionQuery, format: Format.Format, quiet: boolean, rawCsv: boolean) =>
   Effect.gen(function* () {
-    const client = yield* TaskHistoryClient
     const failed = { ...query, status: "FAILED" as const }
-    const plan = yield* client.costPlan(failed)
+    // Counts the step requests (an estimate) in the notice and in the progress' time left.
+    const plan = yield* costNotice(failed, quiet, { steps: "failed" })
     const total = plan.total
     if (total !== undefined && total > API_MAX_FAILED) {
       return yield* usageError(

@@ -6,12 +6,13 @@
  */
 import type { FileSystem } from "@effect/platform/FileSystem"
 import * as ConnectionOptions from "@taskhistory/app-kit/ConnectionOptions"
+import * as CostNotice from "@taskhistory/app-kit/CostNotice"
 import type * as Main from "@taskhistory/app-kit/Main"
 import type { ExecutionQuery } from "@taskhistory/core/ExecutionQuery"
-import { TaskHistoryClient } from "@taskhistory/core/TaskHistoryClient"
+import { type CostPlanOptions, TaskHistoryClient } from "@taskhistory/core/TaskHistoryClient"
 import * as TaskHistoryConfig from "@taskhistory/core/TaskHistoryConfig"
 import type { InvalidInput } from "@taskhistory/core/TaskHistoryError"
-import { Duration, Effect } from "effect"
+import { Effect } from "effect"
 import * as Out from "./stdout.js"
 
 /** Provides the client, its config and limiter built from the connection flags. @internal */
@@ -23,18 +24,17 @@ export const provideConnection =
     Effect.provide(effect, ConnectionOptions.layer(connection))
 
 /**
- * Reads the cost plan of a full read (one request), and prints it on stderr when the read will
- * take over a minute at the rate-limit budget. @internal
+ * Reads the cost plan of a full read (one request; two with `options.steps`, which also counts
+ * the step requests, an estimate), and prints it on stderr when the read will take over a minute
+ * at the rate-limit budget. @internal
  */
-export const costNotice = (query: ExecutionQuery, quiet: boolean) =>
+export const costNotice = (query: ExecutionQuery, quiet: boolean, options: CostPlanOptions = {}) =>
   Effect.gen(function* () {
     const client = yield* TaskHistoryClient
     const config = yield* TaskHistoryConfig.TaskHistoryConfig
-    const plan = yield* client.costPlan(query)
-    if (!quiet && Duration.greaterThan(plan.estimatedDuration, Duration.minutes(1))) {
-      yield* Out.notice(
-        `this read needs ${plan.requests} requests${plan.total === undefined ? "" : ` for ${plan.total} executions`}, about ${Duration.format(Duration.seconds(Math.ceil(Duration.toSeconds(plan.estimatedDuration))))} at the rate limit of ${TaskHistoryConfig.formatRateLimit(config.rateLimit)} (--rate-limit); Ctrl-C stops it`
-      )
+    const plan = yield* client.costPlan(query, options)
+    if (!quiet && CostNotice.isLong(plan)) {
+      yield* Out.notice(`${CostNotice.describe(plan, config.rateLimit, "this read")}; Ctrl-C stops it`)
     }
     return plan
   })

@@ -14,7 +14,7 @@ import {
 } from "effect"
 import { type ExecutionQuery, toUrlParams } from "../ExecutionQuery.js"
 import { RateLimiter } from "../RateLimiter.js"
-import type { CostPlan, StreamOptions, TaskHistoryClientShape } from "../TaskHistoryClient.js"
+import type { CostPlan, StepCost, StreamOptions, TaskHistoryClientShape } from "../TaskHistoryClient.js"
 import { RetryReporter, TaskHistoryConfig } from "../TaskHistoryConfig.js"
 import {
   InvalidInput,
@@ -101,16 +101,34 @@ export const planFor = (
   total: number | undefined,
   pagesSeen: number,
   rate: { readonly limit: number; readonly window: Duration.Duration },
-  concurrency: number
+  concurrency: number,
+  steps?: StepCost
 ): Omit<CostPlan, "firstPage"> => {
-  const requests = total === undefined ? Math.max(1, pagesSeen) : Math.max(1, Math.ceil(total / PAGE_SIZE))
+  const listRequests =
+    total === undefined ? Math.max(1, pagesSeen) : Math.max(1, Math.ceil(total / PAGE_SIZE))
+  const requests = listRequests + (steps?.requests ?? 0)
   const windows = Math.floor((requests - 1) / rate.limit)
   const perRequest = (Duration.toMillis(estimatedRequestTime) * requests) / Math.max(1, concurrency)
   return {
     total,
     requests,
+    listRequests,
+    ...(steps === undefined ? {} : { steps }),
     estimatedDuration: Duration.millis(windows * Duration.toMillis(rate.window) + perRequest)
   }
+}
+
+/**
+ * The step requests of a read of `total` executions, `failed` of them failed (`undefined`:
+ * unknown): one per execution in `scope`, one per failed execution's failed step.
+ */
+export const stepCostFor = (
+  scope: StepCost["scope"],
+  total: number | undefined,
+  failed: number | undefined
+): StepCost => {
+  const executions = scope === "all" ? total : failed
+  return { scope, executions, failed, requests: (executions ?? 0) + (failed ?? 0), estimate: true }
 }
 
 const isOptional = (value: unknown, type: "number" | "string"): boolean =>
@@ -593,16 +611,32 @@ export const make = Effect.gen(function* () {
       )
     ).pipe(traced("TaskHistory.replay", { captureStackTrace: false }))
 
-  const costPlan: TaskHistoryClientShape["costPlan"] = (query) =>
-    Effect.map(listPage(query, 0), (first) => ({
-      ...planFor(
-        first.total,
-        offsetOfLink(first.nextLink) === undefined ? 1 : 2,
-        config.rateLimit,
-        config.pageConcurrency
-      ),
-      firstPage: first
-    }))
+  /** The failed executions among the matches of `query` (one request unless its status decides). */
+  const failedOf = (query: ExecutionQuery, total: number | undefined) =>
+    query.status === "FAILED"
+      ? Effect.succeed(total)
+      : query.status !== undefined
+        ? Effect.succeed(0)
+        : Effect.map(listPage({ ...query, status: "FAILED" }, 0), (page) => page.total)
+
+  const costPlan: TaskHistoryClientShape["costPlan"] = (query, options = {}) =>
+    Effect.gen(function* () {
+      const first = yield* listPage(query, 0)
+      const steps =
+        options.steps === undefined
+          ? undefined
+          : stepCostFor(options.steps, first.total, yield* failedOf(query, first.total))
+      return {
+        ...planFor(
+          first.total,
+          offsetOfLink(first.nextLink) === undefined ? 1 : 2,
+          config.rateLimit,
+          config.pageConcurrency,
+          steps
+        ),
+        firstPage: first
+      }
+    })
 
   return {
     listPage,

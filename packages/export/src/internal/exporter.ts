@@ -19,7 +19,7 @@ import type { RequestError } from "@taskhistory/core/TaskHistoryError"
 import * as TaskHistoryMetrics from "@taskhistory/core/TaskHistoryMetrics"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { Clock, Deferred, Duration, Effect, Metric, Option, Queue } from "effect"
-import type { Freshness, RunOptions, RunReport } from "../Exporter.js"
+import type { Freshness, RunOptions, RunPlan, RunReport } from "../Exporter.js"
 import { recordFinished } from "../ExportMetrics.js"
 import {
   type BatchResult,
@@ -507,6 +507,34 @@ const withSteps = <A, E>(
       return { ...read, steps: { ...totals, backlog } }
     })
   )
+
+/** @internal */
+export const plan = (
+  options: RunOptions = {}
+): Effect.Effect<RunPlan, ExportError | RequestError | SinkError, TaskHistoryClient | Sink> =>
+  Effect.gen(function* () {
+    const settings = yield* settingsOf(options)
+    const client = yield* TaskHistoryClient
+    const sink = yield* Sink
+    const now = yield* Clock.currentTimeMillis
+    const previous = Option.getOrUndefined(yield* sink.loadState(settings.key))
+    const hwm = previous?.highWaterMark === undefined ? Number.NaN : Date.parse(previous.highWaterMark)
+    const lookback =
+      settings.lookback === undefined
+        ? defaultLookback(previous?.longestRunMs ?? 0)
+        : Duration.decode(settings.lookback)
+    const from = Math.min(
+      now,
+      Number.isNaN(hwm) ? (settings.since ?? now - retentionMs) : hwm - Duration.toMillis(lookback)
+    )
+    const scope = settings.steps?.scope
+    const cost = yield* client.costPlan(
+      { ...settings.query, afterDate: iso(from), beforeDate: iso(now) },
+      scope === undefined ? {} : { steps: scope }
+    )
+    const backlog = scope === undefined || sink.steps === undefined ? 0 : yield* sink.steps.backlogSize
+    return { from: iso(from), to: iso(now), cost, backlog }
+  })
 
 const counterValue = (counter: Metric.Metric.Counter<number>) =>
   Effect.map(Metric.value(counter), (state) => state.count)
