@@ -74,7 +74,11 @@ export interface GroupStats {
   readonly group: Group
   readonly executions: number
   readonly failures: number
-  /** The latest start of an execution of the group seen (ms), if any. */
+  /**
+   * The latest start of an execution of the group seen (ms), if any: what silent rules test.
+   * (For failure rules, counted in the sink it is the latest start of any status in the window;
+   * folded by {@link aggregate}, of a final status.)
+   */
   readonly lastStartedMs: number | undefined
 }
 
