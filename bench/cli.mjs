@@ -192,10 +192,13 @@ const { RECORDS, b, c, k } = first
 const rateRatio = c.rate / b.rate
 const perPage = (r) => ((r.cpuMs / RECORDS) * 100).toFixed(2)
 const range = (xs, digits = 0) => `${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)}`
+// CPU time (user + system) per run, the medians of the rounds: on a loaded machine the wall-time
+// ratio measures the scheduling as much as the reader; the CPU ratio is the reader's own cost.
+const medianCpu = (runs) => median(runs.map((x) => x.cpuMs))
 const listRows = results
   .map(
     (r) =>
-      `| ${r.RECORDS} | ${r.cli.length} | ${Math.round(r.c.rate)} | ${Math.round(r.b.rate)} | **${(r.c.rate / r.b.rate).toFixed(2)}x** | ${range(r.ratios, 2)}x | **${Math.max(...r.cli.map((x) => x.rss)).toFixed(0)} MB** (${range(r.cli.map((x) => x.rss))}) | ${Math.max(...r.base.map((x) => x.rss)).toFixed(0)} MB | ${range(r.loads)} |`
+      `| ${r.RECORDS} | ${r.cli.length} | ${Math.round(r.c.rate)} | ${Math.round(r.b.rate)} | **${(r.c.rate / r.b.rate).toFixed(2)}x** | ${range(r.ratios, 2)}x | ${(medianCpu(r.cli) / 1000).toFixed(1)} s / ${(medianCpu(r.base) / 1000).toFixed(1)} s = ${(medianCpu(r.cli) / medianCpu(r.base)).toFixed(2)}x | **${Math.max(...r.cli.map((x) => x.rss)).toFixed(0)} MB** (${range(r.cli.map((x) => x.rss))}) | ${Math.max(...r.base.map((x) => x.rss)).toFixed(0)} MB | ${range(r.loads)} |`
   )
   .join("\n")
 
@@ -213,8 +216,8 @@ Machine: ${cpus().length} cores (${cpus()[0]?.model ?? "unknown"}), Node ${proce
 \`list --all --format ndjson\` against the fetch + JSON.parse baseline, no rate limit, best of the rounds
 (ratio spread: each round's taskhistory run against the baseline run of the same round):
 
-| records | rounds | taskhistory records/s | baseline records/s | ratio (best) | ratio per round | taskhistory peak RSS (max, range) | baseline peak RSS | load during |
-|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+| records | rounds | taskhistory records/s | baseline records/s | ratio (best) | ratio per round | CPU time, taskhistory / baseline (medians) | taskhistory peak RSS (max, range) | baseline peak RSS | load during |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 ${listRows}
 
 Details of the ${RECORDS}-record run:
