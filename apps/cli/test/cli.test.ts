@@ -326,6 +326,21 @@ describe("exit codes", () => {
     expect(missing.stderr).toContain("no-such-execution")
     expect(fromFile.code).toBe(0)
     expect(fromFile.stdout).toBe("250\n")
+    // A key from a secret manager through bash's process substitution: a pipe, not a file.
+    const substituted = await new Promise<Result>((resolve) => {
+      execFile(
+        "bash",
+        ["-c", `"$0" "$1" executions count --api-key-file <(printf '%s\\n' "$KEY")`, process.execPath, bin],
+        {
+          env: envOf(reads, { PARAGON_API_KEY: "wrong-key-value", KEY: reads.apiKey }),
+          encoding: "utf8",
+          timeout: 60_000
+        },
+        (error, stdout, stderr) => resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr })
+      )
+    })
+    expect(substituted.stderr).toBe("")
+    expect(substituted.stdout).toBe("250\n")
   })
 
   it("5 when rate limited past the retry budget, 6 after server faults or an HTML answer", async () => {

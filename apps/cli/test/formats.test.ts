@@ -359,14 +359,15 @@ describe("usage --sort, --top, --names", () => {
     writeFileSync(yaml, `workflows:\n  "${first!.group}": Sync contacts\nusers:\n  someone: Alice\n`)
     const json = join(dir, "names.json")
     writeFileSync(json, JSON.stringify({ workflows: { [second!.group]: "Send, invoices" } }))
-    const [table, doc, csv, badSort, oldSort, badTop, badNames] = await Promise.all([
+    const [table, doc, csv, badSort, oldSort, badTop, badNames, endless] = await Promise.all([
       run(["usage", "--by", "workflow", "--names", yaml]),
       run(["usage", "--by", "workflow", "--names", json, "--format", "json"]),
       run(["usage", "--by", "workflow", "--names", json, "--format", "csv", "--top", "2"]),
       run(["usage", "--sort", "name"]),
       run(["usage", "--sort", "asc"]),
       run(["usage", "--top", "0"]),
-      run(["usage", "--names", join(dir, "missing.yaml")])
+      run(["usage", "--names", join(dir, "missing.yaml")]),
+      run(["usage", "--names", "/dev/zero"])
     ])
     expect(table.code).toBe(0)
     const out = lines(table.stdout)
@@ -381,7 +382,9 @@ describe("usage --sort, --top, --names", () => {
       "workflow,name,executions,tasks,failures,failure_rate,p50_run_duration_ms,p95_run_duration_ms"
     )
     expect(lines(csv.stdout)[2]).toContain(`${second!.group},"Send, invoices",${second!.executions},`)
-    for (const r of [badSort, oldSort, badTop, badNames]) expect(r.code).toBe(2)
+    for (const r of [badSort, oldSort, badTop, badNames, endless]) expect(r.code).toBe(2)
+    // Bounded: /dev/zero is refused after 32 MiB, not read until memory runs out.
+    expect(endless.stderr).toMatch(/--names.*\/dev\/zero.*at most 32 MiB/)
     expect(badSort.stderr).toContain('--sort "name"')
     expect(badSort.stderr).toContain("failure-rate")
     expect(oldSort.stderr).toContain('--sort "asc"')

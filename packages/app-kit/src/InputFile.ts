@@ -5,9 +5,9 @@
  *
  * @since 0.1.0
  */
-import * as FileSystem from "@effect/platform/FileSystem"
+import { open } from "node:fs/promises"
 import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
-import { Effect, Option } from "effect"
+import { Effect } from "effect"
 
 /**
  * The size limit of a key file: a Paragon key is a few hundred bytes.
@@ -37,43 +37,55 @@ export const readText = (
   field: string,
   path: string,
   maxBytes: number
-): Effect.Effect<string, InvalidInput, FileSystem.FileSystem> =>
-  Effect.scoped(
-    Effect.gen(function* () {
-      const fs = yield* FileSystem.FileSystem
-      const unreadable = (why: string) =>
-        new InvalidInput({ field, value: path, expected: `a readable file (${why})` })
-      const file = yield* fs
-        .open(path, { flag: "r" })
-        .pipe(
-          Effect.mapError((error) =>
-            unreadable(
-              error._tag === "SystemError" && error.reason === "NotFound"
-                ? "no such file"
-                : error._tag === "SystemError" && error.reason === "PermissionDenied"
-                  ? "permission denied"
-                  : error.message
-            )
-          )
-        )
-      const chunks: Array<Uint8Array> = []
-      let length = 0
-      // A read may return less than asked (a pipe): read until the end or past the limit.
-      while (length <= maxBytes) {
-        const chunk = yield* file
-          .readAlloc(FileSystem.Size(maxBytes + 1 - length))
-          .pipe(Effect.mapError((error) => unreadable(error.message)))
-        if (Option.isNone(chunk) || chunk.value.length === 0) break
-        chunks.push(chunk.value)
-        length += chunk.value.length
-      }
-      if (length > maxBytes) {
-        return yield* new InvalidInput({
-          field,
-          value: path,
-          expected: `a file of at most ${human(maxBytes)} (this one is larger)`
-        })
-      }
-      return new TextDecoder().decode(Buffer.concat(chunks, length))
-    })
+): Effect.Effect<string, InvalidInput> =>
+  Effect.tryPromise({
+    try: (signal) => readBounded(path, maxBytes, signal),
+    catch: (error) => {
+      const code = (error as NodeJS.ErrnoException).code
+      return new InvalidInput({
+        field,
+        value: path,
+        expected: `a readable file (${
+          code === "ENOENT"
+            ? "no such file"
+            : code === "EACCES"
+              ? "permission denied"
+              : code === "EISDIR"
+                ? "a directory"
+                : (error as Error).message
+        })`
+      })
+    }
+  }).pipe(
+    Effect.flatMap((bytes) =>
+      bytes.length > maxBytes
+        ? new InvalidInput({
+            field,
+            value: path,
+            expected: `a file of at most ${human(maxBytes)} (this one is larger)`
+          })
+        : Effect.succeed(new TextDecoder().decode(bytes))
+    )
   )
+
+/**
+ * At most `maxBytes + 1` bytes of `path`, read from the file's current position. Not the
+ * platform `FileSystem`'s `File`: its reads are positional (`pread`), which a pipe or a process
+ * substitution (`--config <(...)`) refuses with ESPIPE.
+ */
+const readBounded = async (path: string, maxBytes: number, signal: AbortSignal): Promise<Buffer> => {
+  const file = await open(path, "r")
+  try {
+    const buffer = Buffer.allocUnsafe(maxBytes + 1)
+    let length = 0
+    // A read may return less than asked (a pipe): read until the end or past the limit.
+    while (length <= maxBytes && !signal.aborted) {
+      const { bytesRead } = await file.read(buffer, length, maxBytes + 1 - length, null)
+      if (bytesRead === 0) break
+      length += bytesRead
+    }
+    return buffer.subarray(0, length)
+  } finally {
+    await file.close()
+  }
+}

@@ -3,6 +3,7 @@
  * and cut on purpose, key files bounded, keys that cannot be sent refused naming where they
  * came from.
  */
+import { execFileSync, spawn } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -111,6 +112,36 @@ describe("files and keys", () => {
       writeFileSync(ok, `${"k".repeat(100)}\n`)
       expect(yield* Effect.either(ConnectionOptions.readKeyFile(ok))).toMatchObject({ _tag: "Right" })
     }).pipe(Effect.provide(NodeContext.layer))
+  )
+
+  it.effect(
+    "a pipe (a FIFO, as `--config <(...)` gives) is read whole, past the pipe's buffer, and bounded",
+    () =>
+      Effect.gen(function* () {
+        const fifo = join(dir, "fifo")
+        const feed = (bytes: number) =>
+          Effect.acquireRelease(
+            Effect.sync(() => {
+              execFileSync("mkfifo", [fifo])
+              // A writer on the other end, as bash's process substitution is.
+              return spawn("sh", ["-c", `head -c ${bytes} /dev/zero | tr '\\0' 'a' > '${fifo}'`])
+            }),
+            (writer) =>
+              Effect.sync(() => {
+                writer.kill()
+                rmSync(fifo, { force: true })
+              })
+          )
+        const read = yield* Effect.scoped(
+          Effect.zipRight(feed(200_000), InputFile.readText("--config", fifo, 1024 * 1024))
+        )
+        expect(read).toBe("a".repeat(200_000))
+        const over = yield* Effect.scoped(
+          Effect.zipRight(feed(300_000), Effect.flip(InputFile.readText("--config", fifo, 256 * 1024)))
+        )
+        expect(over.message).toContain("--config")
+        expect(over.message).toContain("at most 256 KiB")
+      })
   )
 
   it.effect("a key with a newline, CR or NUL inside is exit 2, naming where it came from, not the key", () =>

@@ -4,8 +4,8 @@
  *
  * @internal
  */
-import { readFileSync } from "node:fs"
 import * as Options from "@effect/cli/Options"
+import * as InputFile from "@taskhistory/app-kit/InputFile"
 import { InvalidInput } from "@taskhistory/core/TaskHistoryError"
 import type { Names } from "@taskhistory/report/Names"
 import { Effect } from "effect"
@@ -19,18 +19,13 @@ export const option = Options.text("names").pipe(
   Options.optional
 )
 
+/** Labels for a few hundred thousand ids; a bigger file (or `/dev/zero`) is a mistake. */
+const MAX_BYTES = 32 * 1024 * 1024
+
 /** Reads a `--names` file: JSON, or YAML (a superset of JSON). A bad file is exit 2. @internal */
 export const read = (path: string): Effect.Effect<Names, InvalidInput> =>
   Effect.gen(function* () {
-    const text = yield* Effect.try({
-      try: () => readFileSync(path, "utf8"),
-      catch: (e) =>
-        new InvalidInput({
-          field: "--names",
-          value: path,
-          expected: `a readable file (${e instanceof Error ? e.message : String(e)})`
-        })
-    })
+    const text = yield* InputFile.readText("--names", path, MAX_BYTES)
     const YAML = yield* Effect.promise(() => import("yaml"))
     const parsed = yield* Effect.try({
       try: () => YAML.parse(text) as unknown,
