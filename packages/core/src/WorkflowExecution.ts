@@ -171,6 +171,48 @@ export const StepExecutionSummary = Schema.Struct(
  */
 export type StepExecutionSummary = typeof StepExecutionSummary.Type
 
+const validateStep = Schema.decodeUnknownEither(StepExecutionSummary)
+
+/**
+ * Splits the `stepExecutions` of an execution's answer: the records that are step executions
+ * (with a non-empty string `id`), and the others with the reason, so that one malformed step does
+ * not make the whole execution unreadable. The answer is returned as it is when every step is
+ * valid.
+ *
+ * @since 0.3.0
+ */
+export const splitSteps = (json: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> => {
+  const steps = json.stepExecutions
+  if (!Array.isArray(steps)) return "stepExecutions" in json ? json : { ...json, stepExecutions: [] }
+  const valid: Array<unknown> = []
+  const invalid: Array<InvalidRecord> = []
+  steps.forEach((step: unknown, index) => {
+    const result = validateStep(step)
+    if (result._tag === "Right") {
+      valid.push(step)
+      return
+    }
+    const issue = ParseResult.ArrayFormatter.formatErrorSync(result.left)[0]
+    const where = issue === undefined || issue.path.length === 0 ? "" : `${issue.path.join(".")}: `
+    invalid.push({ raw: step, reason: `${where}${issue?.message ?? "not a step execution"}`, index })
+  })
+  return invalid.length === 0 ? json : { ...json, stepExecutions: valid, invalidStepExecutions: invalid }
+}
+
+/**
+ * The answer of `GET .../workflow-executions/{executionId}` as first checked: the execution's
+ * fields, `stepExecutions` any array (its elements are checked one by one by {@link splitSteps}).
+ *
+ * @since 0.3.0
+ */
+export const WorkflowExecutionDetailAnswer = Schema.Struct(
+  {
+    ...WorkflowExecutionFields.fields,
+    stepExecutions: Schema.optional(Schema.Array(Schema.Unknown))
+  },
+  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+)
+
 /**
  * One execution with its step executions (`GET .../workflow-executions/{executionId}`).
  *
@@ -185,11 +227,15 @@ export const WorkflowExecutionDetail = Schema.Struct(
 )
 
 /**
- * One execution with its step executions.
+ * One execution with its step executions. `invalidStepExecutions` (since 0.3.0): the elements of
+ * `stepExecutions` that were not step executions (no string `id`), taken out of it with the
+ * reason and their position; absent when every step is valid (the answer is then as served).
  *
  * @since 0.1.0
  */
-export type WorkflowExecutionDetail = typeof WorkflowExecutionDetail.Type
+export type WorkflowExecutionDetail = typeof WorkflowExecutionDetail.Type & {
+  readonly invalidStepExecutions?: ReadonlyArray<InvalidRecord> | undefined
+}
 
 /**
  * One step's input and output (`GET .../workflow-executions/{executionId}/step-executions/{stepExecutionId}`).

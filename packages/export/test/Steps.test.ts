@@ -52,6 +52,7 @@ describe("step executions (SQLite, simulator)", () => {
   it.live("a backlog carried across runs, oldest first", () => Steps.backlogAcrossRuns(sqlite), 60_000)
   it.live("an interrupted run resumes to the same rows", () => Steps.interruptAndResume(sqlite), 60_000)
   it.live("executions exported before --steps are queued once", () => Steps.turnedOnLater(sqlite), 60_000)
+  it.live("a malformed step record is quarantined alone", () => Steps.malformedSteps(sqlite), 60_000)
   it.live("a 10-minute rate-limit window does not hold the run's end", () => Steps.longWindow(sqlite), 60_000)
   it.live(
     "the budget share holds on the server's side while lists are read",

@@ -93,5 +93,6 @@ for (const format of ["ndjson", "csv", "parquet"] as const) {
     it.live("a backlog carried across runs, oldest first", () => Steps.backlogAcrossRuns(sink), 60_000)
     it.live("an interrupted run resumes to the same rows", () => Steps.interruptAndResume(sink), 60_000)
     it.live("executions exported before --steps are queued once", () => Steps.turnedOnLater(sink), 60_000)
+    it.live("a malformed step record is quarantined alone", () => Steps.malformedSteps(sink), 60_000)
   })
 }

@@ -321,3 +321,24 @@ export const turnedOnLater = (fixture: StepFixture) =>
     const again = yield* run(sim, db.layer(), { steps: "failed" })
     expect(again.steps?.requests).toBe(0)
   }).pipe(Effect.scoped)
+
+/**
+ * A step record that is not a step execution (the simulator's `malformed-steps`: an object without
+ * `id` and a string in every execution's `stepExecutions`) goes to the rejects alone: the
+ * execution's other steps are all kept, and a rerun stores no reject twice.
+ */
+export const malformedSteps = (fixture: StepFixture) =>
+  Effect.gen(function* () {
+    const sim = yield* Simulator.start({ records: 400, seed: 38, span: 10, fault: ["malformed-steps"] })
+    const db = fixture.fresh()
+    const report = yield* run(sim, db.layer(), { steps: "failed" })
+    const failed = failedIds(yield* sim.dataset)
+    expect(failed.length).toBeGreaterThan(5)
+    expectStepsMatch(yield* db.steps, yield* expectedSteps(sim, failed))
+    expect(report.steps).toMatchObject({ executions: failed.length, rejected: 2 * failed.length, backlog: 0 })
+    const statusOf = Effect.flatMap(Sink, (s) => s.status).pipe(Effect.provide(db.layer()))
+    expect((yield* statusOf).rejects).toBe(report.rejected + 2 * failed.length)
+    const again = yield* run(sim, db.layer(), { steps: "failed" })
+    expect(again.steps?.requests).toBe(0)
+    expect((yield* statusOf).rejects).toBe(report.rejected + 2 * failed.length)
+  }).pipe(Effect.scoped)

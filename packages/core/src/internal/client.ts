@@ -30,9 +30,11 @@ import {
   PAGE_SIZE,
   RawExecutionPage,
   StepExecution,
+  splitSteps,
   toExecutionPage,
   WorkflowExecution,
-  WorkflowExecutionDetail
+  type WorkflowExecutionDetail,
+  WorkflowExecutionDetailAnswer
 } from "../WorkflowExecution.js"
 import { OrderedDedupe, startKey } from "./dedupe.js"
 import {
@@ -570,9 +572,14 @@ export const make = Effect.gen(function* () {
     Effect.flatMap(execPath(executionId), (path) =>
       get(
         { operation: "get", path, resource: `execution ${executionId}`, target: "execution" },
-        keep(WorkflowExecutionDetail, (json) =>
-          "stepExecutions" in json ? json : { ...json, stepExecutions: [] }
-        )
+        // One malformed step does not make the execution unreadable: it is set apart (splitSteps).
+        (answer: Answer): Either.Either<WorkflowExecutionDetail, InvalidResponse> =>
+          Either.map(
+            keep(WorkflowExecutionDetailAnswer, (json) => splitSteps(json as Record<string, unknown>))(
+              answer
+            ),
+            (detail) => detail as WorkflowExecutionDetail
+          )
       )
     )
 

@@ -93,8 +93,8 @@ const rejectOf = (executionId: string, what: unknown, reason: string, seenAt: st
 /**
  * Reads the steps of one queued execution: the execution (its `stepExecutions`), then the output
  * of each failed step. An execution gone from the API (404: past retention) leaves the backlog
- * with no rows; an answer whose steps are malformed is quarantined; other failures end the run
- * (the execution stays queued).
+ * with no rows; a malformed step record is quarantined and the others are kept; an answer that is
+ * not an execution at all is quarantined; other failures end the run (the execution stays queued).
  */
 const fetchOne = (
   client: TaskHistoryClientShape,
@@ -131,7 +131,10 @@ const fetchOne = (
     }
     let requests = 1
     const rows: Array<StepRow> = []
-    const rejects: Array<Reject> = []
+    // A malformed step is quarantined alone: the other steps of the execution are kept.
+    const rejects: Array<Reject> = (detail.value.invalidStepExecutions ?? []).map((bad) =>
+      rejectOf(id, bad.raw, `step execution [${bad.index}] of execution ${id}: ${bad.reason}`, seenAt)
+    )
     for (const record of detail.value.stepExecutions as ReadonlyArray<unknown>) {
       const problem = Records.problemOf(record)
       if (problem !== undefined) {

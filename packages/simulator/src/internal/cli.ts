@@ -43,7 +43,7 @@ export PARAGON_BASE_URL=... / PARAGON_PROJECT_ID=... / PARAGON_API_KEY=... lines
   --fault MODE                  a hostile server (repeat, or comma-separated): endless-body,
                                 stalled-body, slow-headers, huge-page, ignore-offset, ignore-dates,
                                 looping-nextlink, retry-after-garbage, retry-after-huge, echo-key,
-                                escape-errors, hostile-records, dot-ids
+                                escape-errors, hostile-records, dot-ids, malformed-steps
   --help                        this text
 `
 

@@ -26,6 +26,8 @@ export type ReplayFault = "apply-then-503" | "apply-then-reset" | "429-no-apply"
  * - `hostile-records`: records carry terminal escapes (OSC title, clear screen) and spreadsheet
  *   formulas (`=HYPERLINK(...)`, `+`, `-`, `@`) in their text fields.
  * - `dot-ids`: the first records of a list carry the ids `..` and `.`.
+ * - `malformed-steps`: the `stepExecutions` of a single execution also hold two records that are
+ *   not step executions (an object without `id`, then a string), after the served steps.
  */
 export type FaultMode =
   | "endless-body"
@@ -41,6 +43,7 @@ export type FaultMode =
   | "escape-errors"
   | "hostile-records"
   | "dot-ids"
+  | "malformed-steps"
 
 /** Every fault mode. */
 export const faultModes: ReadonlyArray<FaultMode> = [
@@ -56,7 +59,8 @@ export const faultModes: ReadonlyArray<FaultMode> = [
   "echo-key",
   "escape-errors",
   "hostile-records",
-  "dot-ids"
+  "dot-ids",
+  "malformed-steps"
 ]
 
 /** Probabilities (0..1) of faults on API requests, and "fail the next K requests". */

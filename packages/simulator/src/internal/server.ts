@@ -590,7 +590,13 @@ export class SimulatorServer {
       case "get": {
         const s = this.visibleSerial(route.id)
         if (s === undefined) return errorBody(404, "Not Found", `workflow execution ${route.id} not found`)
-        return json(200, { ...this.dataset.record(s), stepExecutions: this.dataset.steps(s) })
+        const steps = this.dataset.steps(s)
+        return json(200, {
+          ...this.dataset.record(s),
+          stepExecutions: this.knobs.fault.has("malformed-steps")
+            ? [...steps, { stepId: "malformed", status: "FAILED" }, "not a step execution"]
+            : steps
+        })
       }
       case "step": {
         const s = this.visibleSerial(route.id)
