@@ -780,19 +780,19 @@ const runConfigured = (flags: RunFlags, file: string) =>
           `stream ${u.stream.name}: project ${u.stream.projectId}, ${u.key}, to ${SinkSpec.describe(u.stream.sinkSpec)} ${RunSchedule.describe(u.stream.schedule)}${replicated.includes(u) ? ", led by one replica at a time" : ""}`
         )
       }
-      const runAlone = alone.map((u) =>
-        withStream(
-          u.stream,
-          RunSchedule.runScheduled(
-            u.stream.schedule,
-            exportOnce(
-              { ...settings.options, filters: u.stream.filters, steps: u.stream.steps },
-              metrics.stream(u.stream.name),
-              false
-            ),
-            { stopOn }
-          ).pipe(Effect.provide(u.context))
+      // A stream on its schedule; a replicated one ends when its lease is lost (fenced).
+      const scheduled = (u: (typeof units)[number], leased: boolean) =>
+        RunSchedule.runScheduled(
+          u.stream.schedule,
+          exportOnce(
+            { ...settings.options, filters: u.stream.filters, steps: u.stream.steps },
+            metrics.stream(u.stream.name),
+            leased
+          ),
+          leased ? { stopOn, endOn: Leadership.isFencedCause } : { stopOn }
         )
+      const runAlone = alone.map((u) =>
+        withStream(u.stream, scheduled(u, false).pipe(Effect.provide(u.context)))
       )
       const storeOf = new Map(
         replicated.map(
@@ -815,15 +815,7 @@ const runConfigured = (flags: RunFlags, file: string) =>
                     lead: (held: Lease) =>
                       withStream(
                         u.stream,
-                        RunSchedule.runScheduled(
-                          u.stream.schedule,
-                          exportOnce(
-                            { ...settings.options, filters: u.stream.filters, steps: u.stream.steps },
-                            metrics.stream(u.stream.name),
-                            true
-                          ),
-                          { stopOn, endOn: Leadership.isFencedCause }
-                        ).pipe(
+                        scheduled(u, true).pipe(
                           Effect.provide(u.context),
                           Effect.provideService(Sink, Context.get(u.context, Sink).fenced!(held))
                         )
