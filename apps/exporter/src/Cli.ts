@@ -424,6 +424,8 @@ export const runSettings = (flags: RunFlags) =>
       steps: flags.steps,
       stepsBudget: flags.stepsBudget,
       ...(Option.isSome(flags.stepsMaxRequests) ? { stepsMaxRequests: flags.stepsMaxRequests.value } : {}),
+      // A backlog of steps never makes a run overrun its interval: the rest waits for the next runs.
+      ...(schedule._tag === "Every" ? { stepsDeadline: schedule.interval } : {}),
       ...(since !== undefined ? { since } : {}),
       ...(lookback !== undefined ? { lookback } : {}),
       ...(Option.isSome(flags.batchSize) ? { batchSize: flags.batchSize.value } : {})
@@ -463,6 +465,21 @@ const summary = (report: Exporter.RunReport) =>
           })
     })
   )
+
+/** The run options of a stream of `--config`: its filters and steps, a deadline of its interval for steps. */
+const streamOptions = (
+  options: Exporter.RunOptions,
+  stream: {
+    readonly filters: Exporter.Filters
+    readonly steps: Exporter.RunOptions["steps"]
+    readonly schedule: RunSchedule.RunSchedule
+  }
+): Exporter.RunOptions => ({
+  ...options,
+  filters: stream.filters,
+  steps: stream.steps,
+  ...(stream.schedule._tag === "Every" ? { stepsDeadline: stream.schedule.interval } : {})
+})
 
 /**
  * At the first run of a stream (a backfill of the whole range): its plan, logged when it takes
@@ -784,11 +801,7 @@ const runConfigured = (flags: RunFlags, file: string) =>
       const scheduled = (u: (typeof units)[number], leased: boolean) =>
         RunSchedule.runScheduled(
           u.stream.schedule,
-          exportOnce(
-            { ...settings.options, filters: u.stream.filters, steps: u.stream.steps },
-            metrics.stream(u.stream.name),
-            leased
-          ),
+          exportOnce(streamOptions(settings.options, u.stream), metrics.stream(u.stream.name), leased),
           leased ? { stopOn, endOn: Leadership.isFencedCause } : { stopOn }
         )
       const runAlone = alone.map((u) =>

@@ -94,6 +94,15 @@ export interface RunOptions {
    * @since 0.3.0
    */
   readonly stepsMaxRequests?: number | undefined
+  /**
+   * How long after the run's start step work may begin new requests: once it has passed, no
+   * further group of executions is read, and the rest of the backlog waits for the next runs,
+   * oldest first (the list reads are not cut). A scheduled exporter (`--every D`) passes its
+   * interval, so a large backlog never makes a run overrun it. Default: none.
+   *
+   * @since 0.3.0
+   */
+  readonly stepsDeadline?: Duration.DurationInput | undefined
 }
 
 /**

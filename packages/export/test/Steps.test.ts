@@ -53,6 +53,7 @@ describe("step executions (SQLite, simulator)", () => {
   it.live("an interrupted run resumes to the same rows", () => Steps.interruptAndResume(sqlite), 60_000)
   it.live("executions exported before --steps are queued once", () => Steps.turnedOnLater(sqlite), 60_000)
   it.live("a malformed step record is quarantined alone", () => Steps.malformedSteps(sqlite), 60_000)
+  it.live("past the steps deadline the backlog waits for the next runs", () => Steps.deadline(sqlite), 60_000)
   it.live("a 10-minute rate-limit window does not hold the run's end", () => Steps.longWindow(sqlite), 60_000)
   it.live(
     "the budget share holds on the server's side while lists are read",

@@ -94,5 +94,6 @@ for (const format of ["ndjson", "csv", "parquet"] as const) {
     it.live("an interrupted run resumes to the same rows", () => Steps.interruptAndResume(sink), 60_000)
     it.live("executions exported before --steps are queued once", () => Steps.turnedOnLater(sink), 60_000)
     it.live("a malformed step record is quarantined alone", () => Steps.malformedSteps(sink), 60_000)
+    it.live("past the steps deadline the backlog waits for the next runs", () => Steps.deadline(sink), 60_000)
   })
 }

@@ -342,3 +342,31 @@ export const malformedSteps = (fixture: StepFixture) =>
     expect(again.steps?.requests).toBe(0)
     expect((yield* statusOf).rejects).toBe(report.rejected + 2 * failed.length)
   }).pipe(Effect.scoped)
+
+/**
+ * A run past its steps deadline starts no more step work: the backlog waits for the next runs,
+ * oldest first, which read it to the same rows. (A deadline of zero: past from the start, so the
+ * outcome does not depend on timing.)
+ */
+export const deadline = (fixture: StepFixture) =>
+  Effect.gen(function* () {
+    const sim = yield* Simulator.start({ records: 800, seed: 39, span: 10 })
+    const db = fixture.fresh()
+    const failed = failedIds(yield* sim.dataset)
+    const late = yield* run(sim, db.layer(), { steps: "failed", stepsDeadline: 0 })
+    expect(late.steps).toMatchObject({ executions: 0, requests: 0, backlog: failed.length })
+    expect(late.inserted).toBe((yield* sim.dataset).length)
+    const capped = yield* run(sim, db.layer(), {
+      steps: "failed",
+      stepsMaxRequests: 10,
+      stepsDeadline: "1 hour"
+    })
+    expect(capped.steps?.executions).toBe(5)
+    // Oldest first: the five that started first.
+    expect([...new Set((yield* db.steps).map((s) => s.execution_id))].sort()).toEqual(
+      failed.slice(0, 5).sort()
+    )
+    const rest = yield* run(sim, db.layer(), { steps: "failed" })
+    expect(rest.steps?.backlog).toBe(0)
+    expectStepsMatch(yield* db.steps, yield* expectedSteps(sim, failed))
+  }).pipe(Effect.scoped)

@@ -494,7 +494,8 @@ const withSteps = <A, E>(
             streamKey: ctx.settings.key,
             gate,
             listDone,
-            wake
+            wake,
+            startedAt: ctx.startedAt
           })
         ],
         { concurrency: 2 }

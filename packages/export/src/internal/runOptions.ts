@@ -6,7 +6,7 @@
  */
 import * as ExecutionQuery from "@taskhistory/core/ExecutionQuery"
 import { PAGE_SIZE } from "@taskhistory/core/WorkflowExecution"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Option } from "effect"
 import type { Filters, RunOptions } from "../Exporter.js"
 import { ExportError } from "./exportError.js"
 import * as L from "./ledger.js"
@@ -97,11 +97,24 @@ export const settingsOf = (options: RunOptions): Effect.Effect<Settings, ExportE
     if (maxRequests !== undefined && (!Number.isSafeInteger(maxRequests) || maxRequests < 1)) {
       return yield* invalidOption(`stepsMaxRequests ${maxRequests}: expected a positive integer`)
     }
+    const deadline =
+      options.stepsDeadline === undefined ? undefined : Duration.decodeUnknown(options.stepsDeadline)
+    if (deadline !== undefined && (Option.isNone(deadline) || !Duration.isFinite(deadline.value))) {
+      return yield* invalidOption(
+        `stepsDeadline ${String(options.stepsDeadline)}: expected a finite duration`
+      )
+    }
     return {
       steps:
         stepScope === "none"
           ? undefined
-          : { scope: stepScope, share, maxRequests, concurrency: STEP_CONCURRENCY },
+          : {
+              scope: stepScope,
+              share,
+              maxRequests,
+              concurrency: STEP_CONCURRENCY,
+              deadlineMs: deadline === undefined ? undefined : Duration.toMillis(Option.getOrThrow(deadline))
+            },
       query,
       key: streamKey(query),
       pagesPerBatch: Math.max(1, Math.ceil(batchSize / PAGE_SIZE)),

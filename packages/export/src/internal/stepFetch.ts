@@ -28,6 +28,8 @@ export interface StepSettings {
   readonly maxRequests: number | undefined
   /** Executions whose steps are read at once. */
   readonly concurrency: number
+  /** After how long from the run's start no new group of executions is read; undefined: no limit. */
+  readonly deadlineMs: number | undefined
 }
 
 /** What the step work of a run did. */
@@ -181,6 +183,8 @@ export interface WorkerContext {
   readonly listDone: Deferred.Deferred<void>
   /** Offered to after each list batch: new executions may be queued. */
   readonly wake: Queue.Queue<void>
+  /** When the run began (ms, from `Clock`): the start of `settings.deadlineMs`. */
+  readonly startedAt: number
 }
 
 /**
@@ -197,7 +201,12 @@ export const work = (
     let requests = 0
     let rejected = 0
     const capped = () => settings.maxRequests !== undefined && requests >= settings.maxRequests
-    while (!capped()) {
+    // Past the deadline no new group starts (the one in flight finishes and is written).
+    const late = Effect.map(
+      Clock.currentTimeMillis,
+      (now) => settings.deadlineMs !== undefined && now >= ctx.startedAt + settings.deadlineMs
+    )
+    while (!capped() && !(yield* late)) {
       const listDone = yield* Deferred.isDone(ctx.listDone)
       // Drop wake-ups already pending: this read of the backlog sees what they announced.
       yield* Queue.takeAll(ctx.wake)
