@@ -195,6 +195,16 @@ describe("report from an export with step executions", () => {
     expect(page).not.toContain("Step errors were not available")
     // The most frequent plain message of the export is in the report's table.
     expect(page).toContain(messages[0])
+    // The same section from an NDJSON export's step_executions/ partitions.
+    const fromStepFiles = join(dir, "step-files.html")
+    const madeFromFiles = await run(
+      ["report", "--source", `ndjson:${ndjsonSteps}`, ...period, "-o", fromStepFiles],
+      cleanEnv()
+    )
+    expect(madeFromFiles.code, madeFromFiles.stderr).toBe(0)
+    const filePage = readFileSync(fromStepFiles, "utf8")
+    expect(filePage).toContain("Top error messages by workflow")
+    expect(filePage).toContain(messages[0])
 
     const files = join(dir, "files.html")
     const fromFiles = await run(
