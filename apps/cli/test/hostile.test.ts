@@ -101,6 +101,26 @@ const errorLine = (result: Result) => {
 const list = ["executions", "list", "--all", "--format", "ndjson"]
 
 describe("hostile servers (simulator fault modes)", () => {
+  it("malformed step records: get --format json prints the answer exactly as served, the table the valid steps", async () => {
+    const sim = await simulator("malformed-steps")
+    const id = (sim.dataset()[0] as { id: string }).id
+    const served = await fetch(
+      `${sim.url}/projects/${sim.projectId}/task-history/workflow-executions/${id}`,
+      {
+        headers: { authorization: `Bearer ${sim.apiKey}` }
+      }
+    )
+    const answer = (await served.json()) as { stepExecutions: ReadonlyArray<unknown> }
+    expect(answer.stepExecutions).toContain("not a step execution")
+    const json = await run(["executions", "get", id, "--format", "json"], envOf(sim))
+    expect(json.code, json.stderr).toBe(0)
+    expect(JSON.parse(json.stdout)).toEqual(answer)
+    const table = await run(["executions", "get", id], envOf(sim))
+    expect(table.code, table.stderr).toBe(0)
+    expect(table.stdout).not.toContain("not a step execution")
+    expectClean(json)
+  })
+
   it("a body that never ends: exit 6 'response too large', without reading it all", async () => {
     const sim = await simulator("endless-body")
     const r = await run(list, envOf(sim))

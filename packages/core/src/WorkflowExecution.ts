@@ -200,6 +200,22 @@ export const splitSteps = (json: Readonly<Record<string, unknown>>): Readonly<Re
 }
 
 /**
+ * The inverse of {@link splitSteps}: the execution with its `stepExecutions` as served, the
+ * elements that were set apart (`invalidStepExecutions`) put back at their positions. For
+ * printing an answer exactly as the API gave it (`taskhistory executions get --format json`).
+ *
+ * @since 0.3.0
+ */
+export const asServed = (detail: WorkflowExecutionDetail): Readonly<Record<string, unknown>> => {
+  const { invalidStepExecutions: invalid, ...rest } = detail
+  if (invalid === undefined || invalid.length === 0) return rest
+  const steps: Array<unknown> = [...detail.stepExecutions]
+  for (const record of [...invalid].sort((a, b) => a.index - b.index))
+    steps.splice(record.index, 0, record.raw)
+  return { ...rest, stepExecutions: steps }
+}
+
+/**
  * The answer of `GET .../workflow-executions/{executionId}` as first checked: the execution's
  * fields, `stepExecutions` any array (its elements are checked one by one by {@link splitSteps}).
  *

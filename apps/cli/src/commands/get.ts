@@ -8,6 +8,7 @@ import * as Command from "@effect/cli/Command"
 import * as ConnectionOptions from "@taskhistory/app-kit/ConnectionOptions"
 import * as Main from "@taskhistory/app-kit/Main"
 import { TaskHistoryClient } from "@taskhistory/core/TaskHistoryClient"
+import * as WorkflowExecution from "@taskhistory/core/WorkflowExecution"
 import { Effect, Either } from "effect"
 import { provideConnection } from "../internal/connection.js"
 import * as DetailFormat from "../internal/detailFormat.js"
@@ -31,7 +32,9 @@ export const get = Command.make(
     Effect.gen(function* () {
       const client = yield* TaskHistoryClient
       const detail = yield* client.get(executionId)
-      if (format === "json") return yield* Out.line(JSON.stringify(detail, null, 2))
+      // As served: steps the client set apart as malformed are printed where they were.
+      if (format === "json")
+        return yield* Out.line(JSON.stringify(WorkflowExecution.asServed(detail), null, 2))
       let note: DetailFormat.FailureNote | undefined
       if (detail.status.toUpperCase() === "FAILED") {
         const failed = DetailFormat.failedStep(detail)
