@@ -37,6 +37,13 @@ const rulesFile = (name: string, text: string) => {
   return path
 }
 
+/** Fires on any failure over all executions, to webhook `ops` (`OPS_HOOK`); `more`: its other lines and webhooks. */
+const anyFailureRules = (name: string, more = "") =>
+  rulesFile(
+    name,
+    `webhooks:\n  - name: ops\n    urlEnv: OPS_HOOK\n${more}rules:\n  - name: any-failure\n    by: all\n    failures: 0\n    window: 100d\n    notify: [ops]\n`
+  )
+
 const spikeRules = () =>
   rulesFile(
     "spike.yml",
@@ -202,19 +209,7 @@ describe("taskhistory-exporter run --alerts", () => {
 
   it("a webhook answering 500, then 429 with Retry-After, then 200 is retried; the rows stay exact", async () => {
     const db2 = join(dir.path, "retry.db")
-    const rules = rulesFile(
-      "retry.yml",
-      `webhooks:
-  - name: ops
-    urlEnv: OPS_HOOK
-rules:
-  - name: any-failure
-    by: all
-    failures: 0
-    window: 100d
-    notify: [ops]
-`
-    )
+    const rules = anyFailureRules("retry.yml")
     json.clear()
     json.answer(500, { status: 429, headers: { "retry-after": "1" } })
     const run = await runBin(["run", "--once", "--sink", `sqlite:${db2}`, "--alerts", rules], hookEnv())
@@ -230,21 +225,7 @@ rules:
 
   it("a crash after a delivery, before the outbox forgets it: the resend carries the same delivery id", async () => {
     const db4 = join(dir.path, "crash.db")
-    const rules = rulesFile(
-      "crash.yml",
-      `webhooks:
-  - name: ops
-    urlEnv: OPS_HOOK
-    format: json
-    secretEnv: OPS_SECRET
-rules:
-  - name: any-failure
-    by: all
-    failures: 0
-    window: 100d
-    notify: [ops]
-`
-    )
+    const rules = anyFailureRules("crash.yml", "    format: json\n    secretEnv: OPS_SECRET\n")
     json.clear()
     // The receiver has the message; the exporter is killed before it hears the answer, so the
     // notification is still in its outbox.
@@ -273,19 +254,7 @@ rules:
 
   it("a webhook that is down does not fail the export; the notification goes out on a later run", async () => {
     const db3 = join(dir.path, "down.db")
-    const rules = rulesFile(
-      "down.yml",
-      `webhooks:
-  - name: ops
-    urlEnv: OPS_HOOK
-rules:
-  - name: any-failure
-    by: all
-    failures: 0
-    window: 100d
-    notify: [ops]
-`
-    )
+    const rules = anyFailureRules("down.yml")
     json.clear()
     json.answer(503, 503, 503, 503, 503)
     const down = await runBin(["run", "--once", "--sink", `sqlite:${db3}`, "--alerts", rules], hookEnv())
@@ -337,23 +306,9 @@ rules:
   })
 
   it("alerts check prints what fires without sending; alerts test sends one message per webhook", async () => {
-    const rules = rulesFile(
+    const rules = anyFailureRules(
       "check.yml",
-      `webhooks:
-  - name: ops
-    urlEnv: OPS_HOOK
-    format: json
-    secretEnv: OPS_SECRET
-  - name: chat
-    urlEnv: CHAT_HOOK
-    format: slack
-rules:
-  - name: any-failure
-    by: all
-    failures: 0
-    window: 100d
-    notify: [ops]
-`
+      "    format: json\n    secretEnv: OPS_SECRET\n  - name: chat\n    urlEnv: CHAT_HOOK\n    format: slack\n"
     )
     json.clear()
     slack.clear()
