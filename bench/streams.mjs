@@ -1,25 +1,49 @@
 // Benchmark of `taskhistory-exporter run --config` (built apps/exporter/dist/bin.js): three
 // projects across three replicas, each project at a scaled budget.
 //
-// Each project is its own simulator enforcing N requests per sliding W (429 beyond), with its own
-// key and its own Postgres schema. Per round:
+// Each project is its own simulator, in its own child process, enforcing N requests per sliding W
+// (429 beyond), with its own key and its own Postgres schema. Per round:
 //   baseline: one process runs a config with one stream (one project alone);
 //   fleet:    three replicas run one config with the three streams (lease rows spread them; the
 //             budget of each key is shared through Redis, `rateLimitRedis`).
 // For each project: from the simulator's arrival log, K accepted requests, T from the first to the
 // last start, and the budget bound floor((K - 1) / N) * W (the fastest K requests can go without a
-// refusal). Prints T / bound per project (target <= 1.05, zero 429s), the baseline's alongside, the
-// spread (leaders of the three streams) and checks the rows (each schema holds exactly its project).
+// refusal); the starts of the first requests of each window show where the time over it goes
+// (a window replays the spacing of the one before it). Prints T / bound per project (target
+// <= 1.05, zero 429s), the baseline's alongside, the spread (leaders of the three streams) and checks the rows (each schema holds exactly its project).
 // Writes its section of bench/RESULTS-replicas.md.
 //
 //   TASKHISTORY_TEST_PG_URL=postgres://postgres@127.0.0.1:5432/test TASKHISTORY_TEST_REDIS_URL=redis://127.0.0.1:6379 \
 //     node bench/streams.mjs [--rounds 3] [--records 20000] [--n 100] [--w 10000]
-import { spawn, spawnSync } from "node:child_process"
+import { fork, spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { startSimulator } from "@taskhistory/simulator"
+
+// Child role: one simulator in its own process (the real API is not in the exporters' machine, and
+// a simulator in this process would share its event loop with the polling and the other projects).
+if (process.argv[2] === "--sim") {
+  const [seed, count, limit] = process.argv.slice(3)
+  const sim = await startSimulator({
+    records: Number(count),
+    seed: Number(seed),
+    latency: 20,
+    rateLimit: limit
+  })
+  process.send({ url: sim.url, projectId: sim.projectId, apiKey: sim.apiKey, records: sim.dataset().length })
+  process.on("message", async (message) => {
+    if (message === "report") {
+      const arrivals = sim.arrivals().filter((a) => a.route !== "other")
+      process.send({ arrivals, ids: sim.dataset().map((r) => r.id) })
+    } else if (message === "close") {
+      await sim.close()
+      process.exit(0)
+    }
+  })
+  await new Promise(() => {})
+}
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`)
@@ -67,13 +91,15 @@ const drop = (schema) =>
   spawnSync("psql", [pg, "-q", "-c", `DROP SCHEMA IF EXISTS ${schema} CASCADE`], { stdio: "ignore" })
 
 /** K accepted requests, T first to last start, the bound, and 429s, from a simulator's arrivals. */
-const measure = (sim) => {
-  const arrivals = sim.arrivals().filter((a) => a.route !== "other")
+const measure = ({ arrivals }) => {
   const accepted = arrivals.filter((a) => a.status !== 429)
   const k = accepted.length
   const t = accepted.at(-1).at - accepted[0].at
   const bound = Math.floor((k - 1) / n) * w
-  return { k, t, bound, ratio: t / bound, rejected: arrivals.length - k }
+  // Where the time over the bound goes: the starts of the first requests of each window, after the first.
+  const at = (i) => (i < k ? accepted[i].at - accepted[0].at : Number.NaN)
+  const edges = [1, 9, n, n + 9, 2 * n, 2 * n + 9].filter((i) => i < k).map((i) => `#${i + 1}@${at(i)}`)
+  return { k, t, bound, ratio: t / bound, rejected: arrivals.length - k, edges: edges.join(" ") }
 }
 
 const streamYaml = (name, sim, schema) => `  - name: ${name}
@@ -111,24 +137,25 @@ const runFleet = async (label, sims, replicas) => {
     let leaders = []
     while (Date.now() < deadline) {
       const all = schemas.map(status)
-      if (all.every((s, i) => s !== undefined && s.rows === sims[i].dataset().length)) {
+      if (all.every((s, i) => s !== undefined && s.rows === sims[i].records)) {
         leaders = all.map((s) => s.leader)
         break
       }
-      await sleep(250)
+      await sleep(500)
     }
     if (leaders.length === 0) throw new Error(`${label}: the export did not complete`)
+    const reports = await Promise.all(sims.map((sim) => sim.report()))
     // Rows exact per project: each schema holds its project's executions and nothing else.
-    sims.forEach((sim, i) => {
+    reports.forEach((report, i) => {
       const stored = ids(schemas[i])
-      const expected = sim.dataset().map((r) => r.id)
+      const expected = report.ids
       if (stored.size !== expected.length || expected.some((id) => !stored.has(id)))
         throw new Error(`${label}: rows of ${names[i]} not exact`)
     })
     const pids = leaders.map((l) => (l === null ? "none" : l.split(":").at(-2)))
-    const results = sims.map(measure)
+    const results = reports.map(measure)
     console.error(
-      `${label}: ${results.map((x, i) => `${names[i]} K=${x.k} T=${x.t} ms bound=${x.bound} ms ratio=${x.ratio.toFixed(3)} 429s=${x.rejected}`).join("; ")}; leaders ${pids.join(", ")}`
+      `${label}: ${results.map((x, i) => `${names[i]} K=${x.k} T=${x.t} ms bound=${x.bound} ms ratio=${x.ratio.toFixed(3)} 429s=${x.rejected} [${x.edges}]`).join("; ")}; leaders ${pids.join(", ")}`
     )
     return { results, leaders: pids }
   } finally {
@@ -140,7 +167,31 @@ const runFleet = async (label, sims, replicas) => {
   }
 }
 
-const simulator = (seed) => startSimulator({ records, seed, latency: 20, rateLimit: `${n}/${w}ms` })
+/** A simulator in a child process: its address, `report()` (arrivals and dataset ids) and `close()`. */
+const simulator = (seed) =>
+  new Promise((resolve, reject) => {
+    const child = fork(
+      fileURLToPath(import.meta.url),
+      ["--sim", String(seed), String(records), `${n}/${w}ms`],
+      {
+        stdio: ["ignore", "inherit", "inherit", "ipc"]
+      }
+    )
+    child.once("error", reject)
+    child.once("message", (address) => {
+      const report = () =>
+        new Promise((done) => {
+          child.once("message", done)
+          child.send("report")
+        })
+      const close = () =>
+        new Promise((done) => {
+          child.once("exit", done)
+          child.send("close")
+        })
+      resolve({ ...address, report, close })
+    })
+  })
 
 const rows = []
 for (let r = 0; r < rounds; r++) {
@@ -184,7 +235,7 @@ const table = rows
 const section = `<!-- streams: written by bench/streams.mjs -->
 ## replicas: three projects across three replicas (\`node bench/streams.mjs\`)
 
-Three simulators, one per project (${records.toLocaleString("en")} executions each, 20 ms latency), each enforcing
+Three simulators, one per project and each in its own process (${records.toLocaleString("en")} executions each, 20 ms latency), each enforcing
 ${n} requests per sliding ${w / 1000} s (429 beyond). Three replicas of \`taskhistory-exporter run --config\` with one
 file listing the three streams (\`rateLimit: ${n}/${w}ms\`, \`rateLimitRedis\`: each key's budget shared through
 Redis), each stream into its own Postgres schema, \`--lease 3s --lease-check 1s\`. Baseline: one process running a
