@@ -5,56 +5,31 @@
 import { execFile, spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Usage from "@taskhistory/core/Usage"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
 import { Effect, Stream } from "effect"
+import { bin, lines, type Result, run as runBin, simEnv } from "./utils/bin.js"
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js")
 const dir = mkdtempSync(join(tmpdir(), "taskhistory-cli-"))
-
-interface Result {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
 
 let reads: RunningSimulator
 let writes: RunningSimulator
 const outputs: Array<string> = []
 
-const envOf = (sim: RunningSimulator, extra: Record<string, string> = {}) => {
-  const env: Record<string, string> = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith("PARAGON_") && !k.startsWith("TASKHISTORY_")) env[k] = v
-  }
-  return {
-    ...env,
-    PARAGON_BASE_URL: sim.url,
-    PARAGON_PROJECT_ID: sim.projectId,
-    PARAGON_API_KEY: sim.apiKey,
-    ...extra
-  }
+const envOf = simEnv
+
+/** Runs the binary (on `reads` by default) and keeps its output for the check that no key leaks. */
+const run = async (
+  args: ReadonlyArray<string>,
+  env: Record<string, string> = envOf(reads)
+): Promise<Result> => {
+  const result = await runBin(args, env)
+  outputs.push(result.stdout, result.stderr)
+  return result
 }
-
-const run = (args: ReadonlyArray<string>, env: Record<string, string> = envOf(reads)): Promise<Result> =>
-  new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { env, encoding: "utf8", timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        outputs.push(stdout, stderr)
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
-        resolve({ code, stdout, stderr })
-      }
-    )
-  })
-
-const lines = (text: string) => text.split("\n").filter((l) => l !== "")
 
 const dataset = (sim: RunningSimulator) => sim.dataset() as unknown as ReadonlyArray<WorkflowExecution>
 
@@ -327,7 +302,7 @@ describe("exit codes", () => {
     expect(fromFile.code).toBe(0)
     expect(fromFile.stdout).toBe("250\n")
     // A key from a secret manager through bash's process substitution: a pipe, not a file.
-    const substituted = await new Promise<Result>((resolve) => {
+    const substituted = await new Promise<Pick<Result, "code" | "stdout" | "stderr">>((resolve) => {
       execFile(
         "bash",
         ["-c", `"$0" "$1" executions count --api-key-file <(printf '%s\\n' "$KEY")`, process.execPath, bin],

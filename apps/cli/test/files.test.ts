@@ -3,15 +3,13 @@
  * replay `--log`) is owner-only (0600) whatever the umask it was started with; `--umask 027` (or
  * `TASKHISTORY_UMASK`) gives the group read (0640). The real files are stat'ed.
  */
-import { execFile } from "node:child_process"
 import { mkdtempSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
+import { run as runBin, simEnv } from "./utils/bin.js"
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js")
 const dir = mkdtempSync(join(tmpdir(), "taskhistory-cli-files-"))
 let sim: RunningSimulator
 
@@ -23,37 +21,15 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-const env = (extra: Record<string, string> = {}) => {
-  const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith("PARAGON_") && !k.startsWith("TASKHISTORY_")) out[k] = v
-  }
-  return {
-    ...out,
-    PARAGON_BASE_URL: sim.url,
-    PARAGON_PROJECT_ID: sim.projectId,
-    PARAGON_API_KEY: sim.apiKey,
-    ...extra
+/** Runs the binary under umask 000 (the child inherits it), as from a permissive shell. */
+const run = (args: ReadonlyArray<string>, extra: Record<string, string> = {}) => {
+  const previous = process.umask(0)
+  try {
+    return runBin(args, simEnv(sim, extra), { timeoutMs: 120_000 })
+  } finally {
+    process.umask(previous)
   }
 }
-
-/** Runs the binary under umask 000 (the child inherits it), as from a permissive shell. */
-const run = (args: ReadonlyArray<string>, extra: Record<string, string> = {}) =>
-  new Promise<{ code: number; stderr: string }>((resolve) => {
-    const previous = process.umask(0)
-    try {
-      execFile(
-        process.execPath,
-        [bin, ...args],
-        { env: env(extra), encoding: "utf8", timeout: 120_000 },
-        (error, _stdout, stderr) => {
-          resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stderr })
-        }
-      )
-    } finally {
-      process.umask(previous)
-    }
-  })
 
 const mode = (path: string) => (statSync(path).mode & 0o777).toString(8)
 

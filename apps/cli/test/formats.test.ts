@@ -3,51 +3,23 @@
  * `--format` on every command that prints data, `executions get` as a table with the failed
  * step's error, relative dates, and `usage --sort/--top/--names`.
  */
-import { execFile } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Usage from "@taskhistory/core/Usage"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
 import { Effect, Stream } from "effect"
+import { lines, type Result, run as runBin, simEnv } from "./utils/bin.js"
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js")
 const dir = mkdtempSync(join(tmpdir(), "taskhistory-cli-formats-"))
-
-interface Result {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
 
 let sim: RunningSimulator
 let writes: RunningSimulator
 
-const envOf = (s: RunningSimulator) => {
-  const env: Record<string, string> = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith("PARAGON_") && !k.startsWith("TASKHISTORY_")) env[k] = v
-  }
-  return { ...env, PARAGON_BASE_URL: s.url, PARAGON_PROJECT_ID: s.projectId, PARAGON_API_KEY: s.apiKey }
-}
-
 const run = (args: ReadonlyArray<string>, on: RunningSimulator = sim): Promise<Result> =>
-  new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { env: envOf(on), encoding: "utf8", timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
-        resolve({ code, stdout, stderr })
-      }
-    )
-  })
-
-const lines = (text: string) => text.split("\n").filter((l) => l !== "")
+  runBin(args, simEnv(on))
 
 const dataset = (s: RunningSimulator) => s.dataset() as unknown as ReadonlyArray<WorkflowExecution>
 

@@ -4,28 +4,19 @@
  * bound, with one clear line, and no form of the key in stdout or stderr. The servers are the
  * simulator's `fault` modes on 127.0.0.1.
  */
-import { execFile } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { join } from "node:path"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
 import type { FaultMode } from "@taskhistory/simulator/Simulator"
+import { cleanEnv, type Result, run as runBin, simEnv } from "./utils/bin.js"
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js")
 const dir = mkdtempSync(join(tmpdir(), "taskhistory-cli-hostile-"))
 
 /** A key with the characters that change form in transit (JSON-escaped, URL-encoded). */
 const KEY = 'sk_live_"hostile\\key/+=%41'
-
-interface Result {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-  readonly ms: number
-}
 
 const sims: Array<RunningSimulator> = []
 afterAll(async () => {
@@ -44,35 +35,10 @@ const simulator = async (fault: FaultMode | ReadonlyArray<FaultMode> | undefined
   return sim
 }
 
-const baseEnv = () => {
-  const env: Record<string, string> = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith("PARAGON_") && !k.startsWith("TASKHISTORY_")) env[k] = v
-  }
-  return env
-}
-
-const envOf = (sim: RunningSimulator, extra: Record<string, string> = {}) => ({
-  ...baseEnv(),
-  PARAGON_BASE_URL: sim.url,
-  PARAGON_PROJECT_ID: sim.projectId,
-  PARAGON_API_KEY: sim.apiKey,
-  ...extra
-})
-
-const run = (args: ReadonlyArray<string>, env: Record<string, string>): Promise<Result> =>
-  new Promise((resolve) => {
-    const started = Date.now()
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { env, encoding: "utf8", timeout: 120_000, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
-        resolve({ code, stdout, stderr, ms: Date.now() - started })
-      }
-    )
-  })
+const baseEnv = () => cleanEnv()
+const envOf = simEnv
+const run = (args: ReadonlyArray<string>, env: Record<string, string>) =>
+  runBin(args, env, { timeoutMs: 120_000 })
 
 /** No form of the key in either stream; nothing on stderr that could drive a terminal. */
 const expectClean = (result: Result) => {

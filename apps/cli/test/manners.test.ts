@@ -4,54 +4,23 @@
  * update them with `pnpm --filter @taskhistory/cli exec vitest run test/manners.test.ts -u`),
  * shell completions sourced in real shells, the verbosity flags and the errors.
  */
-import { execFile, execFileSync } from "node:child_process"
+import { execFileSync } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
+import { cleanEnv, run as runBin, simEnv } from "./utils/bin.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
-const bin = join(here, "..", "dist", "bin.js")
 const dir = mkdtempSync(join(tmpdir(), "taskhistory-manners-"))
-
-interface Result {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
 
 let sim: RunningSimulator
 
-const baseEnv = () => {
-  const env: Record<string, string> = { NO_COLOR: "1" }
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith("PARAGON_") && !k.startsWith("TASKHISTORY_")) env[k] = v
-  }
-  return env
-}
-
-const run = (args: ReadonlyArray<string>, withSim = false): Promise<Result> =>
-  new Promise((resolve) => {
-    const env = withSim
-      ? {
-          ...baseEnv(),
-          PARAGON_BASE_URL: sim.url,
-          PARAGON_PROJECT_ID: sim.projectId,
-          PARAGON_API_KEY: sim.apiKey
-        }
-      : baseEnv()
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { env, encoding: "utf8", timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
-        resolve({ code, stdout, stderr })
-      }
-    )
-  })
+/** Runs the binary with NO_COLOR, and pointed at the simulator when `withSim`. */
+const run = (args: ReadonlyArray<string>, withSim = false) =>
+  runBin(args, withSim ? simEnv(sim, { NO_COLOR: "1" }) : cleanEnv({ NO_COLOR: "1" }), { timeoutMs: 60_000 })
 
 const has = (shell: string) => {
   try {

@@ -8,13 +8,12 @@
 import { spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import type { WorkflowExecution } from "@taskhistory/core/WorkflowExecution"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
+import { bin, lines, simEnv } from "./utils/bin.js"
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js")
 const dir = mkdtempSync(join(tmpdir(), "taskhistory-progress-"))
 
 const total = 1500
@@ -27,25 +26,10 @@ const hasProgress = (text: string) => /executions, \d+\/s|ETA/.test(text) || tex
 let sim: RunningSimulator
 const outputs: Array<string> = []
 
-const envOf = (extra: Record<string, string> = {}) => {
-  const env: Record<string, string> = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith("PARAGON_") && !k.startsWith("TASKHISTORY_")) env[k] = v
-  }
-  return {
-    ...env,
-    // `script` runs its command with $SHELL -c.
-    SHELL: "/bin/sh",
-    PARAGON_BASE_URL: sim.url,
-    PARAGON_PROJECT_ID: sim.projectId,
-    PARAGON_API_KEY: sim.apiKey,
-    ...extra
-  }
-}
+// `script` runs its command with $SHELL -c.
+const envOf = (extra: Record<string, string> = {}) => simEnv(sim, { SHELL: "/bin/sh", ...extra })
 
 const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`
-
-const lines = (text: string) => text.split("\n").filter((l) => l !== "")
 
 const dataset = () => sim.dataset() as unknown as ReadonlyArray<WorkflowExecution>
 

@@ -3,12 +3,10 @@
  * first) reads a SQLite export of a simulator and the simulator itself; both must agree, and the
  * report's headline must equal SQL over the same export file.
  */
-import { execFile } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as RateLimiter from "@taskhistory/core/RateLimiter"
 import * as TaskHistoryClient from "@taskhistory/core/TaskHistoryClient"
@@ -19,43 +17,16 @@ import * as FileSink from "@taskhistory/export/FileSink"
 import * as SqliteSink from "@taskhistory/export/SqliteSink"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
 import { Effect, Layer, Logger, LogLevel } from "effect"
+import { cleanEnv, run } from "./utils/bin.js"
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js")
 const dir = mkdtempSync(join(tmpdir(), "taskhistory-cli-source-"))
 const db = join(dir, "th.db")
 const parquetDir = join(dir, "parquet")
 const NOW = "2026-11-30T00:00:00.000Z"
 let sim: RunningSimulator
 
-interface Result {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** The environment without any PARAGON_ variable, plus `extra`. */
-const cleanEnv = (extra: Record<string, string> = {}) => {
-  const env: Record<string, string> = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith("PARAGON_") && !k.startsWith("TASKHISTORY_")) env[k] = v
-  }
-  return { ...env, ...extra }
-}
 const apiEnv = () =>
   cleanEnv({ PARAGON_BASE_URL: sim.url, PARAGON_PROJECT_ID: sim.projectId, PARAGON_API_KEY: sim.apiKey })
-
-const run = (args: ReadonlyArray<string>, env: Record<string, string>): Promise<Result> =>
-  new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { env, encoding: "utf8", timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
-        resolve({ code, stdout, stderr })
-      }
-    )
-  })
 
 beforeAll(async () => {
   sim = await startSimulator({ records: 4000, seed: 29, now: NOW, span: 90 })

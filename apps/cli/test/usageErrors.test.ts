@@ -3,11 +3,9 @@
  * SQLite or NDJSON export made with `steps: "failed"`, the same ranking; an export without steps
  * and a large range are refused with exit 2.
  */
-import { execFile } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as RateLimiter from "@taskhistory/core/RateLimiter"
 import * as TaskHistoryClient from "@taskhistory/core/TaskHistoryClient"
@@ -18,8 +16,8 @@ import * as FileSink from "@taskhistory/export/FileSink"
 import * as SqliteSink from "@taskhistory/export/SqliteSink"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
 import { Effect, Layer, Logger, LogLevel } from "effect"
+import { cleanEnv, run } from "./utils/bin.js"
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "bin.js")
 const dir = mkdtempSync(join(tmpdir(), "taskhistory-cli-errors-"))
 const db = join(dir, "th.db")
 const noStepsDb = join(dir, "no-steps.db")
@@ -28,38 +26,12 @@ const ndjsonSteps = join(dir, "nd-steps")
 const NOW = "2026-11-30T00:00:00.000Z"
 let sim: RunningSimulator
 
-interface Result {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const cleanEnv = (extra: Record<string, string> = {}) => {
-  const env: Record<string, string> = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith("PARAGON_") && !k.startsWith("TASKHISTORY_")) env[k] = v
-  }
-  return { ...env, ...extra }
-}
 const apiEnv = () =>
   cleanEnv({
     PARAGON_BASE_URL: sim.url,
     PARAGON_PROJECT_ID: sim.projectId,
     PARAGON_API_KEY: sim.apiKey,
     PARAGON_RATE_LIMIT: "10000/1s"
-  })
-
-const run = (args: ReadonlyArray<string>, env: Record<string, string>): Promise<Result> =>
-  new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { env, encoding: "utf8", timeout: 60_000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
-        resolve({ code, stdout, stderr })
-      }
-    )
   })
 
 beforeAll(async () => {
