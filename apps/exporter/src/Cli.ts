@@ -947,6 +947,13 @@ export const runCommand = Command.make("run", runOptions, runHandler).pipe(
 )
 
 const statusOptions = {
+  config: Options.text("config").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription(
+      "Show every stream of this YAML file (the one `run --config` takes, checked the same way; the API keys are not read, so their variables and files need not be there) instead of one --sink: one block per stream, headed by its name."
+    ),
+    Options.optional
+  ),
   sink: sinkOption,
   sinkFile: sinkFileOption,
   format: OutputFormat.option(["table", "json"], "table", "table (for people), or json (one document).")
@@ -977,8 +984,103 @@ const statusLayer = (spec: SinkSpec.SinkSpec, text: string) =>
     }
   })
 
+/**
+ * Whether a sink exists: a SQLite file, a directory, the exporter's tables in a Postgres schema
+ * (looked for with a reader, which creates nothing; a database that cannot be reached fails).
+ */
+const sinkExists = (spec: SinkSpec.SinkSpec) =>
+  Effect.gen(function* () {
+    switch (spec._tag) {
+      case "Sqlite":
+        return spec.path === ":memory:" || existsSync(spec.path)
+      case "File":
+        return existsSync(spec.dir)
+      case "Postgres": {
+        const ExportReader = yield* Effect.promise(() => import("@taskhistory/export/ExportReader"))
+        return yield* Effect.scoped(Layer.build(ExportReader.layer(spec))).pipe(
+          Effect.as(true),
+          // Reached, but no table there ("open"); a refused connection ("connect") fails.
+          Effect.catchIf(
+            (e) => Predicate.isTagged(e, "SinkError") && e.reason === "Unavailable" && e.operation === "open",
+            () => Effect.succeed(false)
+          )
+        )
+      }
+    }
+  })
+
+/**
+ * `status --config FILE`: the file checked as `run --config` checks it (its keys not read), then
+ * each sink opened once (as `status --sink` opens it), in the order of the file's streams.
+ */
+const statusConfigured = (flags: Command.Command.ParseConfig<typeof statusOptions>, file: string) =>
+  Effect.gen(function* () {
+    const given = [
+      flags.sink !== defaultSink ? "--sink" : undefined,
+      Option.isSome(flags.sinkFile) ? "--sink-file" : undefined
+    ].filter((flag) => flag !== undefined)
+    if (given.length > 0) {
+      return yield* new InvalidInput({
+        field: `--config and ${given.join(" and ")}`,
+        value: file,
+        problem: "cannot be given together",
+        expected: "either --config FILE (every stream of the file) or --sink/--sink-file (one sink)"
+      })
+    }
+    const ConfigFileModule = yield* loadConfigFile
+    // The schedules are not run here: any interval the syntax allows is shown.
+    const entries = yield* ConfigFileModule.loadEntries(file, { minEvery: Duration.zero, requireKeys: false })
+    const bySink = new Map<string, Array<ConfigFile.StreamEntry>>()
+    for (const entry of entries) {
+      const identity = ConfigFileModule.sinkIdentity(entry.sinkSpec, ".")
+      bySink.set(identity, [...(bySink.get(identity) ?? []), entry])
+    }
+    const statuses = new Map(
+      yield* Effect.forEach(
+        [...bySink],
+        ([identity, [first]]) =>
+          Effect.gen(function* () {
+            const spec = first!.sinkSpec
+            if (!(yield* sinkExists(spec))) return [identity, undefined] as const
+            const layer = yield* statusLayer(spec, first!.sink)
+            const status = yield* Effect.flatMap(Sink, (sink) => sink.status).pipe(Effect.provide(layer))
+            return [identity, status] as const
+          }).pipe(
+            Effect.mapError((e) =>
+              Predicate.isTagged(e, "SinkError")
+                ? new Main.CliError({
+                    exitCode: e.reason === "DriverMissing" ? 2 : 6,
+                    text: `stream ${first!.name}: ${e.message}`,
+                    cause: e
+                  })
+                : e
+            )
+          ),
+        { concurrency: 4 }
+      )
+    )
+    const streams = entries.map((entry) => {
+      const identity = ConfigFileModule.sinkIdentity(entry.sinkSpec, ".")
+      return {
+        name: entry.name,
+        projectId: entry.projectId,
+        streamKey: Exporter.streamKey(entry.filters),
+        sink: SinkSpec.describe(entry.sinkSpec),
+        status: statuses.get(identity),
+        sharedWith: (bySink.get(identity) ?? []).filter((o) => o !== entry).map((o) => o.name)
+      }
+    })
+    const now = yield* Clock.currentTimeMillis
+    yield* Console.log(
+      flags.format === "json"
+        ? StatusFormat.configJson(streams).trimEnd()
+        : StatusFormat.configTable(streams, now).trimEnd()
+    )
+  })
+
 const statusHandler = (flags: Command.Command.ParseConfig<typeof statusOptions>) =>
   Effect.gen(function* () {
+    if (Option.isSome(flags.config)) return yield* statusConfigured(flags, flags.config.value)
     const text = yield* sinkText(flags.sink, flags.sinkFile)
     const spec = yield* parseSink(text)
     const status = yield* withExitCodes(
@@ -999,10 +1101,14 @@ const statusHandler = (flags: Command.Command.ParseConfig<typeof statusOptions>)
  */
 export const statusCommand = Command.make("status", statusOptions, statusHandler).pipe(
   Command.withDescription(
-    Help.text("Show the export state of a sink: high-water mark, last run, row counts and rejects.", [
-      "taskhistory-exporter status",
-      "taskhistory-exporter status --sink postgres://exporter@db:5432/analytics --format json"
-    ])
+    Help.text(
+      "Show the export state of a sink, or of every stream of a --config file: high-water mark, last run, row counts, rejects and, on Postgres sinks written by replicas, each stream's leader.",
+      [
+        "taskhistory-exporter status",
+        "taskhistory-exporter status --sink postgres://exporter@db:5432/analytics --format json",
+        "taskhistory-exporter status --config streams.yaml"
+      ]
+    )
   )
 )
 

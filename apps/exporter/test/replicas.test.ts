@@ -6,21 +6,10 @@
  */
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { PgClient } from "@effect/sql-pg"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
-import { Effect, Redacted } from "effect"
 import { afterAll, afterEach, describe, expect, it } from "vitest"
 import { diff, killAll, type Running, simEnv, spawnBin, tempDir, waitFor } from "./utils/harness.js"
-
-const url = process.env.TASKHISTORY_TEST_PG_URL
-
-const withPg = <A>(f: (sql: PgClient.PgClient) => Effect.Effect<A, unknown>) =>
-  Effect.runPromise(
-    Effect.flatMap(PgClient.PgClient, f).pipe(
-      Effect.provide(PgClient.layer({ url: Redacted.make(url ?? ""), maxConnections: 1 })),
-      Effect.scoped
-    )
-  )
+import { leaseOf, schemas, sinkOf, pgUrl as url, withPg } from "./utils/pg.js"
 
 const LEASE_MS = 3_000
 const CHECK_MS = 1_000
@@ -32,37 +21,15 @@ if (url === undefined || url === "") {
     })
   })
 } else {
-  const base = `th_replicas_${process.pid}_${Date.now().toString(36)}`
-  const schemas: Array<string> = []
-  const nextSchema = () => {
-    const schema = `${base}_${schemas.length}`
-    schemas.push(schema)
-    return schema
-  }
-  const sinkOf = (schema: string) => `${url}${url.includes("?") ? "&" : "?"}schema=${schema}`
+  const made = schemas("replicas")
+  const nextSchema = made.next
   const sims: Array<RunningSimulator> = []
 
   afterEach(killAll)
   afterAll(async () => {
     for (const sim of sims) await sim.close()
-    await withPg((sql) =>
-      Effect.forEach(schemas, (s) => sql.unsafe(`DROP SCHEMA IF EXISTS ${s} CASCADE`), { discard: true })
-    )
+    await made.dropAll()
   })
-
-  interface LeaseRow {
-    holder: string | null
-    token: string
-    acquired_at: Date
-    renewed_at: Date
-    expires_at: Date
-  }
-  const leaseOf = (schema: string) =>
-    withPg((sql) =>
-      sql.unsafe<LeaseRow>(
-        `SELECT holder, token, acquired_at, renewed_at, expires_at FROM ${schema}.export_leases`
-      )
-    ).then((rows) => rows[0])
   const rowsOf = (schema: string) =>
     withPg((sql) =>
       sql.unsafe<{ id: string; raw: string }>(`SELECT id, raw FROM ${schema}.workflow_executions`)

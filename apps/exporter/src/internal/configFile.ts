@@ -89,6 +89,11 @@ export interface ParseOptions {
   readonly env: (name: string) => string | undefined
   /** Keys known to the environment: a value in the file equal to one of them is an inline key. */
   readonly knownKeys?: ReadonlyArray<string> | undefined
+  /**
+   * Whether each `apiKeyEnv` must name a variable that is set. Default `true`; `status --config`,
+   * which reads no key, passes `false` (an inline key is refused all the same).
+   */
+  readonly requireKeys?: boolean | undefined
 }
 
 const MAX_BYTES = 1024 * 1024
@@ -255,7 +260,7 @@ export const parse = (
           )
         }
         const value = options.env(keyEnv.trim())
-        if (value === undefined || value.trim() === "") {
+        if (options.requireKeys !== false && (value === undefined || value.trim() === "")) {
           return yield* Either.left(
             fail(
               f.get("apiKeyEnv"),
@@ -457,6 +462,26 @@ export const budgetOf = (stream: Stream): string =>
   `${stream.projectId}:${createHash("sha256").update(Redacted.value(stream.apiKey)).digest("hex").slice(0, 16)}`
 
 /**
+ * Reads and checks the streams file at `path` (at most 1 MiB) as {@link parse} does, in this
+ * process's environment (the value of `PARAGON_API_KEY` written in the file is an inline key).
+ * The keys are not read; with `requireKeys: false` their variables need not be set either.
+ *
+ * @internal
+ */
+export const loadEntries = (
+  path: string,
+  options: Omit<ParseOptions, "env" | "knownKeys">
+): Effect.Effect<ReadonlyArray<StreamEntry>, InvalidInput, FileSystem> =>
+  Effect.gen(function* () {
+    const text = yield* InputFile.readText("--config", path, MAX_BYTES)
+    const env = (name: string) => process.env[name]
+    const knownKeys = [process.env[TaskHistoryConfig.variables.apiKey]].filter(
+      (k): k is string => k !== undefined && k.trim().length >= 8
+    )
+    return yield* parse(path, text, { ...options, env, knownKeys: knownKeys.map((k) => k.trim()) })
+  })
+
+/**
  * Reads and checks the streams file at `path` (at most 1 MiB), then reads each stream's key (from
  * its variable, or its key file with the bounded key-file reader). Every key is registered as a
  * secret. Streams of one project and key must agree on `rateLimit` and `rateLimitRedis`: they
@@ -466,15 +491,10 @@ export const budgetOf = (stream: Stream): string =>
  */
 export const load = (
   path: string,
-  options: Omit<ParseOptions, "env" | "knownKeys">
+  options: Omit<ParseOptions, "env" | "knownKeys" | "requireKeys">
 ): Effect.Effect<StreamsConfig, InvalidInput, FileSystem> =>
   Effect.gen(function* () {
-    const text = yield* InputFile.readText("--config", path, MAX_BYTES)
-    const env = (name: string) => process.env[name]
-    const knownKeys = [process.env[TaskHistoryConfig.variables.apiKey]].filter(
-      (k): k is string => k !== undefined && k.trim().length >= 8
-    )
-    const entries = yield* parse(path, text, { ...options, env, knownKeys: knownKeys.map((k) => k.trim()) })
+    const entries = yield* loadEntries(path, options)
     const streams: Array<Stream> = []
     for (const entry of entries) {
       const apiKey =

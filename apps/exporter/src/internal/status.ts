@@ -152,3 +152,94 @@ const leaseDocument = (lease: LeaseRecord) => ({
  * @internal
  */
 export const json = (status: SinkStatus): string => `${JSON.stringify(document(status), null, 2)}\n`
+
+/**
+ * One stream of a `--config` file, for `status --config`: its sink's status (`undefined` when the
+ * sink does not exist yet: no SQLite file, no directory, no tables in the Postgres schema).
+ *
+ * @internal
+ */
+export interface ConfiguredStream {
+  readonly name: string
+  readonly projectId: string
+  /** The state's key (`Exporter.streamKey` of the filters). */
+  readonly streamKey: string
+  /** The sink as safe to print (`SinkSpec.describe`: no password, the schema named). */
+  readonly sink: string
+  readonly status: SinkStatus | undefined
+  /** The other streams of the file on the same sink (rows and rejects are the sink's). */
+  readonly sharedWith: ReadonlyArray<string>
+}
+
+/** The state of this stream in its sink, if it ran there. */
+const stateOf = (stream: ConfiguredStream): ExportState | undefined =>
+  stream.status?.states.find((s) => s.streamKey === stream.streamKey)
+
+/** The lease of this stream (key `PROJECT/STREAMKEY`). */
+const leaseOf = (stream: ConfiguredStream): ReadonlyArray<LeaseRecord> =>
+  (stream.status?.leases ?? []).filter((l) => l.stream === `${stream.projectId}/${stream.streamKey}`)
+
+/**
+ * `status --config --format table`: one block per stream, headed by its name.
+ *
+ * @internal
+ */
+export const configTable = (streams: ReadonlyArray<ConfiguredStream>, nowMs: number): string => {
+  const blocks = streams.map((stream) => {
+    const lines = [
+      `stream ${stream.name}`,
+      `  project            ${stream.projectId}`,
+      `  sink               ${stream.sink}`
+    ]
+    const status = stream.status
+    const shared =
+      stream.sharedWith.length === 0 ? "" : ` (the sink's, shared with ${stream.sharedWith.join(", ")})`
+    if (status === undefined) {
+      lines.push("  not exported yet   the sink does not exist yet: the stream's first run creates it")
+      return lines
+    }
+    lines.push(
+      `  rows               ${status.rows}${shared}`,
+      `  rejects            ${status.rejects}${shared}`
+    )
+    if (hasSteps(status)) {
+      lines.push(
+        `  steps              ${status.steps!.rows} rows, ${status.steps!.backlog} execution(s) in the step backlog${shared}`
+      )
+    }
+    const state = stateOf(stream)
+    if (state === undefined) {
+      lines.push(`  not exported yet   no run of this stream (${stream.streamKey}) stored in the sink yet`)
+      for (const lease of leaseOf(stream)) lines.push(leaseLine(lease, nowMs))
+      return lines
+    }
+    // The state's lines without their own heading: the stream's name heads the block.
+    const [, ...rest] = streamLines(state, nowMs, leaseOf(stream))
+    lines.push(`  filters            ${state.streamKey}`, ...rest)
+    return lines
+  })
+  return `${escapeControls(blocks.map((b) => b.join("\n")).join("\n\n"), true)}\n`
+}
+
+/**
+ * `status --config --format json`: `{"streams": [{"name", "projectId", "exported", ...the fields
+ * of `status --format json` for the stream's sink, its `streams` and `leases` those of this
+ * stream}]}`.
+ *
+ * @internal
+ */
+export const configJson = (streams: ReadonlyArray<ConfiguredStream>): string => {
+  const out = streams.map((stream) => {
+    const head = { name: stream.name, projectId: stream.projectId, exported: stateOf(stream) !== undefined }
+    if (stream.status === undefined) {
+      return { ...head, sink: stream.sink, rows: 0, rejects: 0, streams: [], leases: [] }
+    }
+    const own = {
+      ...stream.status,
+      states: stream.status.states.filter((s) => s.streamKey === stream.streamKey),
+      leases: leaseOf(stream)
+    }
+    return { ...head, ...document(own), sink: stream.sink }
+  })
+  return `${JSON.stringify({ streams: out }, null, 2)}\n`
+}

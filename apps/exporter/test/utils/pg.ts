@@ -1,0 +1,57 @@
+/**
+ * The real Postgres of the tests (`TASKHISTORY_TEST_PG_URL`): statements on it, a schema of a
+ * test's own as a sink spec (`?schema=`), and the lease rows replicas keep there.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { Effect, Redacted } from "effect"
+
+/** The Postgres URL of the tests, `undefined` when not set (the suites that need it say so). */
+export const pgUrl: string | undefined =
+  process.env.TASKHISTORY_TEST_PG_URL === "" ? undefined : process.env.TASKHISTORY_TEST_PG_URL
+
+/** Runs `f` on one connection to the tests' Postgres. */
+export const withPg = <A>(f: (sql: PgClient.PgClient) => Effect.Effect<A, unknown>) =>
+  Effect.runPromise(
+    Effect.flatMap(PgClient.PgClient, f).pipe(
+      Effect.provide(PgClient.layer({ url: Redacted.make(pgUrl ?? ""), maxConnections: 1 })),
+      Effect.scoped
+    )
+  )
+
+/** The sink spec of `schema` in the tests' database (the sink creates it). */
+export const sinkOf = (schema: string, url: string = pgUrl ?? "") =>
+  `${url}${url.includes("?") ? "&" : "?"}schema=${schema}`
+
+/** Names for schemas of a test file (`th_PREFIX_PID_TIME_N`), and dropping every one handed out. */
+export const schemas = (prefix: string) => {
+  const base = `th_${prefix}_${process.pid}_${Date.now().toString(36)}`
+  const made: Array<string> = []
+  return {
+    next: () => {
+      const schema = `${base}_${made.length}`
+      made.push(schema)
+      return schema
+    },
+    dropAll: () =>
+      withPg((sql) =>
+        Effect.forEach(made, (s) => sql.unsafe(`DROP SCHEMA IF EXISTS ${s} CASCADE`), { discard: true })
+      )
+  }
+}
+
+/** A row of `export_leases`. */
+export interface LeaseRow {
+  holder: string | null
+  token: string
+  acquired_at: Date
+  renewed_at: Date
+  expires_at: Date
+}
+
+/** The (first) lease row of a schema, `undefined` when there is none. */
+export const leaseOf = (schema: string) =>
+  withPg((sql) =>
+    sql.unsafe<LeaseRow>(
+      `SELECT holder, token, acquired_at, renewed_at, expires_at FROM ${schema}.export_leases`
+    )
+  ).then((rows) => rows[0])
