@@ -124,6 +124,29 @@ describe("ConfigFile.parse", () => {
     expect(redis).not.toContain("hunter2")
   })
 
+  it("with requireKeys: false (status), an unset key variable is accepted; an inline key is still refused", () => {
+    const unset = good.replace("apiKeyEnv: PROD_KEY", "apiKeyEnv: UNSET_VARIABLE")
+    const lenient = { ...options, requireKeys: false }
+    expect(Either.getOrThrow(ConfigFile.parse("streams.yaml", unset, lenient)).map((s) => s.name)).toEqual([
+      "prod",
+      "staging"
+    ])
+    const inline = ConfigFile.parse(
+      "streams.yaml",
+      good.replace("apiKeyEnv: PROD_KEY", "token: abc"),
+      lenient
+    )
+    expect(Either.isLeft(inline) && inline.left.message).toContain(
+      "streams.yaml:4 streams[0].token holds an API key inline"
+    )
+    const badName = ConfigFile.parse(
+      "streams.yaml",
+      good.replace("apiKeyEnv: PROD_KEY", "apiKeyEnv: 'not a name'"),
+      lenient
+    )
+    expect(Either.isLeft(badName) && badName.left.message).toContain("streams.yaml:4 streams[0].apiKeyEnv")
+  })
+
   it("refuses two projects on one sink, and two streams that would share one state", () => {
     const oneSink = good.replace("schema=staging", "schema=prod")
     expect(error(oneSink)).toContain("streams.yaml:17 streams[1].sink")
