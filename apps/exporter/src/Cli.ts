@@ -424,8 +424,8 @@ export const runSettings = (flags: RunFlags) =>
       steps: flags.steps,
       stepsBudget: flags.stepsBudget,
       ...(Option.isSome(flags.stepsMaxRequests) ? { stepsMaxRequests: flags.stepsMaxRequests.value } : {}),
-      // A backlog of steps never makes a run overrun its interval: the rest waits for the next runs.
-      ...(schedule._tag === "Every" ? { stepsDeadline: schedule.interval } : {}),
+      // A backlog of steps never makes a run overrun the next start: the rest waits for the next runs.
+      ...stepsDeadline(schedule, yield* Clock.currentTimeMillis),
       ...(since !== undefined ? { since } : {}),
       ...(lookback !== undefined ? { lookback } : {}),
       ...(Option.isSome(flags.batchSize) ? { batchSize: flags.batchSize.value } : {})
@@ -466,19 +466,30 @@ const summary = (report: Exporter.RunReport) =>
     })
   )
 
-/** The run options of a stream of `--config`: its filters and steps, a deadline of its interval for steps. */
+/** The deadline of a run's step work on a schedule: the shortest time to its next start. */
+const stepsDeadline = (
+  schedule: RunSchedule.RunSchedule,
+  now: number
+): Pick<Exporter.RunOptions, "stepsDeadline"> =>
+  Option.match(RunSchedule.shortestGap(schedule, now), {
+    onNone: () => ({}),
+    onSome: (gap) => ({ stepsDeadline: gap })
+  })
+
+/** The run options of a stream of `--config`: its filters and steps, a deadline for steps before its next start. */
 const streamOptions = (
   options: Exporter.RunOptions,
   stream: {
     readonly filters: Exporter.Filters
     readonly steps: Exporter.RunOptions["steps"]
     readonly schedule: RunSchedule.RunSchedule
-  }
+  },
+  now: number
 ): Exporter.RunOptions => ({
   ...options,
   filters: stream.filters,
   steps: stream.steps,
-  ...(stream.schedule._tag === "Every" ? { stepsDeadline: stream.schedule.interval } : {})
+  ...stepsDeadline(stream.schedule, now)
 })
 
 /**
@@ -798,10 +809,11 @@ const runConfigured = (flags: RunFlags, file: string) =>
         )
       }
       // A stream on its schedule; a replicated one ends when its lease is lost (fenced).
+      const now = yield* Clock.currentTimeMillis
       const scheduled = (u: (typeof units)[number], leased: boolean) =>
         RunSchedule.runScheduled(
           u.stream.schedule,
-          exportOnce(streamOptions(settings.options, u.stream), metrics.stream(u.stream.name), leased),
+          exportOnce(streamOptions(settings.options, u.stream, now), metrics.stream(u.stream.name), leased),
           leased ? { stopOn, endOn: Leadership.isFencedCause } : { stopOn }
         )
       const runAlone = alone.map((u) =>

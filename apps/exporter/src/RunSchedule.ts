@@ -173,6 +173,36 @@ export const nextDue = (
   }
 }
 
+/** Cron ticks looked at by {@link shortestGap}: enough to meet every gap of a daily or weekly pattern. */
+const GAP_TICKS = 64
+
+/**
+ * The shortest time between two starts of a schedule from `from` on: the interval of `Every`; for
+ * `Cron`, the shortest gap among its next {@link GAP_TICKS} matches (`0 9,17 * * *`: 8 hours);
+ * none for `Once`. A run given this as its deadline for extra work (the step backlog) never
+ * overruns the next start, whichever tick it starts at.
+ *
+ * @since 0.3.0
+ */
+export const shortestGap = (schedule: RunSchedule, from: number): Option.Option<Duration.Duration> => {
+  switch (schedule._tag) {
+    case "Once":
+      return Option.none()
+    case "Every":
+      return Option.some(schedule.interval)
+    case "Cron": {
+      let previous = Cron.next(schedule.cron, new Date(from)).getTime()
+      let shortest = Number.POSITIVE_INFINITY
+      for (let i = 1; i < GAP_TICKS; i++) {
+        const at = Cron.next(schedule.cron, new Date(previous)).getTime()
+        shortest = Math.min(shortest, at - previous)
+        previous = at
+      }
+      return Number.isFinite(shortest) ? Option.some(Duration.millis(shortest)) : Option.none()
+    }
+  }
+}
+
 /**
  * A human description of a schedule, for logs.
  *

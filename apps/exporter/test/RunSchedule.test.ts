@@ -91,6 +91,28 @@ describe("RunSchedule.nextDue", () => {
   })
 })
 
+describe("RunSchedule.shortestGap (the deadline of a run's step work)", () => {
+  const t0 = Date.parse("2026-01-01T00:00:00Z")
+  const gap = (schedule: RunSchedule.RunSchedule, from = t0) =>
+    Option.map(RunSchedule.shortestGap(schedule, from), Duration.toMillis)
+
+  it("every: its interval; once: none", () => {
+    expect(gap(right(RunSchedule.fromFlags({ every: "10m" })))).toEqual(Option.some(600_000))
+    expect(gap(RunSchedule.RunSchedule.Once())).toEqual(Option.none())
+  })
+
+  it("cron: the shortest time between two of its starts, wherever it is started", () => {
+    expect(gap(right(RunSchedule.fromFlags({ schedule: "*/15 * * * *" })))).toEqual(Option.some(15 * 60_000))
+    // 09:00 and 17:00: 8 hours, then 16 hours; started at noon or at midnight, 8 hours.
+    const twice = right(RunSchedule.fromFlags({ schedule: "0 9,17 * * *" }))
+    expect(gap(twice)).toEqual(Option.some(8 * 3_600_000))
+    expect(gap(twice, Date.parse("2026-01-01T12:00:00Z"))).toEqual(Option.some(8 * 3_600_000))
+    // Weekdays at 06:00: a day, even when started on a Friday evening (the weekend gap is longer).
+    const weekdays = right(RunSchedule.fromFlags({ schedule: "0 6 * * 1-5" }))
+    expect(gap(weekdays, Date.parse("2026-01-02T20:00:00Z"))).toEqual(Option.some(86_400_000))
+  })
+})
+
 describe("RunSchedule.runScheduled", () => {
   it.effect("--every runs at a fixed rate, never overlapping, skipping overrun ticks", () =>
     Effect.gen(function* () {
