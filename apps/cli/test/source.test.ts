@@ -8,16 +8,11 @@ import { createRequire } from "node:module"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import * as RateLimiter from "@taskhistory/core/RateLimiter"
-import * as TaskHistoryClient from "@taskhistory/core/TaskHistoryClient"
-import * as TaskHistoryConfig from "@taskhistory/core/TaskHistoryConfig"
-import * as UndiciHttpClient from "@taskhistory/core/UndiciHttpClient"
-import * as Exporter from "@taskhistory/export/Exporter"
 import * as FileSink from "@taskhistory/export/FileSink"
 import * as SqliteSink from "@taskhistory/export/SqliteSink"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
-import { Effect, Layer, Logger, LogLevel } from "effect"
 import { cleanEnv, run } from "./utils/bin.js"
+import { exportInto } from "./utils/export.js"
 
 const dir = mkdtempSync(join(tmpdir(), "taskhistory-cli-source-"))
 const db = join(dir, "th.db")
@@ -30,26 +25,9 @@ const apiEnv = () =>
 
 beforeAll(async () => {
   sim = await startSimulator({ records: 4000, seed: 29, now: NOW, span: 90 })
-  const client = TaskHistoryClient.layer.pipe(
-    Layer.provide(RateLimiter.layerFromConfig),
-    Layer.provide(
-      TaskHistoryConfig.layer({
-        apiKey: sim.apiKey,
-        projectId: sim.projectId,
-        baseUrl: sim.url,
-        rateLimit: "10000/1s"
-      })
-    ),
-    Layer.provide(UndiciHttpClient.layer)
-  )
-  for (const sink of [SqliteSink.layer({ path: db }), FileSink.layerParquet({ dir: parquetDir })]) {
-    await Effect.runPromise(
-      Exporter.run({ since: "2026-01-01" }).pipe(
-        Effect.provide(Layer.merge(client, sink)),
-        Logger.withMinimumLogLevel(LogLevel.Error)
-      )
-    )
-  }
+  await exportInto(sim, [SqliteSink.layer({ path: db }), FileSink.layerParquet({ dir: parquetDir })], {
+    since: "2026-01-01"
+  })
 }, 120_000)
 
 afterAll(async () => {

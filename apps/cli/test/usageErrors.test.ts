@@ -7,16 +7,11 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import * as RateLimiter from "@taskhistory/core/RateLimiter"
-import * as TaskHistoryClient from "@taskhistory/core/TaskHistoryClient"
-import * as TaskHistoryConfig from "@taskhistory/core/TaskHistoryConfig"
-import * as UndiciHttpClient from "@taskhistory/core/UndiciHttpClient"
-import * as Exporter from "@taskhistory/export/Exporter"
 import * as FileSink from "@taskhistory/export/FileSink"
 import * as SqliteSink from "@taskhistory/export/SqliteSink"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
-import { Effect, Layer, Logger, LogLevel } from "effect"
 import { cleanEnv, run } from "./utils/bin.js"
+import { exportInto } from "./utils/export.js"
 
 const dir = mkdtempSync(join(tmpdir(), "taskhistory-cli-errors-"))
 const db = join(dir, "th.db")
@@ -36,38 +31,19 @@ const apiEnv = () =>
 
 beforeAll(async () => {
   sim = await startSimulator({ records: 2000, seed: 41, now: NOW, span: 30 })
-  const client = TaskHistoryClient.layer.pipe(
-    Layer.provideMerge(RateLimiter.layerFromConfig),
-    Layer.provideMerge(
-      TaskHistoryConfig.layer({
-        apiKey: sim.apiKey,
-        projectId: sim.projectId,
-        baseUrl: sim.url,
-        rateLimit: "10000/1s"
-      })
-    ),
-    Layer.provide(UndiciHttpClient.layer)
+  await exportInto(
+    sim,
+    [
+      SqliteSink.layer({ path: db }),
+      SqliteSink.layer({ path: noStepsDb }),
+      FileSink.layerNdjson({ dir: ndjsonDir })
+    ],
+    { since: "2026-10-01" }
   )
-  for (const sink of [
-    SqliteSink.layer({ path: db }),
-    SqliteSink.layer({ path: noStepsDb }),
-    FileSink.layerNdjson({ dir: ndjsonDir })
-  ]) {
-    await Effect.runPromise(
-      Exporter.run({ since: "2026-10-01" }).pipe(
-        Effect.provide(Layer.merge(client, sink)),
-        Logger.withMinimumLogLevel(LogLevel.Error)
-      )
-    )
-  }
-  for (const sink of [SqliteSink.layer({ path: db }), FileSink.layerNdjson({ dir: ndjsonSteps })]) {
-    await Effect.runPromise(
-      Exporter.run({ since: "2026-10-01", steps: "failed" }).pipe(
-        Effect.provide(Layer.merge(client, sink)),
-        Logger.withMinimumLogLevel(LogLevel.Error)
-      )
-    )
-  }
+  await exportInto(sim, [SqliteSink.layer({ path: db }), FileSink.layerNdjson({ dir: ndjsonSteps })], {
+    since: "2026-10-01",
+    steps: "failed"
+  })
 }, 120_000)
 
 afterAll(async () => {
