@@ -17,6 +17,26 @@ export interface SinkFixture {
 
 const NOW = Date.parse("2026-11-20T12:00:00.000Z")
 
+/** A sink over `layer` that completes `written` once its `n`th batch is written. */
+const afterBatches = (n: number, layer: Layer.Layer<Sink, SinkError>) =>
+  Effect.map(Deferred.make<void>(), (written) => {
+    const counting = Layer.effect(
+      Sink,
+      Effect.gen(function* () {
+        const inner = yield* Sink
+        let count = 0
+        return {
+          ...inner,
+          writeBatch: (batch) =>
+            Effect.tap(inner.writeBatch(batch), () =>
+              ++count === n ? Deferred.succeed(written, undefined) : Effect.void
+            )
+        }
+      })
+    ).pipe(Layer.provide(layer))
+    return { written, counting }
+  })
+
 /** A first run with no state reads the whole history; a second reads only the look-back range. */
 export const backfillThenIncremental = (fixture: SinkFixture) =>
   Effect.gen(function* () {
@@ -216,22 +236,7 @@ export const interruptAndResume = (fixture: SinkFixture) =>
   Effect.gen(function* () {
     const sim = yield* Simulator.start({ records: 1500, seed: 18 })
     const db = fixture.fresh()
-    const written = yield* Deferred.make<void>()
-    // Count batches through a wrapping sink; signal after the third.
-    const counting = Layer.effect(
-      Sink,
-      Effect.gen(function* () {
-        const inner = yield* Sink
-        let n = 0
-        return {
-          ...inner,
-          writeBatch: (batch) =>
-            Effect.tap(inner.writeBatch(batch), () =>
-              ++n === 3 ? Deferred.succeed(written, undefined) : Effect.void
-            )
-        }
-      })
-    ).pipe(Layer.provide(db.layer()))
+    const { written, counting } = yield* afterBatches(3, db.layer())
     const fiber = yield* Effect.fork(runWith(sim, counting, { batchSize: 100 }))
     yield* Deferred.await(written)
     yield* Fiber.interrupt(fiber)
@@ -274,21 +279,7 @@ export const concurrentWindows = (fixture: SinkFixture) =>
     // Interrupted after a few batches: the state holds the position of every window.
     yield* sim.reset
     const cut = fixture.fresh()
-    const written = yield* Deferred.make<void>()
-    const counting = Layer.effect(
-      Sink,
-      Effect.gen(function* () {
-        const inner = yield* Sink
-        let n = 0
-        return {
-          ...inner,
-          writeBatch: (batch) =>
-            Effect.tap(inner.writeBatch(batch), () =>
-              ++n === 6 ? Deferred.succeed(written, undefined) : Effect.void
-            )
-        }
-      })
-    ).pipe(Layer.provide(cut.layer()))
+    const { written, counting } = yield* afterBatches(6, cut.layer())
     const fiber = yield* Effect.fork(runWith(sim, counting, { batchSize: 100 }))
     yield* Deferred.await(written)
     yield* Fiber.interrupt(fiber)
