@@ -74,13 +74,10 @@ export const list = Command.make(
         }
         stream = Stream.fromIterable(records)
       }
-      yield* stream.pipe(
-        Stream.runForEachChunk((chunk) => {
-          progress.add(chunk.length)
-          return Out.write(printer.chunk(Chunk.toReadonlyArray(chunk)))
-        }),
-        Effect.ensuring(Effect.sync(() => progress.done()))
-      )
+      yield* Out.forEachChunk(stream, (chunk) => {
+        progress.add(chunk.length)
+        return Out.write(printer.chunk(Chunk.toReadonlyArray(chunk)))
+      }).pipe(Effect.ensuring(Effect.sync(() => progress.done())))
       yield* Out.write(printer.end())
     }).pipe(provideConnection(connection))
 ).pipe(
