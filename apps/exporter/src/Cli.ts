@@ -249,7 +249,7 @@ const runOptions = {
   alerts: Options.text("alerts").pipe(
     Options.withPseudoName("FILE"),
     Options.withDescription(
-      "Alert rules (YAML: webhooks and rules, see the README), evaluated over the sink after every successful run; notifications go to the webhooks once per change (firing, resolved), also across restarts. A bad file is exit 2 before any request."
+      "Alert rules (YAML: webhooks and rules, see the README), evaluated over the sink after every successful run; notifications go to the webhooks once per change (firing, resolved), also across restarts. With --config: for every stream, over its own sink, each message naming its stream. A bad file is exit 2 before any request."
     ),
     Options.optional
   ),
@@ -607,7 +607,8 @@ const startAlerting = (
   sink: Sink["Type"],
   streamKey: string,
   filters: ExecutionQuery.ExecutionQuery,
-  metrics: ExporterMetrics.ExporterMetricsShape
+  metrics: ExporterMetrics.ExporterMetricsShape,
+  stream?: string
 ) =>
   Effect.gen(function* () {
     const ExportReader = yield* Effect.promise(() => import("@taskhistory/export/ExportReader"))
@@ -619,7 +620,15 @@ const startAlerting = (
       `alerts: ${config.rules.length} rule(s) from ${config.file}, ${config.webhooks.length} webhook(s)`
     )
     const alerting: typeof Alerting = yield* loadAlerting
-    return yield* alerting.make({ config, sink, reader, streamKey, selection, registry: metrics.registry })
+    return yield* alerting.make({
+      config,
+      sink,
+      reader,
+      streamKey,
+      selection,
+      registry: metrics.registry,
+      stream
+    })
   })
 
 /**
@@ -696,8 +705,6 @@ const configConflicts = (flags: RunFlags): ReadonlyArray<string> => {
     [Option.isSome(flags.schedule), "--schedule"],
     [Option.isSome(flags.every), "--every"],
     [flags.steps !== "none", "--steps"],
-    [Option.isSome(flags.report), "--report"],
-    [Option.isSome(flags.alerts), "--alerts"],
     ...Object.entries(flags.filters).map(([field, value]): [boolean, string] => [
       Option.isSome(value as Option.Option<string>),
       FilterOptions.flagOf(field as keyof typeof flags.filters)
@@ -728,6 +735,15 @@ const streamConnection = (
  */
 const runConfigured = (flags: RunFlags, file: string) =>
   Effect.gen(function* () {
+    if (Option.isSome(flags.report)) {
+      return yield* new InvalidInput({
+        field: "--report",
+        value: file,
+        problem: `cannot be given with --config ${file}`,
+        expected:
+          "no --report: a report is one HTML file of one sink; make one per stream's sink with `taskhistory report --source SINK --output FILE.html` (read from the sink, no API request), e.g. on a schedule beside the exporter"
+      })
+    }
     const conflicts = configConflicts(flags)
     if (conflicts.length > 0) {
       return yield* new InvalidInput({
@@ -744,6 +760,10 @@ const runConfigured = (flags: RunFlags, file: string) =>
       minEvery,
       timezone: Option.getOrUndefined(flags.timezone)
     })
+    // A bad rules file is exit 2 before any request, and before any sink is opened.
+    const alertsConfig = Option.isSome(flags.alerts)
+      ? yield* (yield* loadAlertsFile).load(flags.alerts.value)
+      : undefined
     const { lease, leaseCheck } = settings
     const program = Effect.gen(function* () {
       const Metrics = yield* loadMetrics
@@ -808,13 +828,41 @@ const runConfigured = (flags: RunFlags, file: string) =>
           `stream ${u.stream.name}: project ${u.stream.projectId}, ${u.key}, to ${SinkSpec.describe(u.stream.sinkSpec)} ${RunSchedule.describe(u.stream.schedule)}${replicated.includes(u) ? ", led by one replica at a time" : ""}`
         )
       }
-      // A stream on its schedule; a replicated one ends when its lease is lost (fenced).
+      // A stream on its schedule; a replicated one ends when its lease is lost (fenced). With
+      // --alerts, the rules are evaluated over the stream's sink after each of its runs, with an
+      // alert state and an outbox of its own (its stream key), by the replica that leads it: the
+      // alerting lives as long as the stream is run here.
       const now = yield* Clock.currentTimeMillis
       const scheduled = (u: (typeof units)[number], leased: boolean) =>
-        RunSchedule.runScheduled(
-          u.stream.schedule,
-          exportOnce(streamOptions(settings.options, u.stream, now), metrics.stream(u.stream.name), leased),
-          leased ? { stopOn, endOn: Leadership.isFencedCause } : { stopOn }
+        Effect.scoped(
+          Effect.gen(function* () {
+            const alerting =
+              alertsConfig === undefined
+                ? undefined
+                : yield* startAlerting(
+                    alertsConfig,
+                    u.stream.sinkSpec,
+                    Context.get(u.context, Sink),
+                    u.key,
+                    u.stream.filters,
+                    metrics,
+                    u.stream.name
+                  )
+            const once = exportOnce(
+              streamOptions(settings.options, u.stream, now),
+              metrics.stream(u.stream.name),
+              leased
+            ).pipe(
+              Effect.tap((report) =>
+                alerting === undefined ? Effect.void : alerting.afterRun(report.readThrough)
+              )
+            )
+            return yield* RunSchedule.runScheduled(
+              u.stream.schedule,
+              once,
+              leased ? { stopOn, endOn: Leadership.isFencedCause } : { stopOn }
+            )
+          })
         )
       const runAlone = alone.map((u) =>
         withStream(u.stream, scheduled(u, false).pipe(Effect.provide(u.context)))

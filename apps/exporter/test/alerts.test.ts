@@ -5,11 +5,21 @@
  * failing webhook with the export's rows exact, and a bad rules file refused before any request.
  */
 import { createHmac } from "node:crypto"
-import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { diff, killAll, readSqlite, runBin, simEnv, spawnBin, tempDir, waitFor } from "./utils/harness.js"
+import { anyFailureRules as anyFailureRulesIn } from "./utils/alertRules.js"
+import {
+  diff,
+  killAll,
+  readSqlite,
+  runBin,
+  simEnv,
+  spawnBin,
+  tempDir,
+  waitFor,
+  writeIn
+} from "./utils/harness.js"
 import { type Receiver, startReceiver } from "./utils/receiver.js"
 
 let sim: RunningSimulator
@@ -31,18 +41,9 @@ afterAll(async () => {
   dir.remove()
 })
 
-const rulesFile = (name: string, text: string) => {
-  const path = join(dir.path, name)
-  writeFileSync(path, text)
-  return path
-}
-
-/** Fires on any failure over all executions, to webhook `ops` (`OPS_HOOK`); `more`: its other lines and webhooks. */
-const anyFailureRules = (name: string, more = "") =>
-  rulesFile(
-    name,
-    `webhooks:\n  - name: ops\n    urlEnv: OPS_HOOK\n${more}rules:\n  - name: any-failure\n    by: all\n    failures: 0\n    window: 100d\n    notify: [ops]\n`
-  )
+const rulesFile = writeIn(dir.path)
+const anyFailureRules = (name: string, more?: string) =>
+  anyFailureRulesIn(rulesFile, name, more === undefined ? {} : { more })
 
 const spikeRules = () =>
   rulesFile(

@@ -4,11 +4,11 @@
  * share its budget (one limiter: no 429, never more than the limit in a window); an inline key,
  * an invalid field or a flag that conflicts with --config is exit 2 before any request.
  */
-import { chmodSync, writeFileSync } from "node:fs"
+import { chmodSync } from "node:fs"
 import { join } from "node:path"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { diff, killAll, readSqlite, runBin, spawnBin, tempDir, waitFor } from "./utils/harness.js"
+import { diff, killAll, readSqlite, runBin, spawnBin, tempDir, waitFor, writeIn } from "./utils/harness.js"
 
 let alpha: RunningSimulator
 let beta: RunningSimulator
@@ -36,11 +36,7 @@ afterAll(async () => {
   dir.remove()
 })
 
-const file = (name: string, text: string) => {
-  const path = join(dir.path, name)
-  writeFileSync(path, text)
-  return path
-}
+const file = writeIn(dir.path)
 
 const env = { ALPHA_KEY: "alpha-key-0123456789" }
 

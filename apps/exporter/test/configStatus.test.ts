@@ -6,23 +6,19 @@
  * not created); the keys not needed, an inline key refused, an unreachable database the exit
  * code of `status --sink`, and `--config` beside `--sink`/`--sink-file` refused naming both.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { join } from "node:path"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
-import { diff, killAll, readSqlite, runBin, spawnBin, tempDir, waitFor } from "./utils/harness.js"
+import { diff, killAll, readSqlite, runBin, spawnBin, tempDir, waitFor, writeIn } from "./utils/harness.js"
 import { pgUrl, schemas, sinkOf, withPg } from "./utils/pg.js"
 
 const dir = tempDir()
 afterEach(killAll)
 afterAll(() => dir.remove())
 
-const file = (name: string, text: string) => {
-  const path = join(dir.path, name)
-  writeFileSync(path, text)
-  return path
-}
+const file = writeIn(dir.path)
 
 /** A port nothing listens on. */
 const closedPort = () =>

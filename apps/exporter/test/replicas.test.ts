@@ -8,8 +8,8 @@ import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
 import { afterAll, afterEach, describe, expect, it } from "vitest"
-import { diff, killAll, type Running, simEnv, spawnBin, tempDir, waitFor } from "./utils/harness.js"
-import { leaseOf, schemas, sinkOf, pgUrl as url, withPg } from "./utils/pg.js"
+import { killAll, type Running, simEnv, spawnBin, tempDir, waitFor } from "./utils/harness.js"
+import { exactIn, leaseOf, replicaOf, rowsOf, schemas, sinkOf, pgUrl as url } from "./utils/pg.js"
 
 const LEASE_MS = 3_000
 const CHECK_MS = 1_000
@@ -30,17 +30,7 @@ if (url === undefined || url === "") {
     for (const sim of sims) await sim.close()
     await made.dropAll()
   })
-  const rowsOf = (schema: string) =>
-    withPg((sql) =>
-      sql.unsafe<{ id: string; raw: string }>(`SELECT id, raw FROM ${schema}.workflow_executions`)
-    ).then((rows) => new Map(rows.map((r) => [r.id, JSON.parse(r.raw) as unknown])))
-  const exact = async (schema: string, sim: RunningSimulator) => {
-    const rows = await rowsOf(schema).catch(() => new Map())
-    return rows.size === sim.dataset().length && diff(rows, sim.dataset()).length === 0
-  }
-  /** The replica whose pid is in the lease's holder (`host:pid:random`). */
-  const replicaOf = (replicas: ReadonlyArray<Running>, holder: string | null | undefined) =>
-    replicas.find((r) => holder?.split(":").at(-2) === String(r.child.pid))
+  const exact = exactIn
   const metricsOf = async (replica: Running) => {
     const address = /metrics on (http:\/\/\S+\/metrics)/.exec(replica.stderr())?.[1]
     if (address === undefined) throw new Error(`no metrics address in ${replica.stderr()}`)

@@ -33,6 +33,11 @@ export interface AlertingOptions {
   readonly selection: Parameters<typeof Alerts.evaluate>[3]
   readonly registry?: Registry | undefined
   readonly delivery?: Webhooks.DeliveryOptions | undefined
+  /**
+   * The stream's name, for a stream of `run --config`: every message names it (`"stream"` in the
+   * `json` body, the Slack text), and the metrics get a `stream` label.
+   */
+  readonly stream?: string | undefined
 }
 
 /** @internal */
@@ -46,29 +51,45 @@ export interface Alerting {
 /** @internal */
 export const make = (options: AlertingOptions): Effect.Effect<Alerting, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const { config, sink, reader, streamKey } = options
+    const { config, sink, reader, streamKey, stream, registry } = options
     const scope = yield* Effect.scope
+    // The streams of one --config share the registry: the first stream's alerting registers the
+    // metrics (with a `stream` label), the others (and a stream led again) use them.
+    const streamLabel = stream === undefined ? {} : { stream }
+    const existing = (name: string) => registry?.getSingleMetric(name)
     const notifications =
-      options.registry === undefined
+      registry === undefined
         ? undefined
-        : new Counter({
+        : ((existing("taskhistory_alert_notifications_total") as Counter<string> | undefined) ??
+          new Counter({
             name: "taskhistory_alert_notifications_total",
             help: "Alert notifications sent to webhooks, by result: delivered, retried (an attempt that failed and was retried), failed (given up for this run, or rejected).",
-            labelNames: ["result"] as const,
-            registers: [options.registry]
-          })
+            labelNames: stream === undefined ? ["result"] : ["stream", "result"],
+            registers: [registry]
+          }))
     const firing =
-      options.registry === undefined
+      registry === undefined
         ? undefined
-        : new Gauge({
+        : ((existing("taskhistory_alerts_firing") as Gauge<string> | undefined) ??
+          new Gauge({
             name: "taskhistory_alerts_firing",
             help: "Groups for which an alert rule is firing, by rule.",
-            labelNames: ["rule"] as const,
-            registers: [options.registry]
-          })
-    for (const result of ["delivered", "retried", "failed"]) notifications?.labels(result).inc(0)
-    for (const rule of config.rules) firing?.labels(rule.name).set(0)
-    const count = (result: string) => Effect.sync(() => notifications?.labels(result).inc())
+            labelNames: stream === undefined ? ["rule"] : ["stream", "rule"],
+            registers: [registry]
+          }))
+    for (const result of ["delivered", "retried", "failed"])
+      notifications?.labels({ ...streamLabel, result }).inc(0)
+    for (const rule of config.rules) firing?.labels({ ...streamLabel, rule: rule.name }).set(0)
+    const count = (result: string) =>
+      Effect.sync(() => notifications?.labels({ ...streamLabel, result }).inc())
+    // A stream of --config whose leadership ends (another replica evaluates it now): not firing here.
+    if (stream !== undefined) {
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          for (const rule of config.rules) firing?.labels({ stream, rule: rule.name }).set(0)
+        })
+      )
+    }
 
     /** Serialises every read-modify-write of the stored alert state. */
     const lock = yield* Effect.makeSemaphore(1)
@@ -108,7 +129,7 @@ export const make = (options: AlertingOptions): Effect.Effect<Alerting, never, S
         }
         const delivery = yield* Webhooks.deliver(
           target,
-          Webhooks.request(target, pending),
+          Webhooks.request(target, pending, stream),
           options.delivery,
           (detail, delayMs) =>
             Effect.zipRight(
@@ -171,12 +192,12 @@ export const make = (options: AlertingOptions): Effect.Effect<Alerting, never, S
         )
         for (const rule of config.rules) {
           firing
-            ?.labels(rule.name)
+            ?.labels({ ...streamLabel, rule: rule.name })
             .set(Object.values(state.rules[rule.name] ?? {}).filter((g) => g.firing).length)
         }
         const announced = new Set<string>()
         for (const p of queued) {
-          const line = Webhooks.summary(p.message)
+          const line = Webhooks.summary(p.message, stream)
           if (announced.has(line)) continue
           announced.add(line)
           yield* Effect.logInfo(`alert ${line}`)

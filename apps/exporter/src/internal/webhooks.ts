@@ -43,9 +43,9 @@ const describeGroup = (group: Alerts.Group): string =>
 
 const percent = (rate: number) => `${(Math.round(rate * 1000) / 10).toString()}%`
 
-/** One line for people (logs, Slack). @internal */
-export const summary = (m: Alerts.AlertMessage): string =>
-  `${m.state === "firing" ? "FIRING" : "RESOLVED"} ${m.rule} (${describeGroup(m.group)}): ${m.failures} of ${m.executions} executions failed (${percent(m.failureRate)}) from ${m.windowStart} to ${m.windowEnd}`
+/** One line for people (logs, Slack); with `stream` (a stream of `run --config`), it names it first. @internal */
+export const summary = (m: Alerts.AlertMessage, stream?: string): string =>
+  `${stream === undefined ? "" : `stream ${stream}: `}${m.state === "firing" ? "FIRING" : "RESOLVED"} ${m.rule} (${describeGroup(m.group)}): ${m.failures} of ${m.executions} executions failed (${percent(m.failureRate)}) from ${m.windowStart} to ${m.windowEnd}`
 
 /**
  * The delivery id of a stored notification: 32 hex digits of the SHA-256 of its outbox id, so the
@@ -53,8 +53,13 @@ export const summary = (m: Alerts.AlertMessage): string =>
  * the webhook answered and before the outbox forgot the notification sends it again), and
  * different for every other notification. Receivers de-duplicate on it. @internal
  */
-export const deliveryId = (pending: Alerts.Pending): string =>
-  createHash("sha256").update(pending.id, "utf8").digest("hex").slice(0, 32)
+export const deliveryId = (pending: Alerts.Pending, stream?: string): string =>
+  createHash("sha256")
+    // Two streams of one --config may queue notifications with the same outbox id: the stream's
+    // name keeps their delivery ids apart.
+    .update(stream === undefined ? pending.id : `${stream}\n${pending.id}`, "utf8")
+    .digest("hex")
+    .slice(0, 32)
 
 /** One POST to a webhook: its body and the delivery id it carries in `X-Taskhistory-Delivery`. @internal */
 export interface Request {
@@ -62,17 +67,21 @@ export interface Request {
   readonly deliveryId: string
 }
 
-/** The request of a stored notification for `webhook` (the `json` body carries `deliveryId` too). @internal */
-export const request = (webhook: Webhook, pending: Alerts.Pending): Request => {
-  const id = deliveryId(pending)
+/**
+ * The request of a stored notification for `webhook` (the `json` body carries `deliveryId` too);
+ * with `stream` (a stream of `run --config`), the `json` body has `"stream"` and the Slack text
+ * names it. @internal
+ */
+export const request = (webhook: Webhook, pending: Alerts.Pending, stream?: string): Request => {
+  const id = deliveryId(pending, stream)
   const message = pending.message
   return {
     deliveryId: id,
     body:
       webhook.format === "json"
-        ? JSON.stringify({ ...message, deliveryId: id })
+        ? JSON.stringify({ ...(stream === undefined ? {} : { stream }), ...message, deliveryId: id })
         : JSON.stringify({
-            text: `${message.state === "firing" ? ":red_circle:" : ":large_green_circle:"} ${summary(message)}`
+            text: `${message.state === "firing" ? ":red_circle:" : ":large_green_circle:"} ${summary(message, stream)}`
           })
   }
 }

@@ -3,7 +3,7 @@
  * what it wrote.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -106,6 +106,15 @@ export const tempDir = (): { readonly path: string; readonly remove: () => void 
   const path = mkdtempSync(join(tmpdir(), "taskhistory-exporter-test-"))
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
 }
+
+/** A writer of files in `dir`: `(name, text)` writes `dir/name` and returns its path. */
+export const writeIn =
+  (dir: string) =>
+  (name: string, text: string): string => {
+    const path = join(dir, name)
+    writeFileSync(path, text)
+    return path
+  }
 
 /** Waits until `predicate` holds, polling every `everyMs`, at most `timeoutMs`. */
 export const waitFor = async (

@@ -3,7 +3,9 @@
  * test's own as a sink spec (`?schema=`), and the lease rows replicas keep there.
  */
 import { PgClient } from "@effect/sql-pg"
+import type { RunningSimulator } from "@taskhistory/simulator"
 import { Effect, Redacted } from "effect"
+import { diff, type Running } from "./harness.js"
 
 /** The Postgres URL of the tests, `undefined` when not set (the suites that need it say so). */
 export const pgUrl: string | undefined =
@@ -55,3 +57,19 @@ export const leaseOf = (schema: string) =>
       `SELECT holder, token, acquired_at, renewed_at, expires_at FROM ${schema}.export_leases`
     )
   ).then((rows) => rows[0])
+
+/** The rows of `workflow_executions` in a schema: id -> parsed raw record. */
+export const rowsOf = (schema: string) =>
+  withPg((sql) =>
+    sql.unsafe<{ id: string; raw: string }>(`SELECT id, raw FROM ${schema}.workflow_executions`)
+  ).then((rows) => new Map(rows.map((r) => [r.id, JSON.parse(r.raw) as unknown])))
+
+/** Whether a schema holds exactly the simulator's visible dataset (false while it has no table). */
+export const exactIn = async (schema: string, sim: RunningSimulator) => {
+  const rows = await rowsOf(schema).catch(() => new Map<string, unknown>())
+  return rows.size === sim.dataset().length && diff(rows, sim.dataset()).length === 0
+}
+
+/** The replica whose pid is in a lease's holder (`host:pid:random`). */
+export const replicaOf = (replicas: ReadonlyArray<Running>, holder: string | null | undefined) =>
+  replicas.find((r) => holder?.split(":").at(-2) === String(r.child.pid))
