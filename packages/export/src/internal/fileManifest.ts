@@ -96,19 +96,43 @@ export const stepsOf = (manifest: Manifest): Steps => {
   return manifest.steps
 }
 
-/** Backlog order: oldest start first, then by id. */
-export const compareQueued = (a: QueuedSteps, b: QueuedSteps): number =>
-  Date.parse(a.dateStarted) - Date.parse(b.dateStarted) ||
-  (a.executionId < b.executionId ? -1 : a.executionId > b.executionId ? 1 : 0)
+/**
+ * What sorting and writing a backlog entry needs, computed once per entry: its start in ms and its
+ * line in `_state.json`. The backlog is sorted and written with every batch while it can hold an
+ * entry per exported execution; parsing dates in the comparator and encoding every entry again
+ * each time made that most of the CPU of a `--steps all` file export. Entries are immutable (a
+ * new status is a new entry), so the memo is keyed by the entry itself.
+ */
+const memo = new WeakMap<QueuedSteps, { readonly at: number; readonly line: string }>()
+const memoOf = (q: QueuedSteps) => {
+  let m = memo.get(q)
+  if (m === undefined) {
+    m = {
+      at: Date.parse(q.dateStarted),
+      line: JSON.stringify([q.executionId, q.status, q.dateStarted, q.queuedAt])
+    }
+    memo.set(q, m)
+  }
+  return m
+}
+
+/** `entries` in backlog order: oldest start first, then by id. */
+export const sortQueued = (entries: Iterable<QueuedSteps>): Array<QueuedSteps> =>
+  Array.from(entries).sort(
+    (a, b) =>
+      memoOf(a).at - memoOf(b).at ||
+      (a.executionId < b.executionId ? -1 : a.executionId > b.executionId ? 1 : 0)
+  )
 
 const byKey = <V>(entries: Iterable<readonly [string, V]>) =>
   Object.fromEntries([...entries].sort(([a], [b]) => (a < b ? -1 : 1)))
 
+/** Stands for the backlog in the indented text, replaced by its entries (see `encode`). */
+const BACKLOG = "\u0000backlog"
+
 const encodeSteps = (steps: Steps) => ({
   days: byKey(steps.days),
-  backlog: [...steps.backlog.values()]
-    .sort(compareQueued)
-    .map((q) => [q.executionId, q.status, q.dateStarted, q.queuedAt]),
+  backlog: BACKLOG,
   scopes: [...steps.scopes].sort()
 })
 
@@ -120,9 +144,13 @@ const toState = (s: typeof StoredState.Type): ExportState => ({
   cursor: s.cursor
 })
 
-/** The text of `_state.json` (days sorted, so the file is stable). */
-export const encode = (format: FileFormatName, manifest: Manifest): string =>
-  JSON.stringify(
+/**
+ * The text of `_state.json` (days sorted, so the file is stable). The step backlog, which can
+ * hold an entry per exported execution and is written with every batch, is one compact line per
+ * entry, oldest first, rather than six indented lines each.
+ */
+export const encode = (format: FileFormatName, manifest: Manifest): string => {
+  const text = JSON.stringify(
     {
       version: 1,
       format,
@@ -133,7 +161,16 @@ export const encode = (format: FileFormatName, manifest: Manifest): string =>
     },
     null,
     1
-  ) + "\n"
+  )
+  if (manifest.steps === undefined) return `${text}\n`
+  const entries = sortQueued(manifest.steps.backlog.values()).map((q) => memoOf(q).line)
+  const backlog = entries.length === 0 ? "[]" : `[\n${entries.join(",\n")}\n]`
+  // The steps come last, and the backlog before the scopes (fixed words): the last occurrence of
+  // the marker is it, whatever a stream's cursor holds.
+  const marker = JSON.stringify(BACKLOG)
+  const at = text.lastIndexOf(marker)
+  return `${text.slice(0, at)}${backlog}${text.slice(at + marker.length)}\n`
+}
 
 /**
  * Reads `dir/_state.json`: `undefined` when there is none yet; a `Corrupt` error when it is not a

@@ -159,7 +159,7 @@ export const make = (
       const backlog = store.manifest.steps?.backlog
       if (backlog === undefined) return []
       if (order.dirty || order.source !== backlog) {
-        order.list = [...backlog.values()].sort(Manifest.compareQueued)
+        order.list = Manifest.sortQueued(backlog.values())
         order.source = backlog
         order.dirty = false
       }
