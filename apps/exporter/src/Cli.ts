@@ -1179,6 +1179,13 @@ const alertsFileOption = Options.text("alerts").pipe(
 
 const alertsCheckOptions = {
   alerts: alertsFileOption,
+  config: Options.text("config").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription(
+      "Check the rules for every stream of this YAML file (the one `run --config` takes; the API keys are not read), each over its own sink, instead of one --sink and filters."
+    ),
+    Options.optional
+  ),
   sink: sinkOption,
   sinkFile: sinkFileOption,
   filters: FilterOptions.selectionFlags,
@@ -1188,51 +1195,74 @@ const alertsCheckOptions = {
   )
 }
 
-const alertsCheckHandler = (flags: Command.Command.ParseConfig<typeof alertsCheckOptions>) =>
+type Group = { readonly workflowId?: string; readonly userId?: string }
+
+/** What `alerts check` found for one stream. */
+interface CheckResult {
+  readonly windowEnd: string
+  readonly firing: ReadonlyArray<{
+    readonly rule: string
+    readonly group: Group
+    readonly failures: number
+    readonly executions: number
+    readonly failureRate: number
+    readonly notify: "firing" | "already firing"
+  }>
+  readonly resolved: ReadonlyArray<{ readonly rule: string; readonly group: Group }>
+  readonly undelivered: number
+}
+
+/**
+ * Evaluates the rules once over a stream's sink (opened as `status` opens it: nothing created,
+ * no lock), with its stored alert state: what holds, what would be sent. Sends and stores nothing.
+ */
+const checkStream = (
+  config: AlertsFile.AlertsConfig,
+  spec: SinkSpec.SinkSpec,
+  text: string,
+  filters: Exporter.Filters,
+  now: number
+) =>
   Effect.gen(function* () {
-    const config = yield* (yield* loadAlertsFile).load(flags.alerts)
-    const text = yield* sinkText(flags.sink, flags.sinkFile)
-    const spec = yield* parseSink(text)
-    const now = yield* Clock.currentTimeMillis
-    const filters = yield* fromEither(FilterOptions.validate(flags.filters, now))
     const ExportReader = yield* Effect.promise(() => import("@taskhistory/export/ExportReader"))
     const Alerts = yield* Effect.promise(() => import("@taskhistory/export/Alerts"))
-    const checked = yield* withExitCodes(
-      Effect.scoped(
-        Effect.gen(function* () {
-          const sink = yield* Sink
-          const key = Exporter.streamKey(filters)
-          const stored = yield* sink.loadState(key)
-          const readThrough = Option.getOrUndefined(
-            Option.flatMapNullable(stored, Exporter.freshness)
-          )?.readThrough
-          const windowEnd = readThrough === undefined ? now : Date.parse(readThrough)
-          const context = yield* Layer.build(ExportReader.layer(spec))
-          const reader = yield* Effect.provide(ExportReader.ExportReader, context)
-          const { integration: _, ...selection } = filters
-          const evaluation = yield* Alerts.evaluate(reader, config.rules, windowEnd, selection)
-          const state = Alerts.decodeState(yield* sink.loadAlertState(key))
-          const next = Alerts.step(config.rules, state, evaluation, now)
-          return {
-            windowEnd: new Date(windowEnd).toISOString(),
-            holding: Alerts.holding(config.rules, state, evaluation),
-            changes: next.queued,
-            outbox: state.outbox.length
-          }
-        })
-      ).pipe(Effect.provide(yield* statusLayer(spec, text)))
-    )
-    const key = (rule: string, group: { workflowId?: string; userId?: string }) =>
+    const checked = yield* Effect.scoped(
+      Effect.gen(function* () {
+        const sink = yield* Sink
+        const key = Exporter.streamKey(filters)
+        const stored = yield* sink.loadState(key)
+        const readThrough = Option.getOrUndefined(
+          Option.flatMapNullable(stored, Exporter.freshness)
+        )?.readThrough
+        const windowEnd = readThrough === undefined ? now : Date.parse(readThrough)
+        const context = yield* Layer.build(ExportReader.layer(spec))
+        const reader = yield* Effect.provide(ExportReader.ExportReader, context)
+        const { integration: _, ...selection } = filters
+        const evaluation = yield* Alerts.evaluate(reader, config.rules, windowEnd, selection)
+        const state = Alerts.decodeState(yield* sink.loadAlertState(key))
+        const next = Alerts.step(config.rules, state, evaluation, now)
+        return {
+          windowEnd: new Date(windowEnd).toISOString(),
+          holding: Alerts.holding(config.rules, state, evaluation),
+          changes: next.queued,
+          outbox: state.outbox.length
+        }
+      })
+    ).pipe(Effect.provide(yield* statusLayer(spec, text)))
+    const key = (rule: string, group: Group) =>
       `${rule} ${JSON.stringify([group.workflowId ?? null, group.userId ?? null])}`
     const changes = new Map<string, "firing" | "resolved">()
     for (const c of checked.changes) changes.set(key(c.message.rule, c.message.group), c.message.state)
-    const rows = checked.holding.map(({ rule, stats }) => ({
+    const firing = checked.holding.map(({ rule, stats }) => ({
       rule: rule.name,
       group: stats.group,
       failures: stats.failures,
       executions: stats.executions,
       failureRate: stats.executions === 0 ? 0 : stats.failures / stats.executions,
-      notify: changes.get(key(rule.name, stats.group)) === "firing" ? "firing" : "already firing"
+      notify:
+        changes.get(key(rule.name, stats.group)) === "firing"
+          ? ("firing" as const)
+          : ("already firing" as const)
     }))
     const resolved = checked.changes
       .filter((c) => c.message.state === "resolved")
@@ -1245,39 +1275,134 @@ const alertsCheckHandler = (flags: Command.Command.ParseConfig<typeof alertsChec
           ) === i
       )
       .map((c) => ({ rule: c.message.rule, group: c.message.group }))
-    if (flags.format === "json") {
-      yield* Console.log(
-        JSON.stringify(
-          { windowEnd: checked.windowEnd, firing: rows, resolved, undelivered: checked.outbox },
-          null,
-          2
-        )
+    const result: CheckResult = {
+      windowEnd: checked.windowEnd,
+      firing,
+      resolved,
+      undelivered: checked.outbox
+    }
+    return result
+  })
+
+/** The lines of `alerts check --format table` for one stream. */
+const checkLines = (checked: CheckResult): Array<string> => {
+  const group = (g: Group) =>
+    g.workflowId !== undefined
+      ? `workflow ${g.workflowId}`
+      : g.userId !== undefined
+        ? `user ${g.userId}`
+        : "all"
+  const lines = [`Rules evaluated up to ${checked.windowEnd} (nothing was sent)`]
+  if (checked.firing.length === 0) lines.push("No rule holds.")
+  for (const row of checked.firing) {
+    lines.push(
+      `FIRING    ${row.rule}  ${group(row.group)}  ${row.failures}/${row.executions} failed (${(Math.round(row.failureRate * 1000) / 10).toString()}%)  ${row.notify === "firing" ? "would notify" : "already notified"}`
+    )
+  }
+  for (const r of checked.resolved) lines.push(`RESOLVED  ${r.rule}  ${group(r.group)}  would notify`)
+  if (checked.undelivered > 0) lines.push(`${checked.undelivered} notification(s) stored, not delivered yet`)
+  return lines
+}
+
+/** `alerts check --config FILE`: the rules over every stream of the file, each over its own sink. */
+const alertsCheckConfigured = (
+  flags: Command.Command.ParseConfig<typeof alertsCheckOptions>,
+  file: string,
+  config: AlertsFile.AlertsConfig
+) =>
+  Effect.gen(function* () {
+    const given = [
+      flags.sink !== defaultSink ? "--sink" : undefined,
+      Option.isSome(flags.sinkFile) ? "--sink-file" : undefined,
+      ...Object.entries(flags.filters).map(([field, value]) =>
+        Option.isSome(value as Option.Option<string>)
+          ? FilterOptions.flagOf(field as keyof typeof flags.filters)
+          : undefined
       )
+    ].filter((flag) => flag !== undefined)
+    if (given.length > 0) {
+      return yield* new InvalidInput({
+        field: `--config and ${given.join(" and ")}`,
+        value: file,
+        problem: "cannot be given together",
+        expected:
+          "either --config FILE (every stream of the file, its filters) or --sink/--sink-file and filters (one stream)"
+      })
+    }
+    const ConfigFileModule = yield* loadConfigFile
+    const entries = yield* ConfigFileModule.loadEntries(file, { minEvery: Duration.zero, requireKeys: false })
+    const now = yield* Clock.currentTimeMillis
+    const results = yield* Effect.forEach(
+      entries,
+      (entry) =>
+        Effect.gen(function* () {
+          if (!(yield* sinkExists(entry.sinkSpec))) return { entry, checked: undefined }
+          return {
+            entry,
+            checked: yield* checkStream(config, entry.sinkSpec, entry.sink, entry.filters, now)
+          }
+        }).pipe(
+          Effect.mapError((e) =>
+            Predicate.isTagged(e, "SinkError")
+              ? new Main.CliError({
+                  exitCode: e.reason === "DriverMissing" ? 2 : 6,
+                  text: `stream ${entry.name}: ${e.message}`,
+                  cause: e
+                })
+              : e
+          )
+        ),
+      { concurrency: 4 }
+    )
+    if (flags.format === "json") {
+      const streams = results.map(({ entry, checked }) =>
+        checked === undefined
+          ? { name: entry.name, exported: false, windowEnd: null, firing: [], resolved: [], undelivered: 0 }
+          : { name: entry.name, exported: true, ...checked }
+      )
+      yield* Console.log(JSON.stringify({ streams }, null, 2))
       return
     }
-    const group = (g: { workflowId?: string; userId?: string }) =>
-      g.workflowId !== undefined
-        ? `workflow ${g.workflowId}`
-        : g.userId !== undefined
-          ? `user ${g.userId}`
-          : "all"
-    const lines = [`Rules evaluated up to ${checked.windowEnd} (nothing was sent)`]
-    if (rows.length === 0) lines.push("No rule holds.")
-    for (const row of rows) {
-      lines.push(
-        `FIRING    ${row.rule}  ${group(row.group)}  ${row.failures}/${row.executions} failed (${(Math.round(row.failureRate * 1000) / 10).toString()}%)  ${row.notify === "firing" ? "would notify" : "already notified"}`
-      )
+    const blocks = results.map(({ entry, checked }) =>
+      [
+        `stream ${entry.name}`,
+        ...(checked === undefined
+          ? ["not exported yet: the sink does not exist yet (nothing to evaluate)"]
+          : checkLines(checked)
+        ).map((line) => `  ${line}`)
+      ].join("\n")
+    )
+    yield* Console.log(escapeControls(blocks.join("\n\n"), true))
+  })
+
+const alertsCheckHandler = (flags: Command.Command.ParseConfig<typeof alertsCheckOptions>) =>
+  Effect.gen(function* () {
+    const config = yield* (yield* loadAlertsFile).load(flags.alerts)
+    if (Option.isSome(flags.config)) return yield* alertsCheckConfigured(flags, flags.config.value, config)
+    const text = yield* sinkText(flags.sink, flags.sinkFile)
+    const spec = yield* parseSink(text)
+    const now = yield* Clock.currentTimeMillis
+    const filters = yield* fromEither(FilterOptions.validate(flags.filters, now))
+    const checked = yield* withExitCodes(checkStream(config, spec, text, filters, now))
+    if (flags.format === "json") {
+      yield* Console.log(JSON.stringify(checked, null, 2))
+      return
     }
-    for (const r of resolved) lines.push(`RESOLVED  ${r.rule}  ${group(r.group)}  would notify`)
-    if (checked.outbox > 0) lines.push(`${checked.outbox} notification(s) stored, not delivered yet`)
-    yield* Console.log(lines.map((line) => escapeControls(line)).join("\n"))
+    yield* Console.log(
+      checkLines(checked)
+        .map((line) => escapeControls(line))
+        .join("\n")
+    )
   })
 
 const alertsCheckCommand = Command.make("check", alertsCheckOptions, alertsCheckHandler).pipe(
   Command.withDescription(
     Help.text(
       "Evaluate the alert rules once over the sink and print what is firing and what would be sent; sends nothing and changes nothing.",
-      ["taskhistory-exporter alerts check --alerts alerts.yaml --sink sqlite:./taskhistory.db"]
+      [
+        "taskhistory-exporter alerts check --alerts alerts.yaml --sink sqlite:./taskhistory.db",
+        "taskhistory-exporter alerts check --alerts alerts.yaml --config streams.yaml"
+      ]
     )
   )
 )

@@ -6,6 +6,7 @@
  * a takeover; with replicas on Postgres only the stream's leader evaluates and sends. `--report`
  * stays refused beside `--config`, saying what to do instead.
  */
+import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
@@ -155,6 +156,59 @@ describe("taskhistory-exporter run --config --alerts", () => {
     expect(first.stderr()).toMatch(/alert stream prod: FIRING any-failure/)
     first.child.kill("SIGTERM")
     expect((await first.done).code).toBe(0)
+
+    // alerts check --config: per stream what holds and what would be sent; sends nothing, needs no key.
+    const checkConfig = file(
+      "check.yaml",
+      `${readFileSync(config, "utf8")}  - name: later\n    projectId: project-later\n    apiKeyEnv: LATER_KEY\n    sink: sqlite:./later.db\n    every: 1h\n`
+    )
+    const hooks = { OPS_HOOK: env().OPS_HOOK, CHAT_HOOK: env().CHAT_HOOK }
+    const checked = await runBin(
+      ["alerts", "check", "--config", checkConfig, "--alerts", alerts, "--format", "json"],
+      hooks,
+      { cwd: dir.path }
+    )
+    expect(checked.code, checked.stderr).toBe(0)
+    const report = JSON.parse(checked.stdout) as {
+      streams: Array<{ name: string; exported: boolean; firing: Array<{ rule: string; notify: string }> }>
+    }
+    expect(
+      report.streams.map((s) => [s.name, s.exported, s.firing.map((f) => `${f.rule} ${f.notify}`)])
+    ).toEqual([
+      ["prod", true, ["any-failure already firing"]],
+      ["eu", true, []],
+      ["later", false, []]
+    ])
+    const table = await runBin(["alerts", "check", "--config", checkConfig, "--alerts", alerts], hooks, {
+      cwd: dir.path
+    })
+    expect(table.code, table.stderr).toBe(0)
+    const blocks = table.stdout.trimEnd().split("\n\n")
+    expect(blocks.map((b) => b.split("\n")[0])).toEqual(["stream prod", "stream eu", "stream later"])
+    expect(blocks[0]).toMatch(/ {2}FIRING +any-failure +all +5\/\d+ failed .* already notified/)
+    expect(blocks[1]).toContain("  No rule holds.")
+    expect(blocks[2]).toContain("not exported yet")
+    const both = await runBin(
+      [
+        "alerts",
+        "check",
+        "--config",
+        checkConfig,
+        "--alerts",
+        alerts,
+        "--sink",
+        "sqlite:./prod.db",
+        "--status",
+        "FAILED"
+      ],
+      hooks,
+      { cwd: dir.path }
+    )
+    expect(both.code).toBe(2)
+    expect(both.stderr).toContain("--config and --sink and --status cannot be given together")
+    expect(messages()).toHaveLength(1)
+    expect(slack.requests()).toHaveLength(1)
+    expect(existsSync(join(dir.path, "later.db"))).toBe(false)
 
     // A restart: nothing repeated.
     const second = start()
