@@ -17,7 +17,7 @@
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { decodeExecution } from "@taskhistory/core/WorkflowExecution"
-import { Clock, Effect, Option, type Scope } from "effect"
+import { Clock, Duration, Effect, Option, type Scope } from "effect"
 import * as Columns from "../Columns.js"
 import type {
   Batch,
@@ -90,6 +90,7 @@ export const make = (
     const dir = path.resolve(options.dir)
     const name = `${format.name}:${options.dir}`
     if (options.readOnly === true) return yield* makeReadOnly(format, dir, name)
+    const sinkScope = yield* Effect.scope
     const settings = {
       maxOpenDays: Math.max(1, options.maxOpenDays ?? 4),
       deferDerived: options.deferDerived === true
@@ -109,7 +110,17 @@ export const make = (
       format: FileSteps.stepFormats[format.name],
       cache: new Map()
     }
-    const writeManifest = io(store, "write state", () => Manifest.write(dir, format.name, store.manifest))
+    /** When the manifest was last written, and whether memory has moved on since (step writes). */
+    const manifestAge = { writtenAt: Number.NEGATIVE_INFINITY, behind: false, flushing: false }
+    const writeManifest = Effect.zipRight(
+      io(store, "write state", () => Manifest.write(dir, format.name, store.manifest)),
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.sync(() => {
+          manifestAge.writtenAt = now
+          manifestAge.behind = false
+        })
+      )
+    )
     const recoverAll = Effect.gen(function* () {
       yield* recover(store)
       if (yield* FileSteps.recoverSteps(stepTable, store.manifest)) yield* writeManifest
@@ -251,7 +262,21 @@ export const make = (
           if (steps.backlog.get(done.executionId)?.status === done.status)
             steps.backlog.delete(done.executionId)
         }
-        yield* writeManifest
+        // The manifest holds the whole backlog (an entry per execution still to read), so writing
+        // it after every group of steps made a large backfill quadratic. It is written at most
+        // every STEPS_MANIFEST_EVERY_MS while steps are written (and when the backlog empties, at
+        // the next list batch, and on close): a crash in between loses no row (the newer step
+        // files are recounted on open) and costs only reading those executions' steps again.
+        const now = yield* Clock.currentTimeMillis
+        if (steps.backlog.size === 0 || now - manifestAge.writtenAt >= STEPS_MANIFEST_EVERY_MS) {
+          yield* writeManifest
+        } else {
+          manifestAge.behind = true
+          if (!manifestAge.flushing) {
+            manifestAge.flushing = true
+            yield* Effect.forkIn(flushLater, sinkScope)
+          }
+        }
       })
 
     const queueStored = (scope: StepScope) =>
@@ -281,6 +306,24 @@ export const make = (
         return found.length
       })
 
+    /** Writes a manifest left behind by step writes, once they pause (or the sink closes). */
+    const flushLater: Effect.Effect<void> = Effect.sleep(Duration.millis(STEPS_MANIFEST_EVERY_MS)).pipe(
+      Effect.zipRight(
+        exclusive(
+          Effect.suspend(() => {
+            manifestAge.flushing = false
+            return manifestAge.behind && !needsRecovery ? writeManifest : Effect.void
+          })
+        )
+      ),
+      Effect.catchAll((error) => Effect.logWarning(`${name}: could not write the state of the steps`, error)),
+      Effect.ensuring(
+        Effect.sync(() => {
+          manifestAge.flushing = false
+        })
+      )
+    )
+
     const stepStore: StepStore = {
       backlog: (limit) => semaphore.withPermits(1)(Effect.map(ensureRecovered, () => oldestQueued(limit))),
       backlogSize: semaphore.withPermits(1)(
@@ -297,14 +340,17 @@ export const make = (
         .withPermits(1)(
           Effect.gen(function* () {
             const pending = [...store.cache.values()].filter((day) => day.journalBytes > 0)
-            if (pending.length === 0 || needsRecovery) return
+            if ((pending.length === 0 && !manifestAge.behind) || needsRecovery) return
             for (const day of pending) yield* flushJournal(store, day)
             yield* writeManifest
           })
         )
         .pipe(
           Effect.catchAll((error) =>
-            Effect.logWarning(`${name}: could not rebuild deferred Parquet files on close`, error)
+            Effect.logWarning(
+              `${name}: could not write deferred Parquet files or the steps' state on close`,
+              error
+            )
           )
         )
     )
@@ -332,6 +378,9 @@ export const make = (
   })
 
 const DATE_STARTED = Columns.names.indexOf("date_started")
+
+/** How often at most step writes rewrite the manifest (see `writeSteps`). */
+const STEPS_MANIFEST_EVERY_MS = 1_000
 
 const sinkStatus = (name: string, manifest: Manifest.Manifest | undefined): SinkStatus => ({
   sink: name,
