@@ -7,14 +7,13 @@
 import { chmodSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { PgClient } from "@effect/sql-pg"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
-import { Effect, Redacted } from "effect"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { killAll, type Result, runBin, simEnv, tempDir } from "./utils/harness.js"
+import { pgUrl, withPg } from "./utils/pg.js"
 import { type Gate, startGate } from "./utils/pgGate.js"
 
-const url = process.env.TASKHISTORY_TEST_PG_URL
+const url = pgUrl
 const cliBin = fileURLToPath(new URL("../../cli/dist/bin.js", import.meta.url))
 
 if (url === undefined || url === "") {
@@ -32,14 +31,6 @@ if (url === undefined || url === "") {
   const dir = tempDir()
   let sim: RunningSimulator
   let gate: Gate
-
-  const withPg = <A>(f: (sql: PgClient.PgClient) => Effect.Effect<A, unknown>) =>
-    Effect.runPromise(
-      Effect.flatMap(PgClient.PgClient, f).pipe(
-        Effect.provide(PgClient.layer({ url: Redacted.make(url), maxConnections: 1 })),
-        Effect.scoped
-      )
-    )
 
   beforeAll(async () => {
     sim = await startSimulator({ records: 300, seed: 31 })

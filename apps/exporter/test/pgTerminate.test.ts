@@ -4,21 +4,12 @@
  * done, or the kill fell between statements it no longer needed) or 6 (a typed sink failure: one
  * line naming the sink, never "unexpected failure"), and a rerun makes the rows exact.
  */
-import { PgClient } from "@effect/sql-pg"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
-import { Effect, Redacted } from "effect"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { diff, killAll, prng, simEnv, spawnBin, waitFor } from "./utils/harness.js"
+import { pgUrl, withPg } from "./utils/pg.js"
 
-const url = process.env.TASKHISTORY_TEST_PG_URL
-
-const withPg = <A>(f: (sql: PgClient.PgClient) => Effect.Effect<A, unknown>) =>
-  Effect.runPromise(
-    Effect.flatMap(PgClient.PgClient, f).pipe(
-      Effect.provide(PgClient.layer({ url: Redacted.make(url ?? ""), maxConnections: 1 })),
-      Effect.scoped
-    )
-  )
+const url = pgUrl
 
 if (url === undefined || url === "") {
   describe("taskhistory-exporter when Postgres terminates its connections", () => {

@@ -1,18 +1,9 @@
-import { PgClient } from "@effect/sql-pg"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
-import { Effect, Redacted } from "effect"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { diff, killAll, runBin, simEnv } from "./utils/harness.js"
+import { pgUrl, withPg } from "./utils/pg.js"
 
-const url = process.env.TASKHISTORY_TEST_PG_URL
-
-const withPg = <A>(f: (sql: PgClient.PgClient) => Effect.Effect<A, unknown>) =>
-  Effect.runPromise(
-    Effect.flatMap(PgClient.PgClient, f).pipe(
-      Effect.provide(PgClient.layer({ url: Redacted.make(url ?? ""), maxConnections: 1 })),
-      Effect.scoped
-    )
-  )
+const url = pgUrl
 
 if (url === undefined || url === "") {
   describe("taskhistory-exporter with a Postgres sink", () => {
