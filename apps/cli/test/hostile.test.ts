@@ -67,7 +67,7 @@ const errorLine = (result: Result) => {
 const list = ["executions", "list", "--all", "--format", "ndjson"]
 
 describe("hostile servers (simulator fault modes)", () => {
-  it("malformed step records: get --format json prints the answer exactly as served, the table the valid steps", async () => {
+  it("malformed step records: get --format json prints the answer exactly as served, the table the valid steps and says which it left out", async () => {
     const sim = await simulator("malformed-steps")
     const id = (sim.dataset()[0] as { id: string }).id
     const served = await fetch(
@@ -84,7 +84,16 @@ describe("hostile servers (simulator fault modes)", () => {
     const table = await run(["executions", "get", id], envOf(sim))
     expect(table.code, table.stderr).toBe(0)
     expect(table.stdout).not.toContain("not a step execution")
+    // The steps it could not read are counted, by their place in the answer.
+    // (the fault appends two: a record without an id, and a string)
+    const places = [answer.stepExecutions.length - 1, answer.stepExecutions.length]
+    expect(table.stdout).toMatch(
+      new RegExp(
+        `malformed\\s+${places.length} step record\\(s\\) not shown \\(#${places.join(", #")} of the answer: `
+      )
+    )
     expectClean(json)
+    expectClean(table)
   })
 
   it("a body that never ends: exit 6 'response too large', without reading it all", async () => {

@@ -126,6 +126,16 @@ export const executionTable = (detail: WorkflowExecutionDetail, note?: FailureNo
         break
     }
   }
+  // Step records the client could not read are not in the table: say how many, and where.
+  const invalid = detail.invalidStepExecutions ?? []
+  if (invalid.length > 0) {
+    head.push(
+      field(
+        "malformed",
+        `${invalid.length} step record(s) not shown (#${invalid.map((r) => r.index + 1).join(", #")} of the answer: ${invalid[0]!.reason}); --format json prints them as served`
+      )
+    )
+  }
   // one label width whatever the rows, so that scripts and eyes find the values in one column
   let out = Format.align(head, ["failed step".length])
   const steps = detail.stepExecutions
