@@ -842,7 +842,8 @@ const runConfigured = (flags: RunFlags, file: string) =>
                 : yield* startAlerting(
                     alertsConfig,
                     u.stream.sinkSpec,
-                    Context.get(u.context, Sink),
+                    // the fenced sink while this replica leads the stream: its alert state too
+                    yield* Sink,
                     u.key,
                     u.stream.filters,
                     metrics,
@@ -888,9 +889,12 @@ const runConfigured = (flags: RunFlags, file: string) =>
                     lead: (held: Lease) =>
                       withStream(
                         u.stream,
+                        // One context with the fenced sink in it: a sink provided outside the
+                        // stream's context would be shadowed by the unfenced one inside it.
                         scheduled(u, true).pipe(
-                          Effect.provide(u.context),
-                          Effect.provideService(Sink, Context.get(u.context, Sink).fenced!(held))
+                          Effect.provide(
+                            Context.add(u.context, Sink, Context.get(u.context, Sink).fenced!(held))
+                          )
                         )
                       )
                   })),

@@ -7,9 +7,10 @@
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { type RunningSimulator, startSimulator } from "@taskhistory/simulator"
+import { Effect } from "effect"
 import { afterAll, afterEach, describe, expect, it } from "vitest"
 import { killAll, type Running, simEnv, spawnBin, tempDir, waitFor } from "./utils/harness.js"
-import { exactIn, leaseOf, replicaOf, rowsOf, schemas, sinkOf, pgUrl as url } from "./utils/pg.js"
+import { exactIn, leaseOf, replicaOf, rowsOf, schemas, sinkOf, pgUrl as url, withPg } from "./utils/pg.js"
 
 const LEASE_MS = 3_000
 const CHECK_MS = 1_000
@@ -182,6 +183,75 @@ if (url === undefined || url === "") {
         ).toBe(true)
         expect(leadOne.stderr()).toMatch(/took stream two over from/)
         expect(one.stats().rateLimited + two.stats().rateLimited).toBe(0)
+      } finally {
+        dir.remove()
+      }
+    }, 300_000)
+  })
+
+  describe("taskhistory-exporter --config: the fence of a stream's writes", () => {
+    it("every batch of a --config stream checks its lease in its own transaction: a lock on the lease row holds the writes", async () => {
+      // 60 pages at 10 requests a second: a run of about 6 s, written 50 rows at a time.
+      const sim = await startSimulator({ records: 6000, seed: 63, latency: 20 })
+      sims.push(sim)
+      const schema = nextSchema()
+      const dir = tempDir()
+      const config = join(dir.path, "streams.yaml")
+      writeFileSync(
+        config,
+        `streams:
+  - name: fenced
+    projectId: ${sim.projectId}
+    apiKeyEnv: KEY_FENCED
+    baseUrl: ${sim.url}
+    rateLimit: 10/1s
+    sink: ${sinkOf(schema)}
+    every: 1h
+`
+      )
+      try {
+        const replica = spawnBin(
+          [
+            "run",
+            "--config",
+            config,
+            "--lease",
+            `${LEASE_MS}ms`,
+            "--lease-check",
+            `${CHECK_MS}ms`,
+            "--batch-size",
+            "50",
+            "--metrics-port",
+            "0"
+          ],
+          { KEY_FENCED: sim.apiKey },
+          { timeoutMs: 240_000 }
+        )
+        expect(
+          await waitFor(async () => (await rowsOf(schema).catch(() => new Map())).size > 0, 120_000, 20),
+          replica.stderr()
+        ).toBe(true)
+        // While the test holds the lease row, a batch that checks the fence waits for it: no row
+        // is written (an unfenced writer would go on writing).
+        const held = await withPg((sql) =>
+          sql.withTransaction(
+            Effect.gen(function* () {
+              yield* sql.unsafe(`SELECT token FROM ${schema}.export_leases FOR UPDATE`)
+              const count = Effect.map(
+                sql.unsafe<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.workflow_executions`),
+                (rows) => Number(rows[0]?.n)
+              )
+              const before = yield* count
+              yield* Effect.sleep("1500 millis")
+              return { before, after: yield* count }
+            })
+          )
+        )
+        expect(held.before).toBeLessThan(sim.dataset().length)
+        expect(held.after).toBe(held.before)
+        // Let go, the run goes on to exact rows, with the same lease.
+        expect(await waitFor(() => exact(schema, sim), 120_000, 100)).toBe(true)
+        expect(replica.stderr()).not.toMatch(/lost the lease/)
       } finally {
         dir.remove()
       }

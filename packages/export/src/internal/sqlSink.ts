@@ -376,14 +376,23 @@ export const make = (
         Effect.mapError(fail("load alert state"))
       )
 
-    const saveAlertState = (streamKey: string, state: unknown): Effect.Effect<void, SinkErrors.SinkError> =>
-      Effect.flatMap(Clock.currentTimeMillis, (ms) =>
-        sql.unsafe(Schema.alertStateUpsert(dialect, t), [
-          streamKey,
-          JSON.stringify(state),
-          new Date(ms).toISOString()
-        ])
-      ).pipe(Effect.asVoid, Effect.mapError(fail("save alert state")))
+    /** Saves the alert state; with a lease, in one transaction with the check of the fence. */
+    const saveAlertState =
+      (lease?: Lease) =>
+      (streamKey: string, state: unknown): Effect.Effect<void, SinkErrors.SinkError> =>
+        Effect.gen(function* () {
+          yield* checkFence(lease, "save alert state")
+          const ms = yield* Clock.currentTimeMillis
+          yield* sql.unsafe(Schema.alertStateUpsert(dialect, t), [
+            streamKey,
+            JSON.stringify(state),
+            new Date(ms).toISOString()
+          ])
+        }).pipe(
+          transaction(sql),
+          Effect.mapError((e) => (e._tag === "SinkError" ? e : fail("save alert state")(e))),
+          Effect.uninterruptible
+        )
 
     if (dialect !== "pg") {
       return {
@@ -393,7 +402,7 @@ export const make = (
         status,
         steps: stepsOf(undefined),
         loadAlertState,
-        saveAlertState
+        saveAlertState: saveAlertState()
       }
     }
 
@@ -408,7 +417,7 @@ export const make = (
       leases,
       fenced: (next) => shape(next),
       loadAlertState,
-      saveAlertState
+      saveAlertState: saveAlertState(lease)
     })
     return shape(undefined)
   })
