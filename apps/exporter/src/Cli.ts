@@ -927,10 +927,11 @@ const runHandler = (flags: RunFlags) =>
       const sinkService = yield* Sink
       const key = Exporter.streamKey(options.filters ?? {})
       const stored = yield* sinkService.loadState(key)
-      const alerting =
+      // The alerting over a sink (the fenced one while a replica leads the stream).
+      const alertingOver = (service: Sink["Type"]) =>
         alertsConfig === undefined
-          ? undefined
-          : yield* startAlerting(alertsConfig, sink, sinkService, key, options.filters ?? {}, metrics)
+          ? Effect.succeed(undefined)
+          : startAlerting(alertsConfig, sink, service, key, options.filters ?? {}, metrics)
       yield* metrics.restore(Option.getOrUndefined(Option.flatMapNullable(stored, Exporter.freshness)))
       yield* serveMetrics(flags)
       yield* Effect.logInfo(`exporting to ${SinkSpec.describe(sink)} ${RunSchedule.describe(schedule)}`)
@@ -939,16 +940,18 @@ const runHandler = (flags: RunFlags) =>
       const fenced = sinkService.fenced
       // Replicas on one Postgres sink: a run stopped because the lease was lost is no failure.
       const replicated = schedule._tag !== "Once" && store !== undefined && fenced !== undefined
-      const once = Effect.gen(function* () {
-        const report = yield* exportOnce(options, metrics, replicated)
-        if (Option.isSome(flags.report)) {
-          yield* writeReport(sink, options.filters ?? {}, flags.report.value, flags.reportDays)
-        }
-        if (alerting !== undefined) yield* alerting.afterRun(report.readThrough)
-        return report
-      })
+      const once = (alerting: Effect.Effect.Success<ReturnType<typeof alertingOver>>) =>
+        Effect.gen(function* () {
+          const report = yield* exportOnce(options, metrics, replicated)
+          if (Option.isSome(flags.report)) {
+            yield* writeReport(sink, options.filters ?? {}, flags.report.value, flags.reportDays)
+          }
+          if (alerting !== undefined) yield* alerting.afterRun(report.readThrough)
+          return report
+        })
       if (!replicated || store === undefined || fenced === undefined) {
-        const result = yield* RunSchedule.runScheduled(schedule, once, {
+        const alerting = yield* alertingOver(sinkService)
+        const result = yield* RunSchedule.runScheduled(schedule, once(alerting), {
           // 401, 403 and the project's 404 do not heal by retrying: the process ends with its code.
           stopOn: (cause) => Failure.classify(cause).permanent
         })
@@ -968,12 +971,18 @@ const runHandler = (flags: RunFlags) =>
           {
             stream,
             label: stream,
+            // While it leads: the fenced sink for the export and for the alert state (the
+            // alerting, like a stream's of --config, lives as long as this replica leads).
             lead: (held) =>
-              RunSchedule.runScheduled(schedule, once, {
-                stopOn: (cause) => Failure.classify(cause).permanent,
-                // A write refused by the fence: the lease was lost (Leadership logs and counts it).
-                endOn: Leadership.isFencedCause
-              }).pipe(Effect.provideService(Sink, fenced(held)))
+              Effect.scoped(
+                Effect.flatMap(alertingOver(fenced(held)), (alerting) =>
+                  RunSchedule.runScheduled(schedule, once(alerting), {
+                    stopOn: (cause) => Failure.classify(cause).permanent,
+                    // A write refused by the fence: the lease was lost (Leadership logs and counts it).
+                    endOn: Leadership.isFencedCause
+                  })
+                )
+              ).pipe(Effect.provideService(Sink, fenced(held)))
           }
         ],
         leadershipOptions(holder, lease, leaseCheck, metrics)

@@ -342,5 +342,74 @@ if (pgUrl === undefined) {
       euLeader.child.kill("SIGTERM")
       expect((await euLeader.done).code).toBe(0)
     }, 300_000)
+
+    it("replicas of one --sink with --alerts: only the leader sends; after kill -9 of it the new leader repeats nothing", async () => {
+      const sim = await project("solo", 93)
+      json.clear()
+      slack.clear()
+      const schema = made.next()
+      const alerts = rules()
+      const replica = () =>
+        spawnBin(
+          [
+            "run",
+            "--every",
+            "1s",
+            "--sink",
+            sinkOf(schema),
+            "--alerts",
+            alerts,
+            "--lease",
+            "3s",
+            "--lease-check",
+            "1s"
+          ],
+          {
+            ...env(),
+            PARAGON_BASE_URL: sim.url,
+            PARAGON_PROJECT_ID: sim.projectId,
+            PARAGON_API_KEY: sim.apiKey
+          },
+          { cwd: dir.path, timeoutMs: 240_000 }
+        )
+      const replicas = [replica(), replica()]
+      const leaderNow = async () =>
+        replicaOf(replicas, (await leaseOf(schema).catch(() => undefined))?.holder)
+      expect(
+        await waitFor(
+          async () => (await leaderNow()) !== undefined && (await exactIn(schema, sim)),
+          120_000,
+          100
+        )
+      ).toBe(true)
+      const leader = (await leaderNow())!
+      const standby = replicas.find((r) => r !== leader)!
+      const completed = (r: Running) =>
+        r
+          .stderr()
+          .split("\n")
+          .filter((l) => l.includes('message="run complete')).length
+      const more = (r: Running, n = 2) => {
+        const from = completed(r)
+        return waitFor(() => completed(r) >= from + n, 60_000, 50)
+      }
+      failNew(sim, 3)
+      expect(await waitFor(() => messages().length >= 1, 60_000), leader.stderr()).toBe(true)
+      expect(await more(leader)).toBe(true)
+      expect(messages()).toEqual([expect.objectContaining({ state: "firing", failures: 3 })])
+      // The standby evaluated nothing: its alerting starts only when it leads.
+      expect(standby.stderr()).not.toMatch(/alerts: 1 rule\(s\)/)
+
+      leader.child.kill("SIGKILL")
+      await leader.done
+      expect(await waitFor(async () => (await leaderNow()) === standby, 60_000, 100)).toBe(true)
+      expect(await more(standby, 3)).toBe(true)
+      expect(standby.stderr()).toMatch(/alerts: 1 rule\(s\)/)
+      expect(messages()).toHaveLength(1)
+      for (const r of sim.dataset()) if (r.status === "FAILED") sim.setStatus(String(r.id), "SUCCEEDED")
+      expect(await waitFor(() => messages().length >= 2, 60_000), standby.stderr()).toBe(true)
+      expect(await more(standby)).toBe(true)
+      expect(messages().map((m) => m.state)).toEqual(["firing", "resolved"])
+    }, 300_000)
   })
 }
