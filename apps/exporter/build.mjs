@@ -1,5 +1,6 @@
 // Builds the published `taskhistory-exporter` binary, as apps/cli/build.mjs builds `taskhistory`:
-//   dist/main.cjs   the whole exporter bundled by esbuild (one script, node builtins external)
+//   dist/main.cjs   the whole exporter bundled by esbuild (one script, node builtins external;
+//                   scripts/lib/bundle.mjs)
 //   dist/vendor/    large dependencies only some commands load (the HTTP client's undici, the
 //                   Redis limiter's ioredis, Postgres' pg, the report's chart library and DOM,
 //                   the Parquet writer), each in its own file, required on first use
@@ -18,91 +19,28 @@
 // plain JavaScript and is vendored; its optional native binding (pg-native) is never loaded.
 import { readFileSync, rmSync } from "node:fs"
 import { build } from "esbuild"
+import { bundleBinary } from "../../scripts/lib/bundle.mjs"
 import { writeLoader } from "../../scripts/lib/loader.mjs"
 
 const pkg = JSON.parse(readFileSync("package.json", "utf8"))
 
-rmSync("dist/main.cjs", { force: true })
 rmSync("dist/bin.js.map", { force: true })
-rmSync("dist/vendor", { recursive: true, force: true })
 
-// The HTTP client needs only undici's Agent module (`undici/lib/dispatcher/agent.js`), not its
-// index (fetch, WebSocket, ...): both names are vendored, each to its own file.
-const vendored = [
-  "undici",
-  "undici/lib/dispatcher/agent.js",
-  "ioredis",
-  "@observablehq/plot",
-  "linkedom",
-  "pg",
-  "pg-cursor",
-  "hyparquet-writer"
-]
-const vendorEntries = new Map()
-/** `undici/lib/dispatcher/agent.js` -> `undici-agent.cjs` */
-const vendorFile = (name) =>
-  `${name
-    .replace(/\/lib\/dispatcher\//, "-")
-    .replace(/\.js$/, "")
-    .replace(/^@/, "")
-    .replace(/\//g, "-")}.cjs`
-const vendorPlugin = {
-  name: "vendor",
-  setup(b) {
-    const filter = new RegExp(`^(${vendored.map((name) => name.replace(/[./]/g, "\\$&")).join("|")})$`)
-    b.onResolve({ filter }, async (args) => {
-      if (args.pluginData === "vendor") return undefined
-      const resolved = await b.resolve(args.path, {
-        resolveDir: args.resolveDir,
-        // pg-cursor's ESM entry has only a default export: vendored from it, the CommonJS file's
-        // `default` is not the class (`new Cursor()` threw and `--source postgres://` failed).
-        // Its CommonJS entry exports the class itself.
-        kind: args.path === "pg-cursor" ? "require-call" : args.kind,
-        pluginData: "vendor"
-      })
-      if (resolved.errors.length > 0) return { errors: resolved.errors }
-      vendorEntries.set(args.path, resolved.path)
-      return { path: `./vendor/${vendorFile(args.path)}`, external: true }
-    })
-  }
-}
-
-// effect's Schema module imports fast-check (for `Arbitrary`) at load: code initialised on every
-// start-up for a feature the binary never uses. The bundle gets a stand-in that fails loudly.
-const noFastCheck = {
-  name: "no-fast-check",
-  setup(b) {
-    b.onResolve({ filter: /^fast-check$/ }, () => ({ path: "fast-check", namespace: "no-fast-check" }))
-    b.onLoad({ filter: /.*/, namespace: "no-fast-check" }, () => ({
-      loader: "js",
-      contents:
-        'module.exports = new Proxy({}, { get(_, name) { if (name === "__esModule") return false; throw new Error("fast-check is not bundled with the taskhistory-exporter binary (wanted: " + String(name) + ")") } })'
-    }))
-  }
-}
-
-const common = {
-  bundle: true,
-  format: "cjs",
-  platform: "node",
-  target: "node20",
-  minify: true,
-  legalComments: "none",
-  logLevel: "error",
+await bundleBinary(build, {
+  binary: "taskhistory-exporter",
+  // The HTTP client needs only undici's Agent module (`undici/lib/dispatcher/agent.js`), not its
+  // index (fetch, WebSocket, ...): both names are vendored, each to its own file.
+  vendored: [
+    "undici",
+    "undici/lib/dispatcher/agent.js",
+    "ioredis",
+    "@observablehq/plot",
+    "linkedom",
+    "pg",
+    "pg-cursor",
+    "hyparquet-writer"
+  ],
   external: ["better-sqlite3", "pg-native"]
-}
-
-await build({
-  ...common,
-  entryPoints: ["src/bin.ts"],
-  outfile: "dist/main.cjs",
-  plugins: [vendorPlugin, noFastCheck],
-  // The loader compiles the file as one function body (see below).
-  banner: { js: "(function (exports, require, module, __filename, __dirname) {" },
-  footer: { js: "\n})" }
 })
-for (const [name, path] of vendorEntries) {
-  await build({ ...common, entryPoints: [path], outfile: `dist/vendor/${vendorFile(name)}` })
-}
 
 writeLoader({ cachePrefix: "exporter", version: pkg.version })
