@@ -75,8 +75,12 @@ const connect = (sim) => ({
   PARAGON_RATE_LIMIT: "100000/1s",
   NO_COLOR: "1"
 })
+// Peak RSS is the child's own VmHWM (/proc/self/status: the high-water mark of its address space
+// since exec), not getrusage's maxRSS: Linux carries the RSS of the image before exec into
+// maxRSS, i.e. of this script's forked copy, which holds the 1M-record simulator (maxRSS read
+// 117-158 MB where VmHWM read 93-97 MB for the same runs). maxRSS where there is no /proc.
 const rssHook =
-  "data:text/javascript,process.on('exit',()=>{const u=process.resourceUsage();process.stderr.write('MAXRSS '+u.maxRSS+' CPU '+(u.userCPUTime+u.systemCPUTime)+'\\n')})"
+  "data:text/javascript,import {readFileSync} from 'node:fs';process.on('exit',()=>{const u=process.resourceUsage();let hwm;try{hwm=Number(/VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status','utf8'))[1])}catch{hwm=u.maxRSS}process.stderr.write('MAXRSS '+hwm+' CPU '+(u.userCPUTime+u.systemCPUTime)+'\\n')})"
 
 const baseline = `
 const base = process.env.PARAGON_BASE_URL + "/projects/" + process.env.PARAGON_PROJECT_ID + "/task-history/workflow-executions"
