@@ -19,7 +19,9 @@ export const isLong = (plan: CostPlan): boolean =>
 
 /**
  * The notice of a plan, one line: `this read needs about 1,234 requests (...), about 12m at the
- * rate limit of 1000/10m (--rate-limit)`. `what` names the read ("this read", "the first run").
+ * rate limit of 1000/10m (--rate-limit)`; when the estimate is mostly the requests' own time (a
+ * limit far above the read), it says so instead. `what` names the read ("this read", "the first
+ * run").
  *
  * @example
  * ```ts
@@ -33,7 +35,15 @@ export const describe = (plan: CostPlan, rateLimit: TaskHistoryConfig.RateLimit,
   const steps = plan.steps
   const executions = plan.total === undefined ? "" : ` for ${plan.total} executions`
   const duration = Duration.format(Duration.seconds(Math.ceil(Duration.toSeconds(plan.estimatedDuration))))
-  const at = `about ${duration} at the rate limit of ${TaskHistoryConfig.formatRateLimit(rateLimit)} (--rate-limit)`
+  const limit = `the rate limit of ${TaskHistoryConfig.formatRateLimit(rateLimit)} (--rate-limit)`
+  // The estimate is the waits for the rate limit's windows plus an assumed time per request: say
+  // which of the two it mostly is (a high limit leaves only the requests' own time).
+  const waits =
+    Math.floor((plan.requests - 1) / Math.max(1, rateLimit.limit)) * Duration.toMillis(rateLimit.window)
+  const at =
+    2 * waits >= Duration.toMillis(plan.estimatedDuration)
+      ? `about ${duration} at ${limit}`
+      : `about ${duration}, mostly the requests' own time (assumed 250 ms each); ${limit} does not hold it back`
   if (steps === undefined) return `${what} needs ${plan.requests} requests${executions}, ${at}`
   const inScope =
     steps.executions === undefined
