@@ -1082,24 +1082,37 @@ const sinkExists = (spec: SinkSpec.SinkSpec) =>
     }
   })
 
+/** Exit 2 when any of `flags` (those given; `undefined` for the others) was given beside `--config FILE`. */
+const refuseBesideConfig = (
+  file: string,
+  flags: ReadonlyArray<string | undefined>,
+  expected: string
+): Effect.Effect<void, InvalidInput> => {
+  const given = flags.filter((flag) => flag !== undefined)
+  return given.length === 0
+    ? Effect.void
+    : new InvalidInput({
+        field: `--config and ${given.join(" and ")}`,
+        value: file,
+        problem: "cannot be given together",
+        expected
+      })
+}
+
 /**
  * `status --config FILE`: the file checked as `run --config` checks it (its keys not read), then
  * each sink opened once (as `status --sink` opens it), in the order of the file's streams.
  */
 const statusConfigured = (flags: Command.Command.ParseConfig<typeof statusOptions>, file: string) =>
   Effect.gen(function* () {
-    const given = [
-      flags.sink !== defaultSink ? "--sink" : undefined,
-      Option.isSome(flags.sinkFile) ? "--sink-file" : undefined
-    ].filter((flag) => flag !== undefined)
-    if (given.length > 0) {
-      return yield* new InvalidInput({
-        field: `--config and ${given.join(" and ")}`,
-        value: file,
-        problem: "cannot be given together",
-        expected: "either --config FILE (every stream of the file) or --sink/--sink-file (one sink)"
-      })
-    }
+    yield* refuseBesideConfig(
+      file,
+      [
+        flags.sink !== defaultSink ? "--sink" : undefined,
+        Option.isSome(flags.sinkFile) ? "--sink-file" : undefined
+      ],
+      "either --config FILE (every stream of the file) or --sink/--sink-file (one sink)"
+    )
     const ConfigFileModule = yield* loadConfigFile
     // The schedules are not run here: any interval the syntax allows is shown.
     const entries = yield* ConfigFileModule.loadEntries(file, { minEvery: Duration.zero, requireKeys: false })
@@ -1324,24 +1337,19 @@ const alertsCheckConfigured = (
   config: AlertsFile.AlertsConfig
 ) =>
   Effect.gen(function* () {
-    const given = [
-      flags.sink !== defaultSink ? "--sink" : undefined,
-      Option.isSome(flags.sinkFile) ? "--sink-file" : undefined,
-      ...Object.entries(flags.filters).map(([field, value]) =>
-        Option.isSome(value as Option.Option<string>)
-          ? FilterOptions.flagOf(field as keyof typeof flags.filters)
-          : undefined
-      )
-    ].filter((flag) => flag !== undefined)
-    if (given.length > 0) {
-      return yield* new InvalidInput({
-        field: `--config and ${given.join(" and ")}`,
-        value: file,
-        problem: "cannot be given together",
-        expected:
-          "either --config FILE (every stream of the file, its filters) or --sink/--sink-file and filters (one stream)"
-      })
-    }
+    yield* refuseBesideConfig(
+      file,
+      [
+        flags.sink !== defaultSink ? "--sink" : undefined,
+        Option.isSome(flags.sinkFile) ? "--sink-file" : undefined,
+        ...Object.entries(flags.filters).map(([field, value]) =>
+          Option.isSome(value as Option.Option<string>)
+            ? FilterOptions.flagOf(field as keyof typeof flags.filters)
+            : undefined
+        )
+      ],
+      "either --config FILE (every stream of the file, its filters) or --sink/--sink-file and filters (one stream)"
+    )
     const ConfigFileModule = yield* loadConfigFile
     const entries = yield* ConfigFileModule.loadEntries(file, { minEvery: Duration.zero, requireKeys: false })
     const now = yield* Clock.currentTimeMillis
