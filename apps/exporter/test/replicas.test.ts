@@ -43,6 +43,26 @@ if (url === undefined || url === "") {
       .filter((line) => line.startsWith(name))
       .reduce((sum, line) => sum + Number(line.split(" ").at(-1)), 0)
 
+  /** A replica of `run --config FILE`, the test's lease and check, writing `batchSize` rows at a time. */
+  const configReplica = (config: string, batchSize: number, env: Record<string, string>) =>
+    spawnBin(
+      [
+        "run",
+        "--config",
+        config,
+        "--lease",
+        `${LEASE_MS}ms`,
+        "--lease-check",
+        `${CHECK_MS}ms`,
+        "--batch-size",
+        String(batchSize),
+        "--metrics-port",
+        "0"
+      ],
+      env,
+      { timeoutMs: 240_000 }
+    )
+
   const start = (sim: RunningSimulator, schema: string) =>
     spawnBin(
       [
@@ -108,23 +128,7 @@ if (url === undefined || url === "") {
 `
       )
       const replica = () =>
-        spawnBin(
-          [
-            "run",
-            "--config",
-            config,
-            "--lease",
-            `${LEASE_MS}ms`,
-            "--lease-check",
-            `${CHECK_MS}ms`,
-            "--batch-size",
-            "100",
-            "--metrics-port",
-            "0"
-          ],
-          { KEY_ONE: "key-one-0123456789", KEY_TWO: "key-two-0123456789" },
-          { timeoutMs: 240_000 }
-        )
+        configReplica(config, 100, { KEY_ONE: "key-one-0123456789", KEY_TWO: "key-two-0123456789" })
       try {
         const replicas = [replica(), replica()]
         const holders = async () => [(await leaseOf(schemaOne))?.holder, (await leaseOf(schemaTwo))?.holder]
@@ -210,23 +214,7 @@ if (url === undefined || url === "") {
 `
       )
       try {
-        const replica = spawnBin(
-          [
-            "run",
-            "--config",
-            config,
-            "--lease",
-            `${LEASE_MS}ms`,
-            "--lease-check",
-            `${CHECK_MS}ms`,
-            "--batch-size",
-            "50",
-            "--metrics-port",
-            "0"
-          ],
-          { KEY_FENCED: sim.apiKey },
-          { timeoutMs: 240_000 }
-        )
+        const replica = configReplica(config, 50, { KEY_FENCED: sim.apiKey })
         expect(
           await waitFor(async () => (await rowsOf(schema).catch(() => new Map())).size > 0, 120_000, 20),
           replica.stderr()
