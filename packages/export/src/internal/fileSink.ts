@@ -311,6 +311,7 @@ export const make = (
       Effect.zipRight(
         exclusive(
           Effect.suspend(() => {
+            // Cleared inside the write's turn: a step write right after it forks the next flush.
             manifestAge.flushing = false
             return manifestAge.behind && !needsRecovery ? writeManifest : Effect.void
           })
